@@ -1,0 +1,100 @@
+"""`python -m app`: migrate, then serve; with no DATABASE_URL, on an embedded PostgreSQL.
+
+    python -m app                      serve (the default; `make run`)
+    python -m app migrate              apply migrations and exit
+    python -m app revision "message"   autogenerate a migration from the models
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password
+from app.db import alembic_config, upgrade_to_head
+
+logger = logging.getLogger("app")
+
+EMBEDDED_DATA_DIR = PROJECT_ROOT / ".data" / "postgres"
+EMBEDDED_DATABASE = "portfolio"
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured DATABASE_URL, or an embedded PostgreSQL in .data/postgres for as long as we run."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    from app.embedded_db import embedded_postgres
+
+    logger.info("DATABASE_URL is not set: starting embedded PostgreSQL in %s", EMBEDDED_DATA_DIR)
+    with embedded_postgres(EMBEDDED_DATA_DIR, EMBEDDED_DATABASE, keep_data=True) as url:
+        yield url
+
+
+def next_revision_id() -> str:
+    """Sequential ids (0001, 0002, ...) so migrations/versions/ reads in order."""
+    existing = [path.name[:4] for path in (PROJECT_ROOT / "migrations" / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")]
+    return f"{max(map(int, existing), default=0) + 1:04d}"
+
+
+def serve(settings: Settings) -> None:
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        # Let in-flight requests finish on SIGTERM, but never hang a deploy.
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # Before uvicorn takes over signals (and after it gives them back), turn
+    # SIGTERM into an exception so `finally` blocks stop the embedded server.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="apply migrations, then serve the API (default)")
+    commands.add_parser("migrate", help="apply migrations and exit")
+    revision = commands.add_parser("revision", help="autogenerate a migration from the models")
+    revision.add_argument("message", help='what the migration does, e.g. "add updated_at"')
+    arguments = parser.parse_args(argv)
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(describe_settings_error(error), file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)-9s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+    with database_url(settings) as url:
+        logger.info("Database: %s", mask_password(url))
+        # The app factory (in this process or in uvicorn's workers) reads this.
+        os.environ["DATABASE_URL"] = url
+        upgrade_to_head(url)
+        if arguments.command == "revision":
+            from alembic import command
+
+            command.revision(
+                alembic_config(url), message=arguments.message, autogenerate=True, rev_id=next_revision_id()
+            )
+        elif arguments.command in (None, "serve"):
+            serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Settings: every knob the service reads from the environment or `.env`, validated once."""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Spellings people paste from docs and cloud consoles; all mean "PostgreSQL",
+# and all are served by the one driver we ship (psycopg 3).
+_POSTGRES_SCHEMES = {
+    "postgres",
+    "postgresql",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+    "postgresql+asyncpg",
+}
+
+
+def normalize_database_url(raw: str) -> str:
+    """Turn any PostgreSQL URL people paste into one SQLAlchemy + psycopg 3 understands."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError(
+            "is not a URL; expected postgresql://user:password@host:5432/dbname"
+        ) from None
+    if url.drivername not in _POSTGRES_SCHEMES:
+        raise ValueError(
+            f"must be a PostgreSQL URL (postgresql://...), not {url.drivername}://..."
+        )
+    if not url.database:
+        raise ValueError("names no database; expected postgresql://user:password@host:5432/dbname")
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def mask_password(url: str) -> str:
+    """The URL as it may appear in logs: password replaced by ***."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Settings(BaseSettings):
+    """Configuration from environment variables (upper-case names) or `.env`; see `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: `python -m app` starts an embedded PostgreSQL in .data/postgres.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=["*"],
+        description="Comma-separated origins allowed by CORS; `*` (the default) allows any, without credentials.",
+    )
+
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    db_pool_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds a request waits for a pooled connection before a 503."
+    )
+    db_connect_timeout: int = Field(
+        default=2, ge=1, le=60, description="Seconds to wait for PostgreSQL to accept a connection."
+    )
+    db_statement_timeout_ms: int = Field(
+        default=5000, ge=0, description="Longest a single SQL statement may run; 0 disables the limit."
+    )
+    sql_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalize_database_url(value)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line per bad variable, named as the user sets it: `DATABASE_URL: is not a URL ...`."""
+    lines = []
+    for problem in error.errors():
+        variable = ".".join(str(part) for part in problem["loc"]).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"Invalid setting {variable}: {message}")
+    return "\n".join(lines)

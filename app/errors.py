@@ -1,0 +1,123 @@
+"""Database and validation failures mapped to HTTP answers.
+
+The rule: what a client sent is never a 500. Bad input is a 4xx naming the
+field; a database that cannot be reached (down, timed out, pool exhausted) is
+a 503 the client may retry; anything unforeseen is a bare 500 whose traceback
+goes to the log, never to the client.
+"""
+
+import json
+import logging
+import math
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
+
+logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "Database unavailable, please retry shortly"
+RETRY_AFTER_SECONDS = "1"
+
+
+class ErrorDetail(BaseModel):
+    """The body of every error answer except 422: `{"detail": "User with ID 7 not found"}`."""
+
+    detail: str
+
+
+# For OpenAPI: what routes that look a row up, or that reach the database, may answer.
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorDetail, "description": "No row has that id"}
+}
+DATABASE_UNAVAILABLE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorDetail, "description": "The database cannot be reached; retry after `Retry-After` seconds"}
+}
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that survives any echoed input: non-finite floats and unpaired surrogates included.
+
+    Starlette's JSONResponse refuses both (`allow_nan=False`, UTF-8 encoding),
+    which would turn a 422 about `1e400` or `"\\ud800"` into a 500.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(_finite(content), ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def database_unavailable_response() -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": DATABASE_UNAVAILABLE},
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return SafeJSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": jsonable_encoder(exc.errors())},
+    )
+
+
+async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONResponse:
+    logger.warning("No database connection free within the pool timeout")
+    return database_unavailable_response()
+
+
+async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+    if isinstance(exc.orig, psycopg.OperationalError) or exc.connection_invalidated:
+        # Refused, dropped, shutting down, or a statement timeout (QueryCanceled).
+        logger.warning("Database unavailable: %s", type(exc.orig).__name__)
+        return database_unavailable_response()
+    if isinstance(exc, sa_exc.DataError):
+        # Validation should have caught this; still, the client sent it.
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content={"detail": "A value is out of range or malformed for the database"},
+        )
+    if isinstance(exc, sa_exc.IntegrityError):
+        return JSONResponse(
+            status_code=status.HTTP_409_CONFLICT,
+            content={"detail": "The request conflicts with existing data"},
+        )
+    return await _unexpected_error(request, exc)
+
+
+async def _connection_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    # Raised by psycopg directly, outside SQLAlchemy (e.g. while the pool connects).
+    logger.warning("Database unavailable: %s", type(exc).__name__)
+    return database_unavailable_response()
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # No logging here: Starlette re-raises after this response is sent, and
+    # the server logs the traceback once.
+    return JSONResponse(
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        content={"detail": "Internal server error"},
+    )
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _pool_timeout)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(psycopg.OperationalError, _connection_error)
+    app.add_exception_handler(Exception, _unexpected_error)

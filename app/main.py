@@ -1,0 +1,58 @@
+"""The application factory: routers, middleware, error handlers and the engine's lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import DATABASE_UNAVAILABLE_RESPONSE, register_error_handlers
+from app.routes import health, stocks, users
+
+DESCRIPTION = """
+Users and their stock holdings over REST, on FastAPI + SQLModel + PostgreSQL.
+
+The API of the *FastAPI + PostgreSQL Connection Guide*, built as a product:
+async end to end, exact money (`NUMERIC`), UTC timestamps, and no 500 for
+anything a client sends.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine is created at startup and disposed at shutdown."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Portfolio API",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+        responses=DATABASE_UNAVAILABLE_RESPONSE,
+    )
+    # As in the guide, any origin may call without credentials; a team that
+    # lists its origins in CORS_ORIGINS gets credentials (cookies, auth) too.
+    allow_any_origin = "*" in settings.cors_origins
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"] if allow_any_origin else settings.cors_origins,
+        allow_credentials=not allow_any_origin,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    register_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(users.router)
+    app.include_router(stocks.router)
+    return app
