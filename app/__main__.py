@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from app.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password
 from app.db import alembic_config, upgrade_to_head
@@ -84,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("Database: %s", mask_password(url))
         # The app factory (in this process or in uvicorn's workers) reads this.
         os.environ["DATABASE_URL"] = url
-        upgrade_to_head(url)
+        try:
+            upgrade_to_head(url)
+        except OperationalError as error:
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else "no answer"
+            logger.error("Cannot reach the database at %s: %s", mask_password(url), reason)
+            return 1
         if arguments.command == "revision":
             from alembic import command
 

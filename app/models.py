@@ -31,13 +31,12 @@ INT32_MAX = 2_147_483_647
 
 
 def _storable_text(value: str) -> str:
-    """Refuse what PostgreSQL `text` cannot hold, so it is a 422 and not a driver error."""
+    """Refuse NUL, which PostgreSQL text cannot hold, so it is a 422 and not a driver error.
+
+    (Unpaired surrogates, the other unstorable case, Pydantic already refuses.)
+    """
     if "\x00" in value:
         raise ValueError("must not contain NUL (\\u0000) characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (it contains an unpaired surrogate)") from None
     return value
 
 

@@ -1,0 +1,111 @@
+"""Fixtures: a real PostgreSQL for the whole run, one rolled-back transaction per test.
+
+The database is a throwaway embedded PostgreSQL 18 cluster, or TEST_DATABASE_URL
+when set (our CI also runs the suite against PostgreSQL 15 that way). Nothing
+here reads DATABASE_URL or .env, so the tests never touch the development data.
+"""
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.config import Settings, normalize_database_url
+from app.db import create_engine, get_session, upgrade_to_head
+from app.main import create_app
+
+
+def _to_libpq(url: str) -> str:
+    """The same URL without SQLAlchemy's driver name, for psycopg.connect()."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _drop_our_tables(url: str) -> None:
+    # TEST_DATABASE_URL names a database the tests own; start it from empty.
+    with psycopg.connect(_to_libpq(url), autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS stocks, users, alembic_version CASCADE")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test run."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        url = normalize_database_url(configured)
+        _drop_our_tables(url)
+        upgrade_to_head(url)
+        yield url
+        return
+    from app.embedded_db import embedded_postgres
+
+    with tempfile.TemporaryDirectory(prefix="portfolio-test-") as scratch:
+        with embedded_postgres(Path(scratch) / "pgdata", "portfolio_test", keep_data=False) as url:
+            upgrade_to_head(url)
+            yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session on the test's transaction, for looking at what the API wrote."""
+    async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
+    """An HTTP client for the app, whose sessions all run in the test's transaction."""
+    # The app's commits become savepoint releases; the outer rollback undoes them.
+    sessionmaker = async_sessionmaker(
+        bind=connection,
+        class_=AsyncSession,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+    async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        async with sessionmaker() as session:
+            yield session
+
+    app.dependency_overrides[get_session] = session_in_test_transaction
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+            yield client
+    finally:
+        app.dependency_overrides.clear()

@@ -1,0 +1,59 @@
+"""Cross-cutting behaviour: unforeseen errors, CORS."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+
+from app.config import Settings
+from app.main import create_app
+
+
+async def test_an_unforeseen_error_is_a_bare_json_500_without_a_traceback(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error"}
+    assert "hunter2" not in response.text
+
+
+@pytest.fixture
+def cors_client_for():
+    async def make(origins: str | None) -> AsyncIterator[AsyncClient]:
+        extra = {} if origins is None else {"cors_origins": origins}
+        app = create_app(Settings(_env_file=None, database_url="postgresql://unused/db", **extra))
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+            yield client
+
+    return make
+
+
+def _preflight(origin: str) -> dict[str, str]:
+    return {"Origin": origin, "Access-Control-Request-Method": "POST"}
+
+
+async def test_cors_allows_any_origin_without_credentials_by_default(cors_client_for) -> None:
+    async for client in cors_client_for(None):
+        response = await client.options("/users/", headers=_preflight("https://anywhere.example"))
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in response.headers
+
+
+async def test_cors_origins_narrow_the_allowed_origins_and_allow_credentials(cors_client_for) -> None:
+    async for client in cors_client_for("https://app.example, https://admin.example"):
+        allowed = await client.options("/users/", headers=_preflight("https://admin.example"))
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://admin.example"
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+
+        refused = await client.options("/users/", headers=_preflight("https://evil.example"))
+        assert refused.status_code == 400
+        assert "access-control-allow-origin" not in refused.headers

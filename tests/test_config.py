@@ -1,0 +1,88 @@
+"""Settings: what people paste as DATABASE_URL works, and a bad value fails with one clear line."""
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password, normalize_database_url
+
+
+@pytest.mark.parametrize(
+    ("pasted", "used"),
+    [
+        ("postgresql://u:p@db.example:5432/app", "postgresql+psycopg://u:p@db.example:5432/app"),
+        ("postgres://u:p@db.example/app", "postgresql+psycopg://u:p@db.example/app"),
+        ("postgresql+psycopg://u:p@localhost/app", "postgresql+psycopg://u:p@localhost/app"),
+        ("postgresql+psycopg2://u:p@localhost/app", "postgresql+psycopg://u:p@localhost/app"),
+        (
+            "postgres://u:p@ep-cool.aws.neon.tech/app?sslmode=require",
+            "postgresql+psycopg://u:p@ep-cool.aws.neon.tech/app?sslmode=require",
+        ),
+        (
+            "postgresql://postgres@/app?host=/var/run/postgresql",
+            "postgresql+psycopg://postgres@/app?host=%2Fvar%2Frun%2Fpostgresql",
+        ),
+        ("  postgresql://u@h/app\n", "postgresql+psycopg://u@h/app"),
+    ],
+)
+def test_database_urls_people_paste_are_accepted(pasted: str, used: str) -> None:
+    assert normalize_database_url(pasted) == used
+    assert Settings(_env_file=None, database_url=pasted).database_url == used
+
+
+@pytest.mark.parametrize(
+    ("pasted", "problem"),
+    [
+        ("not a url", "is not a URL"),
+        ("mysql://u:p@h/app", "must be a PostgreSQL URL (postgresql://...), not mysql://..."),
+        ("postgresql://u:p@h", "names no database"),
+    ],
+)
+def test_a_bad_database_url_fails_with_one_line_naming_the_variable(pasted: str, problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, database_url=pasted)
+    message = describe_settings_error(caught.value)
+    assert message.startswith(f"Invalid setting DATABASE_URL: {problem}")
+    assert "\n" not in message
+
+
+def test_an_empty_database_url_means_the_embedded_default() -> None:
+    assert Settings(_env_file=None, database_url="").database_url is None
+
+
+def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    settings = Settings(_env_file=None)
+    assert (settings.port, settings.host, settings.log_level) == (9000, "0.0.0.0", "warning")
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_settings_are_read_from_a_dotenv_file(tmp_path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PORT=8123\nDATABASE_URL=postgres://u:p@h/app\n")
+    settings = Settings(_env_file=dotenv)
+    assert settings.port == 8123
+    assert settings.database_url == "postgresql+psycopg://u:p@h/app"
+
+
+@pytest.mark.parametrize(("variable", "value"), [("PORT", "eighty"), ("PORT", "70000"), ("LOG_LEVEL", "loud")])
+def test_other_bad_settings_name_their_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert describe_settings_error(caught.value).startswith(f"Invalid setting {variable}: ")
+
+
+def test_passwords_are_masked_for_logs() -> None:
+    assert mask_password("postgresql+psycopg://u:s3cret@h/app") == "postgresql+psycopg://u:***@h/app"
+
+
+def test_env_example_documents_every_setting_and_parses() -> None:
+    example = PROJECT_ROOT / ".env.example"
+    documented = set(re.findall(r"^#? ?([A-Z_]+)=", example.read_text(), flags=re.MULTILINE))
+    assert documented == {name.upper() for name in Settings.model_fields} | {"TEST_DATABASE_URL"}
+    assert Settings(_env_file=example).port == 8000

@@ -1,0 +1,94 @@
+"""A database that is down or silent is a 503 with a JSON detail, soon, never a hang or a 500."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from app.config import Settings
+from app.main import create_app
+from tests.helpers import AAPL, JOHN
+
+# Generous: only there so a regression shows up as a failure, not a stuck suite.
+HANG_GUARD_SECONDS = 20
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback port that accepts TCP connections and never says a word, like a hung server."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+async def _client_for(database_url: str) -> AsyncIterator[AsyncClient]:
+    app: FastAPI = create_app(Settings(_env_file=None, database_url=database_url))
+    async with app.router.lifespan_context(app):
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+async def refused_client() -> AsyncIterator[AsyncClient]:
+    """A client for an app whose database port refuses connections (PostgreSQL stopped)."""
+    async for client in _client_for(f"postgresql://postgres@127.0.0.1:{_free_port()}/portfolio"):
+        yield client
+
+
+ENDPOINTS = [
+    ("POST", "/users/", JOHN),
+    ("GET", "/users/", None),
+    ("GET", "/users/1", None),
+    ("PUT", "/users/1", JOHN),
+    ("DELETE", "/users/1", None),
+    ("POST", "/users/1/stocks/", AAPL),
+    ("GET", "/users/1/stocks/", None),
+    ("GET", "/stocks/", None),
+    ("PUT", "/stocks/1", AAPL),
+    ("DELETE", "/stocks/1", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS)
+async def test_every_endpoint_answers_503_when_the_database_refuses(
+    refused_client: AsyncClient, method: str, path: str, body: dict | None
+) -> None:
+    response = await asyncio.wait_for(refused_client.request(method, path, json=body), HANG_GUARD_SECONDS)
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Database unavailable, please retry shortly"}
+    assert response.headers["retry-after"] == "1"
+
+
+async def test_health_says_the_database_is_unavailable(refused_client: AsyncClient) -> None:
+    response = await refused_client.get("/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "message": "FastAPI is running, but PostgreSQL is not answering",
+        "status": "unhealthy",
+        "database": "unavailable",
+    }
+
+
+async def test_validation_still_answers_422_while_the_database_is_down(refused_client: AsyncClient) -> None:
+    response = await refused_client.post("/users/", json={"name": "jo"})
+    assert response.status_code == 422
+
+
+async def test_a_database_that_never_answers_is_a_503_after_the_connect_timeout(silent_server: int) -> None:
+    async for client in _client_for(f"postgresql://postgres@127.0.0.1:{silent_server}/portfolio"):
+        response = await asyncio.wait_for(client.get("/users/1"), HANG_GUARD_SECONDS)
+        assert response.status_code == 503
+        assert response.json() == {"detail": "Database unavailable, please retry shortly"}
