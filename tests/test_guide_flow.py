@@ -44,6 +44,10 @@ async def test_the_guides_tutorial_flow_gets_the_guides_answers(client: AsyncCli
     assert response.status_code == 200
     assert response.json() == {**user, "stocks": [stock]}
 
+    # Keys in the guide's order, so the answers read the same side by side.
+    assert list(response.json()) == ["id", "name", "age", "signup_ts", "stocks"]
+    assert list(stock) == ["id", "name", "price", "quantity", "is_active", "user_id", "created_at"]
+
 
 async def test_health_check_answers_the_guides_body_after_a_database_round_trip(client: AsyncClient) -> None:
     response = await client.get("/")
