@@ -22,7 +22,6 @@ from app.db import alembic_config, upgrade_to_head
 
 logger = logging.getLogger("app")
 
-EMBEDDED_DATA_DIR = PROJECT_ROOT / ".data" / "postgres"
 EMBEDDED_DATABASE = "portfolio"
 
 
@@ -34,8 +33,8 @@ def database_url(settings: Settings) -> Iterator[str]:
         return
     from app.embedded_db import embedded_postgres
 
-    logger.info("DATABASE_URL is not set: starting embedded PostgreSQL in %s", EMBEDDED_DATA_DIR)
-    with embedded_postgres(EMBEDDED_DATA_DIR, EMBEDDED_DATABASE, keep_data=True) as url:
+    logger.info("DATABASE_URL is not set: starting embedded PostgreSQL in %s", settings.embedded_data_dir)
+    with embedded_postgres(settings.embedded_data_dir, EMBEDDED_DATABASE, keep_data=True) as url:
         yield url
 
 

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: `python -m app` starts an embedded PostgreSQL in .data/postgres.",
     )
+    embedded_data_dir: Path = Field(
+        default=Path(".data/postgres"),
+        description="Where the embedded PostgreSQL keeps its data (relative to the project root).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
@@ -81,6 +85,11 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         return normalize_database_url(value)
+
+    @field_validator("embedded_data_dir")
+    @classmethod
+    def _anchor_to_project(cls, value: Path) -> Path:
+        return PROJECT_ROOT / value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -74,3 +74,35 @@ def test_an_unreachable_database_stops_start_up_with_a_clear_error() -> None:
     assert process.returncode == 1
     assert "Cannot reach the database at postgresql+psycopg://u:***@127.0.0.1:" in output
     assert "pw-secret" not in output
+
+
+def _stop(process: subprocess.Popen, signum: int) -> str:
+    process.send_signal(signum)
+    output, _ = process.communicate(timeout=STARTUP_GUARD_SECONDS)
+    return output
+
+
+def test_without_database_url_an_embedded_postgres_serves_keeps_data_and_stops_with_the_api(tmp_path) -> None:
+    data_dir = tmp_path / "pgdata"
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {"DATABASE_URL": "", "EMBEDDED_DATA_DIR": str(data_dir), "PORT": str(port), "HOST": "127.0.0.1"}
+
+    first = _run_app(env)
+    try:
+        assert _wait_until_serving(base_url, first).json()["database"] == "connected"
+        created = httpx.post(base_url + "/users/", json={"name": "John Doe", "age": 30})
+        assert created.status_code == 201
+    finally:
+        output = _stop(first, signal.SIGTERM)
+    assert "Embedded PostgreSQL stopped" in output, output
+    assert not (data_dir / "postmaster.pid").exists()  # PostgreSQL shut down, not orphaned
+
+    second = _run_app(env)
+    try:
+        _wait_until_serving(base_url, second)
+        assert httpx.get(base_url + "/users/").json() == [created.json()]
+    finally:
+        output = _stop(second, signal.SIGINT)
+    assert "Embedded PostgreSQL stopped" in output, output
+    assert not (data_dir / "postmaster.pid").exists()
