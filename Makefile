@@ -6,13 +6,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test clean
+.PHONY: run test demo clean
 
 run: $(STAMP)
 	$(PY) -m app
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# make demo USERS=1000 STOCKS_PER_USER=10 [DEMO_FLAGS=--force]
+USERS ?= 100
+STOCKS_PER_USER ?= 5
+demo: $(STAMP)
+	$(PY) -m app demo --users $(USERS) --stocks-per-user $(STOCKS_PER_USER) $(DEMO_FLAGS)
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; set PYTHON=/path/to/python3.x")'

@@ -3,6 +3,7 @@
     python -m app                      serve (the default; `make run`)
     python -m app migrate              apply migrations and exit
     python -m app revision "message"   autogenerate a migration from the models
+    python -m app demo --users N --stocks-per-user M [--force]   fill the database with demo data
 """
 
 import argparse
@@ -56,6 +57,21 @@ def serve(settings: Settings) -> None:
     )
 
 
+def _count(lowest: int, highest: int):
+    """An argparse type: an integer from lowest to highest."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lowest <= value <= highest:
+            raise argparse.ArgumentTypeError(f"must be from {lowest} to {highest}")
+        return value
+
+    return parse
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     # Before uvicorn takes over signals (and after it gives them back), turn
     # SIGTERM into an exception so `finally` blocks stop the embedded server.
@@ -69,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply migrations and exit")
     revision = commands.add_parser("revision", help="autogenerate a migration from the models")
     revision.add_argument("message", help='what the migration does, e.g. "add updated_at"')
+    demo = commands.add_parser("demo", help="fill the database with realistic demo users and stocks")
+    demo.add_argument("--users", type=_count(1, 1_000_000), default=100, help="users to add (default 100)")
+    demo.add_argument(
+        "--stocks-per-user", type=_count(0, 1000), default=5, help="stocks for each user (default 5)"
+    )
+    demo.add_argument("--force", action="store_true", help="add demo data even if the database holds users")
+    demo.add_argument("--seed", type=int, default=None, help="random seed, for the same data every time")
     arguments = parser.parse_args(argv)
 
     try:
@@ -96,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
             command.revision(
                 alembic_config(url), message=arguments.message, autogenerate=True, rev_id=next_revision_id()
             )
+        elif arguments.command == "demo":
+            from app.demo import DatabaseNotEmpty, DemoSize, fill_with_demo_data
+
+            try:
+                size = DemoSize(users=arguments.users, stocks_per_user=arguments.stocks_per_user)
+                fill_with_demo_data(url, size, force=arguments.force, seed=arguments.seed)
+            except DatabaseNotEmpty as refusal:
+                logger.error("%s", refusal)
+                return 1
         elif arguments.command in (None, "serve"):
             serve(settings)
     return 0

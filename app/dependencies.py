@@ -1,23 +1,24 @@
-"""Request dependencies shared by the routers: ids, pagination and "load or 404"."""
+"""Request dependencies shared by the routers: ids, "load or 404", and the stock filters."""
 
+from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Query, status
+from fastapi import Depends, HTTPException, Path, Query
 from sqlalchemy.orm import selectinload
 from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from app.crud import not_found
 from app.db import SessionDep
-from app.models import INT32_MAX, User
+from app.models import INT32_MAX, Stock, Symbol, User
 
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 100
 
 def user_not_found(user_id: int) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"User with ID {user_id} not found")
+    return not_found(User, user_id)
 
 
 def stock_not_found(stock_id: int) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Stock with ID {stock_id} not found")
+    return not_found(Stock, stock_id)
 
 
 def _can_exist(row_id: int) -> bool:
@@ -42,23 +43,6 @@ UserId = Annotated[int, Depends(_user_id)]
 StockId = Annotated[int, Depends(_stock_id)]
 
 
-class Page:
-    """`skip` and `limit` query parameters, as in the guide; lists are ordered by id."""
-
-    def __init__(
-        self,
-        skip: Annotated[int, Query(ge=0, le=INT32_MAX, description="Rows to skip.")] = 0,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Rows to return, 1 to {MAX_PAGE_SIZE}.")
-        ] = DEFAULT_PAGE_SIZE,
-    ) -> None:
-        self.skip = skip
-        self.limit = limit
-
-
-PageDep = Annotated[Page, Depends()]
-
-
 async def user_with_stocks_or_404(user_id: UserId, session: SessionDep) -> User:
     """The user and their stocks, in two statements whatever the number of stocks."""
     user = await session.scalar(select(User).where(User.id == user_id).options(selectinload(User.stocks)))
@@ -74,5 +58,46 @@ async def existing_user_id(user_id: UserId, session: SessionDep) -> int:
     return user_id
 
 
+async def stock_or_404(stock_id: StockId, session: SessionDep) -> Stock:
+    stock = await session.get(Stock, stock_id)
+    if stock is None:
+        raise stock_not_found(stock_id)
+    return stock
+
+
 UserWithStocksDep = Annotated[User, Depends(user_with_stocks_or_404)]
 ExistingUserId = Annotated[int, Depends(existing_user_id)]
+StockDep = Annotated[Stock, Depends(stock_or_404)]
+
+# Price filters compare with NUMERIC; the bound keeps absurd values (1e400) out of the driver.
+PriceBound = Annotated[Decimal, Query(ge=0, le=10**12)]
+
+
+class StockFilters:
+    """The filters a list of stocks takes; all optional, all combined with AND."""
+
+    def __init__(
+        self,
+        name: Annotated[Symbol | None, Query(description="Symbol, case-insensitive: `aapl` finds AAPL.")] = None,
+        is_active: Annotated[bool | None, Query(description="Only active (true) or inactive (false) stocks.")] = None,
+        min_price: Annotated[PriceBound | None, Query(description="Price at least this.")] = None,
+        max_price: Annotated[PriceBound | None, Query(description="Price at most this.")] = None,
+    ) -> None:
+        self.name = name
+        self.is_active = is_active
+        self.min_price = min_price
+        self.max_price = max_price
+
+    def apply(self, statement: SelectOfScalar[Stock]) -> SelectOfScalar[Stock]:
+        if self.name is not None:
+            statement = statement.where(Stock.name == self.name)  # stored upper-case, like `name` now
+        if self.is_active is not None:
+            statement = statement.where(Stock.is_active == self.is_active)
+        if self.min_price is not None:
+            statement = statement.where(Stock.price >= self.min_price)
+        if self.max_price is not None:
+            statement = statement.where(Stock.price <= self.max_price)
+        return statement
+
+
+StockFiltersDep = Annotated[StockFilters, Depends()]

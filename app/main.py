@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import DATABASE_UNAVAILABLE_RESPONSE, register_error_handlers
-from app.routes import health, stocks, users
+from app.routes import health, portfolio, stocks, users
 
 DESCRIPTION = """
 Users and their stock holdings over REST, on FastAPI + SQLModel + PostgreSQL.
@@ -18,6 +18,14 @@ The API of the *FastAPI + PostgreSQL Connection Guide*, built as a product:
 async end to end, exact money (`NUMERIC`), UTC timestamps, and no 500 for
 anything a client sends.
 """
+
+
+OPENAPI_TAGS = [
+    {"name": "users", "description": "People who hold stocks."},
+    {"name": "stocks", "description": "Holdings: a symbol, a price, a quantity, owned by one user."},
+    {"name": "portfolio", "description": "What a user's active holdings are worth."},
+    {"name": "health", "description": "Is the API up, and can it reach PostgreSQL?"},
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Portfolio API",
+        openapi_tags=OPENAPI_TAGS,
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
@@ -55,4 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(stocks.router)
+    app.include_router(portfolio.router)
     return app

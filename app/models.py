@@ -3,16 +3,20 @@
 One layer, as SQLModel's docs teach it: a `...Base` holds the shared, validated
 fields; the `table=True` class adds the key, server-set columns and
 relationships; `...Create`, `...Update` and `...Public` are what the API reads
-and writes. Table rows are built with `Model.model_validate(payload)`, because
-a `table=True` class does not validate in `__init__`.
+and writes. Each field's rules live once, in an annotated type (`UserName`,
+`Price`, ...), so creating, replacing and patching all apply the same rules.
+Table rows are built with `Model.model_validate(payload)`, because a
+`table=True` class does not validate in `__init__`.
 """
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, PlainSerializer, field_validator
-from sqlalchemy import CheckConstraint, DateTime, func, text
+from pydantic import MISSING, AfterValidator, PlainSerializer, WithJsonSchema
+from pydantic import Field as Rules
+from sqlalchemy import CheckConstraint, DateTime, String, func, text
 from sqlmodel import Field, Relationship, SQLModel
 
 # Constraint names Alembic can see and diff; without them it writes
@@ -30,7 +34,10 @@ SQLModel.metadata.naming_convention = {
 INT32_MAX = 2_147_483_647
 
 
-def _storable_text(value: str) -> str:
+# ---------------------------------------------------------------- field types
+
+
+def storable_text(value: str) -> str:
     """Refuse NUL, which PostgreSQL text cannot hold, so it is a 422 and not a driver error.
 
     (Unpaired surrogates, the other unstorable case, Pydantic already refuses.)
@@ -40,24 +47,102 @@ def _storable_text(value: str) -> str:
     return value
 
 
-StorableText = Annotated[str, AfterValidator(_storable_text)]
+def _starts_with_capital(value: str) -> str:
+    if not value[0].isupper():
+        raise ValueError("Name must start with a capital letter")
+    return value
 
-# Money is NUMERIC(12, 4) in the database and Decimal in Python, so it is exact.
-# It leaves as a JSON number (175.5, as the guide shows), not Pydantic's default
-# string: 12 significant digits fit a double's 15, so the shortest repr of the
-# float is exactly the stored decimal.
+
+USER_NAME_MAX_LENGTH = 255
+UserName = Annotated[
+    str,
+    Rules(
+        min_length=3,
+        max_length=USER_NAME_MAX_LENGTH,
+        description="Full name: 3 to 255 characters, starting with a capital letter.",
+        examples=["John Doe"],
+    ),
+    AfterValidator(storable_text),
+    AfterValidator(_starts_with_capital),
+]
+
+Age = Annotated[int, Rules(ge=0, le=150, description="Age in years, 0 to 150.", examples=[30])]
+
+# Symbols are stored trimmed and upper-case, so " brk.b " and "BRK.B" are one
+# symbol and filtering by symbol is an index lookup. Only ASCII is accepted
+# (checked before upper-casing, which would turn "ß" into "SS").
+SYMBOL_MAX_LENGTH = 10
+_SYMBOL_WHITESPACE = " \t\n\r"
+_SYMBOL = re.compile(r"[A-Za-z0-9.\-]+")
+
+
+def normalize_symbol(value: str) -> str:
+    """`" brk.b "` -> `"BRK.B"`; anything but A-Z, digits, `.` and `-` is refused."""
+    symbol = value.strip(_SYMBOL_WHITESPACE)
+    if not symbol:
+        raise ValueError("Symbol must not be empty")
+    if len(symbol) > SYMBOL_MAX_LENGTH:
+        raise ValueError(f"Symbol must be at most {SYMBOL_MAX_LENGTH} characters")
+    if not _SYMBOL.fullmatch(symbol):
+        raise ValueError("Symbol may contain only letters A-Z, digits, '.' and '-'")
+    return symbol.upper()
+
+
+Symbol = Annotated[
+    str,
+    AfterValidator(normalize_symbol),
+    # What clients may send: surrounding spaces and lower case are fine.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^[{_SYMBOL_WHITESPACE}]*[A-Za-z0-9.\-]{{1,{SYMBOL_MAX_LENGTH}}}[{_SYMBOL_WHITESPACE}]*$",
+            "description": "Stock symbol: 1 to 10 of A-Z, 0-9, '.' and '-'; trimmed and upper-cased.",
+            "examples": ["AAPL"],
+        },
+        mode="validation",
+    ),
+    WithJsonSchema(
+        {"type": "string", "pattern": rf"^[A-Z0-9.\-]{{1,{SYMBOL_MAX_LENGTH}}}$", "examples": ["AAPL"]},
+        mode="serialization",
+    ),
+]
+
+# Money is NUMERIC in the database and Decimal in Python, so it is exact. It
+# leaves as a JSON number (175.5, as the guide shows), not Pydantic's default
+# string: up to 15 significant digits, the shortest repr of the float is
+# exactly the stored decimal.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 PRICE_MAX_DIGITS = 12
 PRICE_DECIMAL_PLACES = 4
+PRICE_DESCRIPTION = "Price per share: more than 0, at most 99999999.9999, 4 decimal places at most. Stored exactly."
+Price = Annotated[
+    Money,
+    Rules(gt=0, max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES),
+    # Pydantic would document a Decimal input as "number or any string"; it is a number.
+    WithJsonSchema(
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 99999999.9999,
+            "description": PRICE_DESCRIPTION,
+            "examples": [175.5],
+        },
+        mode="validation",
+    ),
+    WithJsonSchema({"type": "number", "description": PRICE_DESCRIPTION, "examples": [175.5]}, mode="serialization"),
+]
+
+Quantity = Annotated[
+    int, Rules(gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", examples=[10])
+]
 
 
-def server_timestamp() -> Any:
+def server_timestamp(*, moves_on_update: bool = False) -> Any:
     """A timestamptz column set by PostgreSQL's clock; SQLModel's default would be naive."""
-    return Field(
-        default=None,
-        sa_type=DateTime(timezone=True),
-        sa_column_kwargs={"server_default": func.now(), "nullable": False},
-    )
+    column = {"server_default": func.now(), "nullable": False}
+    if moves_on_update:
+        column["onupdate"] = func.now()
+    return Field(default=None, sa_type=DateTime(timezone=True), sa_column_kwargs=column)
 
 
 class Identified(SQLModel):
@@ -74,22 +159,8 @@ class Identified(SQLModel):
 
 
 class UserBase(SQLModel):
-    name: StorableText = Field(
-        min_length=3,
-        max_length=255,
-        description="Full name: 3 to 255 characters, starting with a capital letter.",
-        schema_extra={"examples": ["John Doe"]},
-    )
-    age: int | None = Field(
-        default=None, ge=0, le=150, description="Age in years, 0 to 150.", schema_extra={"examples": [30]}
-    )
-
-    @field_validator("name")
-    @classmethod
-    def name_must_start_with_capital(cls, value: str) -> str:
-        if not value[0].isupper():
-            raise ValueError("Name must start with a capital letter")
-        return value
+    name: UserName
+    age: Age | None = None
 
 
 class User(UserBase, table=True):
@@ -99,11 +170,13 @@ class User(UserBase, table=True):
         CheckConstraint("char_length(name) >= 3", name="name_length"),
         CheckConstraint("age BETWEEN 0 AND 150", name="age_range"),
     )
-    # Fetch server-set columns (signup_ts) in the INSERT's RETURNING, not by a lazy load.
+    # Fetch server-set columns in the INSERT's or UPDATE's RETURNING, not by a lazy load.
     __mapper_args__ = {"eager_defaults": True}
 
     id: int | None = Field(default=None, primary_key=True)
+    name: UserName = Field(sa_type=String(USER_NAME_MAX_LENGTH))
     signup_ts: datetime | None = server_timestamp()
+    updated_at: datetime | None = server_timestamp(moves_on_update=True)
 
     # lazy="raise": every load of stocks is explicit (selectinload), so no N+1
     # can creep in. passive_deletes: the database's ON DELETE CASCADE removes
@@ -117,15 +190,19 @@ class User(UserBase, table=True):
 
 
 class UserCreate(UserBase):
-    pass
+    """POST, and PUT, which replaces every field as in the guide."""
 
 
-class UserUpdate(UserBase):
-    """PUT replaces the user's fields, as in the guide."""
+class UserUpdate(SQLModel):
+    """PATCH: only the fields sent change. `age` may be set to null; `name` may not."""
+
+    name: UserName | MISSING = MISSING
+    age: Age | None | MISSING = MISSING
 
 
 class UserPublic(UserBase, Identified):
     signup_ts: datetime
+    updated_at: datetime
 
 
 class UserWithStocks(UserPublic):
@@ -136,27 +213,13 @@ class UserWithStocks(UserPublic):
 
 
 class StockBase(SQLModel):
-    name: StorableText = Field(
-        min_length=1,
-        max_length=10,
-        index=True,
-        description="Stock symbol, 1 to 10 characters.",
-        schema_extra={"examples": ["AAPL"]},
-    )
-    price: Money = Field(
-        gt=0,
-        max_digits=PRICE_MAX_DIGITS,
-        decimal_places=PRICE_DECIMAL_PLACES,
-        description="Price per share: more than 0, at most 99999999.9999 (4 decimal places). Stored exactly.",
-        schema_extra={"examples": [175.5]},
-    )
-    quantity: int = Field(
-        gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", schema_extra={"examples": [10]}
-    )
+    name: Symbol
+    price: Price
+    quantity: Quantity
     is_active: bool = Field(
         default=True,
         sa_column_kwargs={"server_default": text("true")},
-        description="Whether the stock is actively tracked.",
+        description="Whether the stock is actively tracked; inactive stocks are left out of the portfolio.",
     )
 
 
@@ -169,21 +232,53 @@ class Stock(StockBase, table=True):
     __mapper_args__ = {"eager_defaults": True}
 
     id: int | None = Field(default=None, primary_key=True)
+    name: Symbol = Field(sa_type=String(SYMBOL_MAX_LENGTH), index=True)
     # NOT NULL and ON DELETE CASCADE: a stock never outlives its user.
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     created_at: datetime | None = server_timestamp()
+    updated_at: datetime | None = server_timestamp(moves_on_update=True)
 
     owner: User | None = Relationship(back_populates="stocks", sa_relationship_kwargs={"lazy": "raise"})
 
 
 class StockCreate(StockBase):
-    pass
+    """POST, and PUT, which replaces every field as in the guide."""
 
 
-class StockUpdate(StockBase):
-    """PUT replaces the stock's fields, as in the guide."""
+class StockUpdate(SQLModel):
+    """PATCH: only the fields sent change; none of them may be null."""
+
+    name: Symbol | MISSING = MISSING
+    price: Price | MISSING = MISSING
+    quantity: Quantity | MISSING = MISSING
+    is_active: bool | MISSING = MISSING
 
 
 class StockPublic(StockBase, Identified):
     user_id: int
     created_at: datetime
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------- portfolio
+
+
+class Position(SQLModel):
+    """A user's active holdings of one symbol, added up."""
+
+    name: str = Field(description="Stock symbol.", schema_extra={"examples": ["AAPL"]})
+    quantity: int = Field(
+        description="Shares held, summed over the active stocks.", schema_extra={"examples": [10]}
+    )
+    value: Money = Field(description="Sum of price x quantity.", schema_extra={"examples": [1755.0]})
+    average_price: Money = Field(
+        description="value / quantity, rounded to 4 decimal places.", schema_extra={"examples": [175.5]}
+    )
+
+
+class Portfolio(SQLModel):
+    user_id: int
+    total_value: Money = Field(
+        description="Sum of the positions' values.", schema_extra={"examples": [1755.0]}
+    )
+    positions: list[Position] = Field(description="By value, largest first.")

@@ -20,16 +20,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings, normalize_database_url
 from app.db import create_engine, get_session, upgrade_to_head
 from app.main import create_app
-
-
-def _to_libpq(url: str) -> str:
-    """The same URL without SQLAlchemy's driver name, for psycopg.connect()."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+from tests.helpers import libpq_url
 
 
 def _drop_our_tables(url: str) -> None:
     # TEST_DATABASE_URL names a database the tests own; start it from empty.
-    with psycopg.connect(_to_libpq(url), autocommit=True) as connection:
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
         connection.execute("DROP TABLE IF EXISTS stocks, users, alembic_version CASCADE")
 
 
@@ -109,3 +105,18 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[Asy
             yield client
     finally:
         app.dependency_overrides.clear()
+
+
+@pytest.fixture
+async def committed_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
+    """A client whose requests commit for real, each in its own transaction, like production.
+
+    For what one rolled-back transaction cannot show: clocks that move between
+    requests, and concurrent requests. The tables are emptied afterwards.
+    """
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+            yield client
+    finally:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("TRUNCATE stocks, users RESTART IDENTITY CASCADE")

@@ -23,3 +23,8 @@ async def create_stock(client: AsyncClient, user_id: int, **fields: Any) -> dict
 def error_locations(response_json: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The `loc` of every validation error in a 422 body, e.g. [("body", "name")]."""
     return [tuple(error["loc"]) for error in response_json["detail"]]
+
+
+def libpq_url(url: str) -> str:
+    """The same URL without SQLAlchemy's driver name, for psycopg.connect()."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)

@@ -20,7 +20,14 @@ async def test_the_guides_tutorial_flow_gets_the_guides_answers(client: AsyncCli
     assert response.status_code == 201
     user = response.json()
     user_id = user["id"]
-    assert user == {"id": user_id, "name": "John Doe", "age": 30, "signup_ts": user["signup_ts"]}
+    # The guide's fields, plus updated_at (which starts equal to signup_ts).
+    assert user == {
+        "id": user_id,
+        "name": "John Doe",
+        "age": 30,
+        "signup_ts": user["signup_ts"],
+        "updated_at": user["signup_ts"],
+    }
     assert_recent_utc(user["signup_ts"])
 
     response = await client.post(
@@ -37,6 +44,7 @@ async def test_the_guides_tutorial_flow_gets_the_guides_answers(client: AsyncCli
         "is_active": True,
         "user_id": user_id,
         "created_at": stock["created_at"],
+        "updated_at": stock["created_at"],
     }
     assert_recent_utc(stock["created_at"])
 
@@ -45,8 +53,8 @@ async def test_the_guides_tutorial_flow_gets_the_guides_answers(client: AsyncCli
     assert response.json() == {**user, "stocks": [stock]}
 
     # Keys in the guide's order, so the answers read the same side by side.
-    assert list(response.json()) == ["id", "name", "age", "signup_ts", "stocks"]
-    assert list(stock) == ["id", "name", "price", "quantity", "is_active", "user_id", "created_at"]
+    assert list(response.json()) == ["id", "name", "age", "signup_ts", "updated_at", "stocks"]
+    assert list(stock) == ["id", "name", "price", "quantity", "is_active", "user_id", "created_at", "updated_at"]
 
 
 async def test_health_check_answers_the_guides_body_after_a_database_round_trip(client: AsyncClient) -> None:
@@ -68,6 +76,7 @@ async def test_interactive_docs_and_openapi_are_served(client: AsyncClient) -> N
         "/users/",
         "/users/{user_id}",
         "/users/{user_id}/stocks/",
+        "/users/{user_id}/portfolio",
         "/stocks/",
         "/stocks/{stock_id}",
     }

@@ -1,30 +1,27 @@
-"""Stocks: a user's holdings, and the guide's /stocks/ endpoints."""
+"""Stocks: a user's holdings, and the guide's /stocks/ endpoints, plus one stock, PATCH and filters."""
 
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import psycopg
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import delete, select, update
+from sqlmodel import select
 
+from app.crud import delete_or_404, patch_or_404, replace_or_404
 from app.db import SessionDep
-from app.dependencies import (
-    ExistingUserId,
-    PageDep,
-    StockId,
-    UserId,
-    stock_not_found,
-    user_not_found,
-)
+from app.dependencies import ExistingUserId, StockDep, StockFiltersDep, StockId, UserId, user_not_found
 from app.errors import NOT_FOUND_RESPONSE
-from app.models import Stock, StockCreate, StockPublic, StockUpdate
+from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort
+from app.models import INT32_MAX, Stock, StockCreate, StockPublic, StockUpdate
 
 router = APIRouter(tags=["stocks"])
 
+StockSort = Literal["id", "-id", "name", "-name", "price", "-price", "created_at", "-created_at"]
+SortParameter = Annotated[StockSort, Query(description="Field to sort by; `-` in front for descending.")]
 
-@router.post(
-    "/users/{user_id}/stocks/", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND_RESPONSE
-)
+
+@router.post("/users/{user_id}/stocks/", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND_RESPONSE)
 async def create_stock_for_user(user_id: UserId, payload: StockCreate, session: SessionDep) -> StockPublic:
     """Add a holding to a user: `name` (symbol), `price` > 0, `quantity` > 0, `is_active`."""
     stock = Stock.model_validate(payload, update={"user_id": user_id})
@@ -41,37 +38,53 @@ async def create_stock_for_user(user_id: UserId, payload: StockCreate, session: 
     return stock
 
 
-@router.get("/stocks/")
-async def read_stocks(page: PageDep, session: SessionDep) -> Sequence[StockPublic]:
-    """List every user's stocks by id, `limit` at a time from `skip`."""
-    statement = select(Stock).order_by(Stock.id).offset(page.skip).limit(page.limit)
-    return (await session.exec(statement)).all()
+@router.get("/stocks/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
+async def read_stocks(
+    listing: ListingDep,
+    filters: StockFiltersDep,
+    session: SessionDep,
+    user_id: Annotated[int | None, Query(ge=1, le=INT32_MAX, description="Only this user's stocks.")] = None,
+    sort: SortParameter = "id",
+) -> Sequence[StockPublic]:
+    """List every user's stocks, filtered and sorted; follow `Link: rel="next"` for the next page."""
+    statement = filters.apply(select(Stock))
+    if user_id is not None:
+        statement = statement.where(Stock.user_id == user_id)
+    return await listing.fetch(session, statement, parse_sort(sort, Stock))
 
 
-@router.get("/users/{user_id}/stocks/", responses=NOT_FOUND_RESPONSE)
-async def read_user_stocks(user_id: ExistingUserId, page: PageDep, session: SessionDep) -> Sequence[StockPublic]:
-    """List one user's stocks by id; 404 when the user does not exist."""
-    statement = (
-        select(Stock).where(Stock.user_id == user_id).order_by(Stock.id).offset(page.skip).limit(page.limit)
-    )
-    return (await session.exec(statement)).all()
+@router.get("/users/{user_id}/stocks/", responses={**NOT_FOUND_RESPONSE, 200: {"headers": LIST_RESPONSE_HEADERS}})
+async def read_user_stocks(
+    user_id: ExistingUserId,
+    listing: ListingDep,
+    filters: StockFiltersDep,
+    session: SessionDep,
+    sort: SortParameter = "id",
+) -> Sequence[StockPublic]:
+    """List one user's stocks, filtered and sorted; 404 when the user does not exist."""
+    statement = filters.apply(select(Stock).where(Stock.user_id == user_id))
+    return await listing.fetch(session, statement, parse_sort(sort, Stock))
+
+
+@router.get("/stocks/{stock_id}", responses=NOT_FOUND_RESPONSE)
+async def read_stock(stock: StockDep) -> StockPublic:
+    """One stock."""
+    return stock
 
 
 @router.put("/stocks/{stock_id}", responses=NOT_FOUND_RESPONSE)
-async def update_stock(stock_id: StockId, payload: StockUpdate, session: SessionDep) -> StockPublic:
-    """Replace a stock's symbol, price, quantity and is_active."""
-    statement = update(Stock).where(Stock.id == stock_id).values(payload.model_dump()).returning(Stock)
-    stock = await session.scalar(statement)
-    if stock is None:
-        raise stock_not_found(stock_id)
-    await session.commit()
-    return stock
+async def replace_stock(stock_id: StockId, payload: StockCreate, session: SessionDep) -> StockPublic:
+    """Replace a stock's symbol, price, quantity and is_active (left out: `true`, as in the guide)."""
+    return await replace_or_404(session, Stock, stock_id, payload)
+
+
+@router.patch("/stocks/{stock_id}", responses=NOT_FOUND_RESPONSE)
+async def update_stock(stock_id: StockId, changes: StockUpdate, session: SessionDep) -> StockPublic:
+    """Change only the fields sent; none may be null."""
+    return await patch_or_404(session, Stock, stock_id, changes)
 
 
 @router.delete("/stocks/{stock_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND_RESPONSE)
 async def delete_stock(stock_id: StockId, session: SessionDep) -> None:
     """Delete one stock."""
-    deleted = await session.scalar(delete(Stock).where(Stock.id == stock_id).returning(Stock.id))
-    if deleted is None:
-        raise stock_not_found(stock_id)
-    await session.commit()
+    await delete_or_404(session, Stock, stock_id)

@@ -1,16 +1,23 @@
-"""Users: the guide's /users/ endpoints."""
+"""Users: the guide's /users/ endpoints, plus PATCH, filters and sorting."""
 
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
-from sqlmodel import delete, select, update
+from fastapi import APIRouter, Query, status
+from pydantic import AfterValidator
+from sqlmodel import select
 
+from app.crud import delete_or_404, patch_or_404, replace_or_404
 from app.db import SessionDep
-from app.dependencies import PageDep, UserId, UserWithStocksDep, user_not_found
+from app.dependencies import UserId, UserWithStocksDep
 from app.errors import NOT_FOUND_RESPONSE
-from app.models import User, UserCreate, UserPublic, UserUpdate, UserWithStocks
+from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort
+from app.models import User, UserCreate, UserPublic, UserUpdate, UserWithStocks, storable_text
 
 router = APIRouter(prefix="/users", tags=["users"])
+
+UserSort = Literal["id", "-id", "name", "-name", "age", "-age", "signup_ts", "-signup_ts"]
+NamePart = Annotated[str, AfterValidator(storable_text)]
 
 
 @router.post("/", status_code=status.HTTP_201_CREATED)
@@ -22,11 +29,20 @@ async def create_user(payload: UserCreate, session: SessionDep) -> UserPublic:
     return user
 
 
-@router.get("/")
-async def read_users(page: PageDep, session: SessionDep) -> Sequence[UserPublic]:
-    """List users by id, `limit` at a time from `skip`."""
-    statement = select(User).order_by(User.id).offset(page.skip).limit(page.limit)
-    return (await session.exec(statement)).all()
+@router.get("/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
+async def read_users(
+    listing: ListingDep,
+    session: SessionDep,
+    name: Annotated[
+        NamePart | None, Query(max_length=255, description="Part of the name, case-insensitive: `doe` finds John Doe.")
+    ] = None,
+    sort: Annotated[UserSort, Query(description="Field to sort by; `-` in front for descending.")] = "id",
+) -> Sequence[UserPublic]:
+    """List users, `limit` at a time; follow the `Link: rel="next"` header for the next page."""
+    statement = select(User)
+    if name:
+        statement = statement.where(User.name.icontains(name, autoescape=True))
+    return await listing.fetch(session, statement, parse_sort(sort, User))
 
 
 @router.get("/{user_id}", responses=NOT_FOUND_RESPONSE)
@@ -36,22 +52,18 @@ async def read_user(user: UserWithStocksDep) -> UserWithStocks:
 
 
 @router.put("/{user_id}", responses=NOT_FOUND_RESPONSE)
-async def update_user(user_id: UserId, payload: UserUpdate, session: SessionDep) -> UserPublic:
-    """Replace a user's name and age."""
-    # One UPDATE ... RETURNING: a user deleted meanwhile is a clean 404, not a
-    # race between a read and a write.
-    statement = update(User).where(User.id == user_id).values(payload.model_dump()).returning(User)
-    user = await session.scalar(statement)
-    if user is None:
-        raise user_not_found(user_id)
-    await session.commit()
-    return user
+async def replace_user(user_id: UserId, payload: UserCreate, session: SessionDep) -> UserPublic:
+    """Replace a user's name and age (an `age` left out becomes null, as in the guide)."""
+    return await replace_or_404(session, User, user_id, payload)
+
+
+@router.patch("/{user_id}", responses=NOT_FOUND_RESPONSE)
+async def update_user(user_id: UserId, changes: UserUpdate, session: SessionDep) -> UserPublic:
+    """Change only the fields sent. `age` may be set to null; `name` may not."""
+    return await patch_or_404(session, User, user_id, changes)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND_RESPONSE)
 async def delete_user(user_id: UserId, session: SessionDep) -> None:
     """Delete a user and, by ON DELETE CASCADE, all their stocks."""
-    deleted = await session.scalar(delete(User).where(User.id == user_id).returning(User.id))
-    if deleted is None:
-        raise user_not_found(user_id)
-    await session.commit()
+    await delete_or_404(session, User, user_id)
