@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         default=5000, ge=0, description="Longest a single SQL statement may run; 0 disables the limit."
     )
     sql_echo: bool = False
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="Largest request body accepted; larger ones get a 413 unread."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.crud import not_found
 from app.db import SessionDep
+from app.etags import Versioning
 from app.models import INT32_MAX, Stock, Symbol, User
 
 
@@ -65,6 +66,7 @@ async def stock_or_404(stock_id: StockId, session: SessionDep) -> Stock:
     return stock
 
 
+VersioningDep = Annotated[Versioning, Depends()]
 UserWithStocksDep = Annotated[User, Depends(user_with_stocks_or_404)]
 ExistingUserId = Annotated[int, Depends(existing_user_id)]
 StockDep = Annotated[Stock, Depends(stock_or_404)]

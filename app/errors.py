@@ -14,10 +14,13 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +38,10 @@ class ErrorDetail(BaseModel):
 NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "No row has that id"}
 }
-DATABASE_UNAVAILABLE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorDetail, "description": "The database cannot be reached; retry after `Retry-After` seconds"}
+# ... and what any route may answer.
+APP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorDetail, "description": "The request body is larger than MAX_BODY_BYTES"},
+    503: {"model": ErrorDetail, "description": "The database cannot be reached; retry after `Retry-After` seconds"},
 }
 
 
@@ -74,6 +79,37 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={"detail": jsonable_encoder(exc.errors())},
     )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        # Starlette's Allow names the methods of one route; a path such as
+        # /users/{user_id} is served by several (GET, PUT, PATCH, DELETE).
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"detail": exc.detail},
+            headers={"Allow": ", ".join(_methods_serving(request))},
+        )
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's answer to a body that is not UTF-8; to a client it is
+        # malformed JSON like any other, so it gets the same 422.
+        return await _validation_error(
+            request,
+            RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {},
+                  "ctx": {"error": "the body is not valid UTF-8"}}]
+            ),
+        )  # fmt: skip
+    return await http_exception_handler(request, exc)
+
+
+def _methods_serving(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods - {"HEAD"})
 
 
 async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONResponse:
@@ -117,6 +153,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.TimeoutError, _pool_timeout)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.add_exception_handler(psycopg.OperationalError, _connection_error)

@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.errors import DATABASE_UNAVAILABLE_RESPONSE, register_error_handlers
+from app.errors import APP_RESPONSES, register_error_handlers
 from app.routes import health, portfolio, stocks, users
 
 DESCRIPTION = """
@@ -48,7 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
-        responses=DATABASE_UNAVAILABLE_RESPONSE,
+        responses=APP_RESPONSES,
+        max_body_size=settings.max_body_bytes,
+        # operationIds are the route functions' names (read_user, ...), which
+        # the OpenAPI links between operations refer to.
+        generate_unique_id_function=lambda route: route.name,
     )
     # As in the guide, any origin may call without credentials; a team that
     # lists its origins in CORS_ORIGINS gets credentials (cookies, auth) too.

@@ -119,11 +119,14 @@ Price = Annotated[
     Money,
     Rules(gt=0, max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES),
     # Pydantic would document a Decimal input as "number or any string"; it is a number.
+    # The same rule as above, in JSON Schema's words: 4 decimal places is a
+    # multiple of 0.0001, so the smallest price is 0.0001.
     WithJsonSchema(
         {
             "type": "number",
-            "exclusiveMinimum": 0,
+            "minimum": 0.0001,
             "maximum": 99999999.9999,
+            "multipleOf": 0.0001,
             "description": PRICE_DESCRIPTION,
             "examples": [175.5],
         },
@@ -143,6 +146,14 @@ def server_timestamp(*, moves_on_update: bool = False) -> Any:
     if moves_on_update:
         column["onupdate"] = func.now()
     return Field(default=None, sa_type=DateTime(timezone=True), sa_column_kwargs=column)
+
+
+def row_version() -> Any:
+    """A counter PostgreSQL moves on every UPDATE; it is the row's ETag (see app/etags.py)."""
+    return Field(
+        default=None,
+        sa_column_kwargs={"server_default": text("1"), "onupdate": text("version + 1"), "nullable": False},
+    )
 
 
 class Identified(SQLModel):
@@ -177,6 +188,7 @@ class User(UserBase, table=True):
     name: UserName = Field(sa_type=String(USER_NAME_MAX_LENGTH))
     signup_ts: datetime | None = server_timestamp()
     updated_at: datetime | None = server_timestamp(moves_on_update=True)
+    version: int | None = row_version()
 
     # lazy="raise": every load of stocks is explicit (selectinload), so no N+1
     # can creep in. passive_deletes: the database's ON DELETE CASCADE removes
@@ -237,6 +249,7 @@ class Stock(StockBase, table=True):
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     created_at: datetime | None = server_timestamp()
     updated_at: datetime | None = server_timestamp(moves_on_update=True)
+    version: int | None = row_version()
 
     owner: User | None = Relationship(back_populates="stocks", sa_relationship_kwargs={"lazy": "raise"})
 

@@ -4,25 +4,46 @@ from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import psycopg
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from app.crud import delete_or_404, patch_or_404, replace_or_404
 from app.db import SessionDep
-from app.dependencies import ExistingUserId, StockDep, StockFiltersDep, StockId, UserId, user_not_found
+from app.dependencies import ExistingUserId, StockDep, StockFiltersDep, StockId, UserId, VersioningDep, user_not_found
 from app.errors import NOT_FOUND_RESPONSE
+from app.etags import ETAG_HEADER, ETAG_RESPONSE, PRECONDITION_FAILED_RESPONSE, set_etag
 from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort
 from app.models import INT32_MAX, Stock, StockCreate, StockPublic, StockUpdate
 
 router = APIRouter(tags=["stocks"])
 
+_NEW_STOCK_ID = {"stock_id": "$response.body#/id"}
+NEW_STOCK_LINKS = {
+    name: {"operationId": operation, "parameters": _NEW_STOCK_ID}
+    for name, operation in [
+        ("ReadStock", "read_stock"),
+        ("ReplaceStock", "replace_stock"),
+        ("UpdateStock", "update_stock"),
+        ("DeleteStock", "delete_stock"),
+    ]
+}
+
+ONE_STOCK = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}
+CHANGE_STOCK = {**ONE_STOCK, **PRECONDITION_FAILED_RESPONSE}
+
 StockSort = Literal["id", "-id", "name", "-name", "price", "-price", "created_at", "-created_at"]
 SortParameter = Annotated[StockSort, Query(description="Field to sort by; `-` in front for descending.")]
 
 
-@router.post("/users/{user_id}/stocks/", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND_RESPONSE)
-async def create_stock_for_user(user_id: UserId, payload: StockCreate, session: SessionDep) -> StockPublic:
+@router.post(
+    "/users/{user_id}/stocks/",
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND_RESPONSE, 201: {"links": NEW_STOCK_LINKS, "headers": ETAG_HEADER}},
+)
+async def create_stock_for_user(
+    user_id: UserId, payload: StockCreate, session: SessionDep, response: Response
+) -> StockPublic:
     """Add a holding to a user: `name` (symbol), `price` > 0, `quantity` > 0, `is_active`."""
     stock = Stock.model_validate(payload, update={"user_id": user_id})
     session.add(stock)
@@ -35,7 +56,7 @@ async def create_stock_for_user(user_id: UserId, payload: StockCreate, session: 
             await session.rollback()
             raise user_not_found(user_id) from None
         raise
-    return stock
+    return set_etag(response, stock)
 
 
 @router.get("/stocks/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
@@ -66,25 +87,33 @@ async def read_user_stocks(
     return await listing.fetch(session, statement, parse_sort(sort, Stock))
 
 
-@router.get("/stocks/{stock_id}", responses=NOT_FOUND_RESPONSE)
-async def read_stock(stock: StockDep) -> StockPublic:
+@router.get("/stocks/{stock_id}", responses=ONE_STOCK)
+async def read_stock(stock: StockDep, response: Response) -> StockPublic:
     """One stock."""
-    return stock
+    return set_etag(response, stock)
 
 
-@router.put("/stocks/{stock_id}", responses=NOT_FOUND_RESPONSE)
-async def replace_stock(stock_id: StockId, payload: StockCreate, session: SessionDep) -> StockPublic:
+@router.put("/stocks/{stock_id}", responses=CHANGE_STOCK)
+async def replace_stock(
+    stock_id: StockId, payload: StockCreate, session: SessionDep, versioning: VersioningDep
+) -> StockPublic:
     """Replace a stock's symbol, price, quantity and is_active (left out: `true`, as in the guide)."""
-    return await replace_or_404(session, Stock, stock_id, payload)
+    return await replace_or_404(session, Stock, stock_id, payload, versioning)
 
 
-@router.patch("/stocks/{stock_id}", responses=NOT_FOUND_RESPONSE)
-async def update_stock(stock_id: StockId, changes: StockUpdate, session: SessionDep) -> StockPublic:
+@router.patch("/stocks/{stock_id}", responses=CHANGE_STOCK)
+async def update_stock(
+    stock_id: StockId, changes: StockUpdate, session: SessionDep, versioning: VersioningDep
+) -> StockPublic:
     """Change only the fields sent; none may be null."""
-    return await patch_or_404(session, Stock, stock_id, changes)
+    return await patch_or_404(session, Stock, stock_id, changes, versioning)
 
 
-@router.delete("/stocks/{stock_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND_RESPONSE)
-async def delete_stock(stock_id: StockId, session: SessionDep) -> None:
+@router.delete(
+    "/stocks/{stock_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**NOT_FOUND_RESPONSE, **PRECONDITION_FAILED_RESPONSE},
+)
+async def delete_stock(stock_id: StockId, session: SessionDep, versioning: VersioningDep) -> None:
     """Delete one stock."""
-    await delete_or_404(session, Stock, stock_id)
+    await delete_or_404(session, Stock, stock_id, versioning)

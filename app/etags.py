@@ -1,0 +1,71 @@
+"""Conditional requests: an `ETag` on every single-row answer, `If-Match` honoured on writes.
+
+A client that sends back the ETag it read (`If-Match: "3"`) with PUT, PATCH or
+DELETE changes the row only if nobody changed it meanwhile; otherwise it gets
+412 and the current ETag, and can re-read and retry: safe read-modify-write.
+Requests without `If-Match` behave as in the guide.
+
+The tag is the row's `version`, which PostgreSQL increments on every UPDATE.
+"""
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Header, HTTPException, Response, status
+from sqlmodel import SQLModel
+
+from app.errors import ErrorDetail
+
+Row = TypeVar("Row")
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'The row\'s version, e.g. `"3"`; send it back in `If-Match` to change it safely.',
+        "schema": {"type": "string"},
+    }
+}
+PRECONDITION_FAILED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    412: {"model": ErrorDetail, "description": "`If-Match` names a version the row no longer has"}
+}
+# For OpenAPI: a single-row answer carries the ETag.
+ETAG_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"headers": ETAG_HEADER}}
+
+
+def etag(row: Any) -> str:
+    return f'"{row.version}"'
+
+
+def set_etag(response: Response, row: Row) -> Row:
+    """Answer with the row's ETag; returns the row."""
+    response.headers["ETag"] = etag(row)
+    return row
+
+
+class Versioning:
+    """The `If-Match` a client sent, and the `ETag` we answer with."""
+
+    def __init__(
+        self,
+        response: Response,
+        if_match: Annotated[
+            str | None,
+            Header(description='Only change the row if its ETag is one of these (`"3"`, or `*` for any).'),
+        ] = None,
+    ) -> None:
+        self.response = response
+        self.if_match = if_match
+
+    def tag(self, row: Row) -> Row:
+        return set_etag(self.response, row)
+
+    def check(self, model: type[SQLModel], row: Any) -> None:
+        """412 unless the row is at a version the client named (strong comparison, RFC 9110)."""
+        if self.if_match is None:
+            return
+        current = etag(row)
+        tags = {tag.strip() for tag in self.if_match.split(",")}
+        if "*" not in tags and current not in tags:
+            raise HTTPException(
+                status.HTTP_412_PRECONDITION_FAILED,
+                detail=f"{model.__name__} with ID {row.id} has changed since you read it; its ETag is now {current}",
+                headers={"ETag": current},
+            )

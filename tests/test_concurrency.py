@@ -1,0 +1,61 @@
+"""Concurrent writes through the real pool, each request its own transaction: nothing lost, no orphans."""
+
+import asyncio
+
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers import create_user
+
+GUARD_SECONDS = 60
+
+
+async def test_two_hundred_concurrent_stock_creations_all_land(committed_client: AsyncClient) -> None:
+    user = await create_user(committed_client)
+    symbols = [f"S{n}" for n in range(200)]
+    responses = await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                committed_client.post(
+                    f"/users/{user['id']}/stocks/", json={"name": symbol, "price": 1, "quantity": 1}
+                )
+                for symbol in symbols
+            )
+        ),
+        GUARD_SECONDS,
+    )
+    assert [response.status_code for response in responses] == [201] * 200
+    listed = await committed_client.get(f"/users/{user['id']}/stocks/", params={"limit": 1000})
+    assert sorted(stock["name"] for stock in listed.json()) == sorted(symbols)
+    assert sorted(stock["id"] for stock in listed.json()) == sorted(r.json()["id"] for r in responses)
+
+
+async def test_deleting_a_user_while_stocks_are_created_leaves_no_orphan(
+    committed_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    user = await create_user(committed_client)
+    url = f"/users/{user['id']}/stocks/"
+
+    async def create(n: int):
+        return await committed_client.post(url, json={"name": f"S{n}", "price": 1, "quantity": 1})
+
+    async def delete_midway():
+        await asyncio.sleep(0.01)
+        return await committed_client.delete(f"/users/{user['id']}")
+
+    results = await asyncio.wait_for(
+        asyncio.gather(*(create(n) for n in range(100)), delete_midway()), GUARD_SECONDS
+    )
+    *creations, deletion = results
+    assert deletion.status_code == 204
+    assert {response.status_code for response in creations} <= {201, 404}
+    for response in creations:
+        if response.status_code == 404:
+            assert response.json() == {"detail": f"User with ID {user['id']} not found"}
+    async with engine.connect() as connection:
+        orphans = await connection.scalar(
+            text("SELECT count(*) FROM stocks WHERE NOT EXISTS (SELECT 1 FROM users WHERE users.id = stocks.user_id)")
+        )
+    assert orphans == 0
+    assert (await committed_client.get(url)).status_code == 404
