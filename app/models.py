@@ -14,8 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import MISSING, AfterValidator, PlainSerializer, WithJsonSchema
+from pydantic import MISSING, AfterValidator, BeforeValidator, PlainSerializer, Strict, WithJsonSchema
 from pydantic import Field as Rules
+from pydantic_core import PydanticCustomError
 from sqlalchemy import CheckConstraint, DateTime, String, func, text
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -47,6 +48,24 @@ def storable_text(value: str) -> str:
     return value
 
 
+def _json_number(value: Any) -> Any:
+    """Take a JSON number only: not `true` for 1, nor `"30"` for 30, as Pydantic's lax mode would.
+
+    Lax mode is kept for the rest (an integral `10.0` is the integer 10, as
+    JSON Schema says), so a body the OpenAPI calls invalid is refused.
+    """
+    if isinstance(value, (bool, str, bytes)):
+        raise PydanticCustomError("number_type", "Input should be a JSON number, not {kind}", {"kind": _kind(value)})
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "a boolean" if isinstance(value, bool) else "a string"
+
+
+JsonNumber = BeforeValidator(_json_number)
+
+
 def _starts_with_capital(value: str) -> str:
     if not value[0].isupper():
         raise ValueError("Name must start with a capital letter")
@@ -66,7 +85,7 @@ UserName = Annotated[
     AfterValidator(_starts_with_capital),
 ]
 
-Age = Annotated[int, Rules(ge=0, le=150, description="Age in years, 0 to 150.", examples=[30])]
+Age = Annotated[int, JsonNumber, Rules(ge=0, le=150, description="Age in years, 0 to 150.", examples=[30])]
 
 # Symbols are stored trimmed and upper-case, so " brk.b " and "BRK.B" are one
 # symbol and filtering by symbol is an index lookup. Only ASCII is accepted
@@ -117,6 +136,7 @@ PRICE_DECIMAL_PLACES = 4
 PRICE_DESCRIPTION = "Price per share: more than 0, at most 99999999.9999, 4 decimal places at most. Stored exactly."
 Price = Annotated[
     Money,
+    JsonNumber,
     Rules(gt=0, max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES),
     # Pydantic would document a Decimal input as "number or any string"; it is a number.
     # The same rule as above, in JSON Schema's words: 4 decimal places is a
@@ -136,7 +156,7 @@ Price = Annotated[
 ]
 
 Quantity = Annotated[
-    int, Rules(gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", examples=[10])
+    int, JsonNumber, Rules(gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", examples=[10])
 ]
 
 
@@ -224,11 +244,15 @@ class UserWithStocks(UserPublic):
 # ---------------------------------------------------------------- stocks
 
 
+# `true` or `false` only; lax mode would also take 0, 1, "yes" and "off".
+Flag = Annotated[bool, Strict()]
+
+
 class StockBase(SQLModel):
     name: Symbol
     price: Price
     quantity: Quantity
-    is_active: bool = Field(
+    is_active: Flag = Field(
         default=True,
         sa_column_kwargs={"server_default": text("true")},
         description="Whether the stock is actively tracked; inactive stocks are left out of the portfolio.",
@@ -264,7 +288,7 @@ class StockUpdate(SQLModel):
     name: Symbol | MISSING = MISSING
     price: Price | MISSING = MISSING
     quantity: Quantity | MISSING = MISSING
-    is_active: bool | MISSING = MISSING
+    is_active: Flag | MISSING = MISSING
 
 
 class StockPublic(StockBase, Identified):

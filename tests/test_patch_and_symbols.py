@@ -36,7 +36,14 @@ async def test_an_empty_patch_changes_nothing(client: AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"name": None}, "name"), ({"name": "jo"}, "name"), ({"name": "lower"}, "name"), ({"age": 151}, "age")],
+    [
+        ({"name": None}, "name"),
+        ({"name": "jo"}, "name"),
+        ({"name": "lower"}, "name"),
+        ({"age": 151}, "age"),
+        ({"age": False}, "age"),
+        ({"age": "30"}, "age"),
+    ],
 )
 async def test_patching_a_user_refuses_null_names_and_applies_the_create_rules(
     client: AsyncClient, body: dict, field: str
@@ -70,9 +77,16 @@ async def test_patching_a_stock_field_to_null_is_a_422(client: AsyncClient, fiel
 async def test_patching_a_stock_applies_the_create_rules(client: AsyncClient) -> None:
     user = await create_user(client)
     stock = await create_stock(client, user["id"])
-    response = await client.patch(f"/stocks/{stock['id']}", json={"price": -1, "quantity": 0, "name": "A B"})
+    response = await client.patch(
+        f"/stocks/{stock['id']}", json={"price": -1, "quantity": 0, "name": "A B", "is_active": 1}
+    )
     assert response.status_code == 422
-    assert error_locations(response.json()) == [("body", "name"), ("body", "price"), ("body", "quantity")]
+    assert error_locations(response.json()) == [
+        ("body", "name"),
+        ("body", "price"),
+        ("body", "quantity"),
+        ("body", "is_active"),
+    ]
 
 
 @pytest.mark.parametrize(("path", "text"), [("/users/{id}", "User"), ("/stocks/{id}", "Stock")])

@@ -144,7 +144,9 @@ async def test_deleting_a_user_deletes_their_stocks(client: AsyncClient, session
         ({"name": "John Doe", "age": -1}, "age", "greater_than_equal"),
         ({"name": "John Doe", "age": 151}, "age", "less_than_equal"),
         ({"name": "John Doe", "age": 30.5}, "age", "int_from_float"),
-        ({"name": "John Doe", "age": "thirty"}, "age", "int_parsing"),
+        ({"name": "John Doe", "age": "thirty"}, "age", "number_type"),
+        ({"name": "John Doe", "age": "30"}, "age", "number_type"),
+        ({"name": "John Doe", "age": False}, "age", "number_type"),
         ({"name": "John Doe", "age": 10**30}, "age", "less_than_equal"),
     ],
 )
