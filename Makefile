@@ -6,13 +6,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo clean
+.PHONY: run test fuzz demo clean
 
 run: $(STAMP)
 	$(PY) -m app
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Schemathesis against our own OpenAPI, every check and phase, on a throwaway
+# embedded PostgreSQL. `make test` runs a short deterministic slice of it.
+FUZZ_SECONDS ?= 180
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz --max-time $(FUZZ_SECONDS)
 
 # make demo USERS=1000 STOCKS_PER_USER=10 [DEMO_FLAGS=--force]
 USERS ?= 100

@@ -11,6 +11,7 @@ The tag is the row's `version`, which PostgreSQL increments on every UPDATE.
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, HTTPException, Response, status
+from pydantic import WithJsonSchema
 from sqlmodel import SQLModel
 
 from app.errors import ErrorDetail
@@ -26,6 +27,8 @@ ETAG_HEADER = {
 PRECONDITION_FAILED_RESPONSE: dict[int | str, dict[str, Any]] = {
     412: {"model": ErrorDetail, "description": "`If-Match` names a version the row no longer has"}
 }
+# For OpenAPI links: a follow-up write that names the version just answered.
+IF_MATCH_FROM_ETAG = {"header.if-match": "$response.header.ETag"}
 # For OpenAPI: a single-row answer carries the ETag.
 ETAG_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"headers": ETAG_HEADER}}
 
@@ -48,6 +51,8 @@ class Versioning:
         response: Response,
         if_match: Annotated[
             str | None,
+            # A header is absent or a string; it is never JSON null.
+            WithJsonSchema({"type": "string", "examples": ['"1"', "*"]}),
             Header(description='Only change the row if its ETag is one of these (`"3"`, or `*` for any).'),
         ] = None,
     ) -> None:

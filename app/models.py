@@ -63,6 +63,8 @@ def _kind(value: Any) -> str:
     return "a boolean" if isinstance(value, bool) else "a string"
 
 
+# Place it after the Field rules: before them, Pydantic cannot turn `gt=0`
+# into JSON Schema's `exclusiveMinimum` and writes a bare `"gt": 0` instead.
 JsonNumber = BeforeValidator(_json_number)
 
 
@@ -85,7 +87,7 @@ UserName = Annotated[
     AfterValidator(_starts_with_capital),
 ]
 
-Age = Annotated[int, JsonNumber, Rules(ge=0, le=150, description="Age in years, 0 to 150.", examples=[30])]
+Age = Annotated[int, Rules(ge=0, le=150, description="Age in years, 0 to 150.", examples=[30]), JsonNumber]
 
 # Symbols are stored trimmed and upper-case, so " brk.b " and "BRK.B" are one
 # symbol and filtering by symbol is an index lookup. Only ASCII is accepted
@@ -136,8 +138,8 @@ PRICE_DECIMAL_PLACES = 4
 PRICE_DESCRIPTION = "Price per share: more than 0, at most 99999999.9999, 4 decimal places at most. Stored exactly."
 Price = Annotated[
     Money,
-    JsonNumber,
     Rules(gt=0, max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES),
+    JsonNumber,
     # Pydantic would document a Decimal input as "number or any string"; it is a number.
     # The same rule as above, in JSON Schema's words: 4 decimal places is a
     # multiple of 0.0001, so the smallest price is 0.0001.
@@ -156,7 +158,7 @@ Price = Annotated[
 ]
 
 Quantity = Annotated[
-    int, JsonNumber, Rules(gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", examples=[10])
+    int, Rules(gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", examples=[10]), JsonNumber
 ]
 
 

@@ -12,21 +12,21 @@ from app.crud import delete_or_404, patch_or_404, replace_or_404
 from app.db import SessionDep
 from app.dependencies import ExistingUserId, StockDep, StockFiltersDep, StockId, UserId, VersioningDep, user_not_found
 from app.errors import NOT_FOUND_RESPONSE
-from app.etags import ETAG_HEADER, ETAG_RESPONSE, PRECONDITION_FAILED_RESPONSE, set_etag
+from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, set_etag
 from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort
 from app.models import INT32_MAX, Stock, StockCreate, StockPublic, StockUpdate
 
 router = APIRouter(tags=["stocks"])
 
+# OpenAPI links from a new stock to what can be done with it (see users.py).
 _NEW_STOCK_ID = {"stock_id": "$response.body#/id"}
+_CHANGES = [("ReplaceStock", "replace_stock"), ("UpdateStock", "update_stock"), ("DeleteStock", "delete_stock")]
 NEW_STOCK_LINKS = {
     name: {"operationId": operation, "parameters": _NEW_STOCK_ID}
-    for name, operation in [
-        ("ReadStock", "read_stock"),
-        ("ReplaceStock", "replace_stock"),
-        ("UpdateStock", "update_stock"),
-        ("DeleteStock", "delete_stock"),
-    ]
+    for name, operation in [("ReadStock", "read_stock"), *_CHANGES]
+} | {
+    f"{name}IfUnchanged": {"operationId": operation, "parameters": {**_NEW_STOCK_ID, **IF_MATCH_FROM_ETAG}}
+    for name, operation in _CHANGES
 }
 
 ONE_STOCK = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}

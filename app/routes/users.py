@@ -11,13 +11,14 @@ from app.crud import delete_or_404, patch_or_404, replace_or_404
 from app.db import SessionDep
 from app.dependencies import UserId, UserWithStocksDep, VersioningDep
 from app.errors import NOT_FOUND_RESPONSE
-from app.etags import ETAG_HEADER, ETAG_RESPONSE, PRECONDITION_FAILED_RESPONSE, set_etag
+from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, set_etag
 from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort
 from app.models import User, UserCreate, UserPublic, UserUpdate, UserWithStocks, storable_text
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-# OpenAPI links: what a client (or a stateful fuzzer) can do with a new user's id.
+# OpenAPI links: what a client (or a stateful fuzzer) can do with a new user's
+# id, and with its ETag, a write that only lands if nobody changed the user.
 _NEW_USER_ID = {"user_id": "$response.body#/id"}
 NEW_USER_LINKS = {
     name: {"operationId": operation, "parameters": _NEW_USER_ID}
@@ -29,6 +30,13 @@ NEW_USER_LINKS = {
         ("CreateStockForUser", "create_stock_for_user"),
         ("ReadUserStocks", "read_user_stocks"),
         ("ReadPortfolio", "read_portfolio"),
+    ]
+} | {
+    f"{name}IfUnchanged": {"operationId": operation, "parameters": {**_NEW_USER_ID, **IF_MATCH_FROM_ETAG}}
+    for name, operation in [
+        ("ReplaceUser", "replace_user"),
+        ("UpdateUser", "update_user"),
+        ("DeleteUser", "delete_user"),
     ]
 }
 ONE_USER = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}

@@ -1,0 +1,54 @@
+"""Run `python -m app` as a user would: a real process on a free loopback port."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import IO
+
+import httpx
+
+from app.config import PROJECT_ROOT
+
+STARTUP_GUARD_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_app(env: dict[str, str], *arguments: str, output: IO[str] | int = subprocess.PIPE) -> subprocess.Popen:
+    """Start `python -m app` with `env` added to ours; its output goes to a pipe unless told otherwise."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", *arguments],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_until_serving(base_url: str, process: subprocess.Popen) -> httpx.Response:
+    """The first answer of `GET /`, once the app listens; fails if the app exits first."""
+    deadline = time.monotonic() + STARTUP_GUARD_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the API exited with {process.returncode}: {output}")
+        try:
+            return httpx.get(base_url + "/", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the API did not start listening")
+
+
+def stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> str:
+    """Signal the app, wait for it to exit, and return what it printed (if piped)."""
+    process.send_signal(signum)
+    output, _ = process.communicate(timeout=STARTUP_GUARD_SECONDS)
+    return output or ""

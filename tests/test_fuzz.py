@@ -1,0 +1,27 @@
+"""A short, deterministic slice of `make fuzz`: every schemathesis check, every phase, every operation."""
+
+import re
+
+import psycopg
+
+from tests.fuzz import fuzz
+from tests.helpers import libpq_url
+
+OPERATIONS = 15  # every path and method in the OpenAPI
+
+
+def test_a_deterministic_fuzz_of_every_operation_finds_no_failure(database_url: str) -> None:
+    try:
+        # Deterministic: the same cases on every run, so a red test is a real regression.
+        result = fuzz(database_url, "--max-examples", "20", "--generation-deterministic", capture=True)
+    finally:
+        # The fuzzed app commits for real; leave the tables as the other tests expect them.
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+            connection.execute("TRUNCATE stocks, users RESTART IDENTITY CASCADE")
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert f"Tested: {OPERATIONS}" in report, report
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in report, report
+    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", report).groups())
+    assert generated == passed > 500, report
