@@ -4,10 +4,10 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
+from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from app.config import Settings
-from sqlmodel import SQLModel
 
 config = context.config
 # `python -m app` and the tests pass the URL in attributes and have their own

@@ -7,6 +7,24 @@ from httpx import AsyncClient
 JOHN = {"name": "John Doe", "age": 30}
 AAPL = {"name": "AAPL", "price": 175.50, "quantity": 10, "is_active": True}
 
+# Every operation that reaches the database, as (method, path, valid body).
+EVERY_OPERATION = [
+    ("POST", "/users/", JOHN),
+    ("GET", "/users/", None),
+    ("GET", "/users/1", None),
+    ("PUT", "/users/1", JOHN),
+    ("PATCH", "/users/1", {"age": 31}),
+    ("DELETE", "/users/1", None),
+    ("GET", "/users/1/portfolio", None),
+    ("POST", "/users/1/stocks/", AAPL),
+    ("GET", "/users/1/stocks/", None),
+    ("GET", "/stocks/", None),
+    ("GET", "/stocks/1", None),
+    ("PUT", "/stocks/1", AAPL),
+    ("PATCH", "/stocks/1", {"quantity": 1}),
+    ("DELETE", "/stocks/1", None),
+]
+
 
 async def create_user(client: AsyncClient, **fields: Any) -> dict[str, Any]:
     response = await client.post("/users/", json={**JOHN, **fields})

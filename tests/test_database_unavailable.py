@@ -10,16 +10,11 @@ from httpx import ASGITransport, AsyncClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.helpers import AAPL, JOHN
+from tests.helpers import EVERY_OPERATION
+from tests.processes import free_port
 
 # Generous: only there so a regression shows up as a failure, not a stuck suite.
 HANG_GUARD_SECONDS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -44,25 +39,13 @@ async def _client_for(database_url: str) -> AsyncIterator[AsyncClient]:
 @pytest.fixture
 async def refused_client() -> AsyncIterator[AsyncClient]:
     """A client for an app whose database port refuses connections (PostgreSQL stopped)."""
-    async for client in _client_for(f"postgresql://postgres@127.0.0.1:{_free_port()}/portfolio"):
+    async for client in _client_for(f"postgresql://postgres@127.0.0.1:{free_port()}/portfolio"):
         yield client
 
 
-ENDPOINTS = [
-    ("POST", "/users/", JOHN),
-    ("GET", "/users/", None),
-    ("GET", "/users/1", None),
-    ("PUT", "/users/1", JOHN),
-    ("DELETE", "/users/1", None),
-    ("POST", "/users/1/stocks/", AAPL),
-    ("GET", "/users/1/stocks/", None),
-    ("GET", "/stocks/", None),
-    ("PUT", "/stocks/1", AAPL),
-    ("DELETE", "/stocks/1", None),
-]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS)
+@pytest.mark.parametrize(("method", "path", "body"), EVERY_OPERATION)
 async def test_every_endpoint_answers_503_when_the_database_refuses(
     refused_client: AsyncClient, method: str, path: str, body: dict | None
 ) -> None:

@@ -142,7 +142,9 @@ async def test_users_filter_by_a_case_insensitive_part_of_the_name(
         ("/users/", "'id', '-id', 'name', '-name', 'age', '-age', 'signup_ts' or '-signup_ts'"),
     ],
 )
-async def test_an_unknown_sort_is_a_422_listing_the_allowed_values(client: AsyncClient, path: str, allowed: str) -> None:
+async def test_an_unknown_sort_is_a_422_listing_the_allowed_values(
+    client: AsyncClient, path: str, allowed: str
+) -> None:
     response = await client.get(path, params={"sort": "quantity"})
     assert response.status_code == 422
     (error,) = response.json()["detail"]
