@@ -86,3 +86,11 @@ def test_env_example_documents_every_setting_and_parses() -> None:
     documented = set(re.findall(r"^#? ?([A-Z_]+)=", example.read_text(), flags=re.MULTILINE))
     assert documented == {name.upper() for name in Settings.model_fields} | {"TEST_DATABASE_URL"}
     assert Settings(_env_file=example).port == 8000
+
+
+def test_dotenv_stays_out_of_git_and_the_example_holds_no_secret() -> None:
+    ignored = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
+    assert {".env", ".venv/", ".data/"} <= set(ignored)
+    settings = [line for line in (PROJECT_ROOT / ".env.example").read_text().splitlines() if "=" in line]
+    active = [line for line in settings if not line.startswith("#")]
+    assert not [line for line in active if "://" in line or "PASSWORD" in line.upper()]
