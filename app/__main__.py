@@ -52,6 +52,9 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        access_log=settings.access_log,
+        # Each worker is a process with its own engine and pool (see README, Performance).
+        workers=settings.workers,
         # Let in-flight requests finish on SIGTERM, but never hang a deploy.
         timeout_graceful_shutdown=10,
     )

@@ -8,15 +8,20 @@ Requests without `If-Match` behave as in the guide.
 The tag is the row's `version`, which PostgreSQL increments on every UPDATE.
 """
 
+import re
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, HTTPException, Response, status
 from pydantic import WithJsonSchema
+from sqlalchemy import ColumnElement, true
 from sqlmodel import SQLModel
 
 from app.errors import ErrorDetail
+from app.models import INT32_MAX
 
 Row = TypeVar("Row")
+
+_STRONG_TAG = re.compile(r'"(0|[1-9][0-9]{0,9})"')  # exactly as etag() writes it
 
 ETAG_HEADER = {
     "ETag": {
@@ -34,7 +39,9 @@ ETAG_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"headers": ETAG_HEADER}}
 
 
 def etag(row: Any) -> str:
-    return f'"{row.version}"'
+    """The ETag of a row: an object with `.version`, or a mapping with a "version" key."""
+    version = row["version"] if isinstance(row, dict) else row.version
+    return f'"{version}"'
 
 
 def set_etag(response: Response, row: Row) -> Row:
@@ -46,31 +53,47 @@ def set_etag(response: Response, row: Row) -> Row:
 class Versioning:
     """The `If-Match` a client sent, and the `ETag` we answer with."""
 
-    def __init__(
-        self,
-        response: Response,
-        if_match: Annotated[
-            str | None,
-            # A header is absent or a string; it is never JSON null.
-            WithJsonSchema({"type": "string", "examples": ['"1"', "*"]}),
-            Header(description='Only change the row if its ETag is one of these (`"3"`, or `*` for any).'),
-        ] = None,
-    ) -> None:
+    def __init__(self, response: Response, if_match: str | None) -> None:
         self.response = response
         self.if_match = if_match
 
     def tag(self, row: Row) -> Row:
         return set_etag(self.response, row)
 
+    def _named_tags(self) -> set[str]:
+        return {tag.strip() for tag in (self.if_match or "").split(",")}
+
+    def matches(self, model: Any) -> ColumnElement[bool]:
+        """SQL for "the row is at a version the client named", to put in a write's WHERE."""
+        if self.if_match is None or "*" in self._named_tags():
+            return true()
+        # Strong comparison (RFC 9110): only `"3"` names version 3; W/"3" or 3 name none.
+        versions = [int(tag[1:-1]) for tag in self._named_tags() if _STRONG_TAG.fullmatch(tag)]
+        return model.version.in_([version for version in versions if version <= INT32_MAX])
+
     def check(self, model: type[SQLModel], row: Any) -> None:
-        """412 unless the row is at a version the client named (strong comparison, RFC 9110)."""
-        if self.if_match is None:
+        """412 unless the row is at a version the client named."""
+        if self.if_match is None or "*" in self._named_tags() or etag(row) in self._named_tags():
             return
+        raise self.precondition_failed(model, row)
+
+    def precondition_failed(self, model: type[SQLModel], row: Any) -> HTTPException:
         current = etag(row)
-        tags = {tag.strip() for tag in self.if_match.split(",")}
-        if "*" not in tags and current not in tags:
-            raise HTTPException(
-                status.HTTP_412_PRECONDITION_FAILED,
-                detail=f"{model.__name__} with ID {row.id} has changed since you read it; its ETag is now {current}",
-                headers={"ETag": current},
-            )
+        return HTTPException(
+            status.HTTP_412_PRECONDITION_FAILED,
+            detail=f"{model.__name__} with ID {row.id} has changed since you read it; its ETag is now {current}",
+            headers={"ETag": current},
+        )
+
+
+async def versioning(
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        # A header is absent or a string; it is never JSON null.
+        WithJsonSchema({"type": "string", "examples": ['"1"', "*"]}),
+        Header(description='Only change the row if its ETag is one of these (`"3"`, or `*` for any).'),
+    ] = None,
+) -> Versioning:
+    """The dependency: a coroutine, so FastAPI does not hop to a thread pool to build it."""
+    return Versioning(response, if_match)

@@ -25,10 +25,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select
 
 from app.models import INT32_MAX
 
@@ -57,6 +58,16 @@ class SortOrder:
     descending: bool
 
 
+def rows_of(model: type[SQLModel]) -> Select:
+    """SELECT every column of `model`'s table, as plain rows rather than ORM objects.
+
+    A list only reads and answers rows, so it can skip the ORM's identity map
+    and instance bookkeeping; the route's declared return type (`list[StockPublic]`)
+    turns the rows into the same SQLModel schema.
+    """
+    return select(*model.__table__.c)  # type: ignore[attr-defined]
+
+
 def sort_values(fields: Sequence[str]) -> list[str]:
     """Every accepted `sort` value for these fields: `id`, `-id`, `name`, `-name`, ..."""
     return [value for field in fields for value in (field, f"-{field}")]
@@ -73,10 +84,10 @@ class Cursor:
 
     @staticmethod
     def encode(order: SortOrder, row: Any) -> str:
-        value = getattr(row, order.name)
+        value = row[order.name]
         if isinstance(value, Decimal | datetime):
             value = str(value) if isinstance(value, Decimal) else value.isoformat()
-        payload = json.dumps([order.name, value, row.id], separators=(",", ":"))
+        payload = json.dumps([order.name, value, row["id"]], separators=(",", ":"))
         return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
     @staticmethod
@@ -135,31 +146,22 @@ class Listing:
     """The query parameters and headers every list takes, and the page fetch that honours them."""
 
     def __init__(
-        self,
-        request: Request,
-        response: Response,
-        skip: Annotated[int, Query(ge=0, le=INT32_MAX, description="Rows to skip (after the cursor, if any).")] = 0,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Rows to return, 1 to {MAX_PAGE_SIZE}.")
-        ] = DEFAULT_PAGE_SIZE,
-        cursor: Annotated[
-            str | None,
-            Query(max_length=512, description='Where the page starts; take it from the `Link: rel="next"` URL.'),
-        ] = None,
-        prefer: Annotated[
-            str | None,
-            Header(description="`count=exact` adds an `X-Total-Count` header with the rows matching the filters."),
-        ] = None,
+        self, request: Request, response: Response, skip: int, limit: int, cursor: str | None, wants_count: bool
     ) -> None:
         self.request = request
         self.response = response
         self.skip = skip
         self.limit = limit
         self.cursor = cursor
-        self.wants_count = _wants_exact_count(prefer)
+        self.wants_count = wants_count
 
-    async def fetch(self, session: AsyncSession, statement: SelectOfScalar, order: SortOrder) -> Sequence[Any]:
-        """One page of `statement` (already filtered) in `order`, setting `X-Total-Count` and `Link`."""
+    async def fetch(self, session: AsyncSession, statement: Select, order: SortOrder) -> list[Any]:
+        """One page of `statement` (already filtered) in `order`, setting `X-Total-Count` and `Link`.
+
+        Routes declare what they return as `list[...]`, never `Sequence[...]`:
+        pydantic checks and serialises a list in Rust, a Sequence in Python,
+        which took 40% of the time of a 100-row page.
+        """
         if self.wants_count:
             total = await session.scalar(select(func.count()).select_from(statement.subquery()))
             self.response.headers["X-Total-Count"] = str(total)
@@ -170,7 +172,7 @@ class Listing:
             statement = statement.where(_after(order, model_id, *Cursor.decode(self.cursor, order)))
         # One extra row says whether a next page exists, without a COUNT.
         statement = statement.order_by(*_ordering(order, model_id)).offset(self.skip).limit(self.limit + 1)
-        rows = (await session.exec(statement)).all()
+        rows = [dict(row) for row in (await session.exec(statement)).mappings()]
         if len(rows) > self.limit:
             rows = rows[: self.limit]
             next_url = self.request.url.remove_query_params("skip").include_query_params(
@@ -180,7 +182,28 @@ class Listing:
         return rows
 
 
-ListingDep = Annotated[Listing, Depends()]
+async def listing(
+    request: Request,
+    response: Response,
+    skip: Annotated[int, Query(ge=0, le=INT32_MAX, description="Rows to skip (after the cursor, if any).")] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Rows to return, 1 to {MAX_PAGE_SIZE}.")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description='Where the page starts; take it from the `Link: rel="next"` URL.'),
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        Header(description="`count=exact` adds an `X-Total-Count` header with the rows matching the filters."),
+    ] = None,
+) -> Listing:
+    # A coroutine, not the class itself: FastAPI runs plain functions and
+    # classes in a thread pool, a hop that costs more than the work here.
+    return Listing(request, response, skip, limit, cursor, _wants_exact_count(prefer))
+
+
+ListingDep = Annotated[Listing, Depends(listing)]
 
 
 def _ordering(order: SortOrder, model_id: InstrumentedAttribute) -> list[ColumnElement]:

@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.body_limit import BodySizeLimit
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import Database
 from app.errors import APP_RESPONSES, register_error_handlers
 from app.routes import health, portfolio, stocks, users
 
@@ -35,13 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.database = database = Database(settings)
         try:
             yield
         finally:
-            await engine.dispose()
+            await database.dispose()
 
     app = FastAPI(
         title="Portfolio API",

@@ -28,7 +28,8 @@ UNHEALTHY = Health(
 async def health(request: Request, response: Response) -> Health:
     """Liveness and database reachability, as in the guide."""
     try:
-        async with request.app.state.engine.connect() as connection:
+        database = request.app.state.database
+        async with database.turn(), database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (sa_exc.DBAPIError, sa_exc.TimeoutError):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -1,19 +1,17 @@
 """Stocks: a user's holdings, and the guide's /stocks/ endpoints, plus one stock, PATCH and filters."""
 
-from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import psycopg
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from app.crud import delete_or_404, patch_or_404, replace_or_404
-from app.db import SessionDep
+from app.db import SessionDep, TransactionDep
 from app.dependencies import ExistingUserId, StockDep, StockFiltersDep, StockId, UserId, VersioningDep, user_not_found
 from app.errors import NOT_FOUND_RESPONSE
 from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, set_etag
-from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort
+from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort, rows_of
 from app.models import INT32_MAX, Stock, StockCreate, StockPublic, StockUpdate
 
 router = APIRouter(tags=["stocks"])
@@ -66,9 +64,9 @@ async def read_stocks(
     session: SessionDep,
     user_id: Annotated[int | None, Query(ge=1, le=INT32_MAX, description="Only this user's stocks.")] = None,
     sort: SortParameter = "id",
-) -> Sequence[StockPublic]:
+) -> list[StockPublic]:
     """List every user's stocks, filtered and sorted; follow `Link: rel="next"` for the next page."""
-    statement = filters.apply(select(Stock))
+    statement = filters.apply(rows_of(Stock))
     if user_id is not None:
         statement = statement.where(Stock.user_id == user_id)
     return await listing.fetch(session, statement, parse_sort(sort, Stock))
@@ -81,9 +79,9 @@ async def read_user_stocks(
     filters: StockFiltersDep,
     session: SessionDep,
     sort: SortParameter = "id",
-) -> Sequence[StockPublic]:
+) -> list[StockPublic]:
     """List one user's stocks, filtered and sorted; 404 when the user does not exist."""
-    statement = filters.apply(select(Stock).where(Stock.user_id == user_id))
+    statement = filters.apply(rows_of(Stock).where(Stock.user_id == user_id))
     return await listing.fetch(session, statement, parse_sort(sort, Stock))
 
 
@@ -103,7 +101,7 @@ async def replace_stock(
 
 @router.patch("/stocks/{stock_id}", responses=CHANGE_STOCK)
 async def update_stock(
-    stock_id: StockId, changes: StockUpdate, session: SessionDep, versioning: VersioningDep
+    stock_id: StockId, changes: StockUpdate, session: TransactionDep, versioning: VersioningDep
 ) -> StockPublic:
     """Change only the fields sent; none may be null."""
     return await patch_or_404(session, Stock, stock_id, changes, versioning)

@@ -1,18 +1,16 @@
 """Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags."""
 
-from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator
-from sqlmodel import select
 
 from app.crud import delete_or_404, patch_or_404, replace_or_404
-from app.db import SessionDep
+from app.db import SessionDep, TransactionDep
 from app.dependencies import UserId, UserWithStocksDep, VersioningDep
 from app.errors import NOT_FOUND_RESPONSE
 from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, set_etag
-from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort
+from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort, rows_of
 from app.models import User, UserCreate, UserPublic, UserUpdate, UserWithStocks, storable_text
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -65,9 +63,9 @@ async def read_users(
         NamePart | None, Query(max_length=255, description="Part of the name, case-insensitive: `doe` finds John Doe.")
     ] = None,
     sort: Annotated[UserSort, Query(description="Field to sort by; `-` in front for descending.")] = "id",
-) -> Sequence[UserPublic]:
+) -> list[UserPublic]:
     """List users, `limit` at a time; follow the `Link: rel="next"` header for the next page."""
-    statement = select(User)
+    statement = rows_of(User)
     if name:
         statement = statement.where(User.name.icontains(name, autoescape=True))
     return await listing.fetch(session, statement, parse_sort(sort, User))
@@ -76,7 +74,8 @@ async def read_users(
 @router.get("/{user_id}", responses=ONE_USER)
 async def read_user(user: UserWithStocksDep, response: Response) -> UserWithStocks:
     """One user, with their stocks."""
-    return set_etag(response, user)
+    response.headers["ETag"] = user.etag
+    return user.body
 
 
 @router.put("/{user_id}", responses=CHANGE_USER)
@@ -89,7 +88,7 @@ async def replace_user(
 
 @router.patch("/{user_id}", responses=CHANGE_USER)
 async def update_user(
-    user_id: UserId, changes: UserUpdate, session: SessionDep, versioning: VersioningDep
+    user_id: UserId, changes: UserUpdate, session: TransactionDep, versioning: VersioningDep
 ) -> UserPublic:
     """Change only the fields sent. `age` may be set to null; `name` may not."""
     return await patch_or_404(session, User, user_id, changes, versioning)

@@ -1,0 +1,120 @@
+"""Statements per request are fixed, whatever the number of rows: no N+1 can come back unnoticed.
+
+These run on the app's own engine (committed_client), so they count exactly
+what production sends, BEGIN and COMMIT included if there were any.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers import create_user
+
+pytestmark = pytest.mark.usefixtures("committed_client")
+
+
+class StatementLog:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        self.statements.append(statement.split(None, 1)[0].upper())
+
+
+@contextmanager
+def statements_sent(app: FastAPI) -> Iterator[list[str]]:
+    """The first word of every SQL statement the app sends meanwhile: SELECT, INSERT, ..."""
+    log = StatementLog()
+    engine = app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", log)
+    try:
+        yield log.statements
+    finally:
+        event.remove(engine, "before_cursor_execute", log)
+
+
+async def add_stocks(engine: AsyncEngine, user_id: int, count: int) -> None:
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO stocks (name, price, quantity, user_id) "
+            f"SELECT 'S' || n, n, n, {int(user_id)} FROM generate_series(1, {int(count)}) AS n"
+        )
+
+
+@pytest.mark.parametrize("stocks", [0, 1, 150])
+async def test_a_user_with_their_stocks_is_one_statement(
+    app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine, stocks: int
+) -> None:
+    user = await create_user(committed_client)
+    await add_stocks(engine, user["id"], stocks)
+    with statements_sent(app) as statements:
+        response = await committed_client.get(f"/users/{user['id']}")
+    assert response.status_code == 200
+    assert len(response.json()["stocks"]) == stocks
+    assert statements == ["SELECT"]
+
+
+@pytest.mark.parametrize("stocks", [1, 150])
+async def test_a_page_of_stocks_is_one_statement_and_counting_is_one_more(
+    app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine, stocks: int
+) -> None:
+    user = await create_user(committed_client)
+    await add_stocks(engine, user["id"], stocks)
+    with statements_sent(app) as statements:
+        response = await committed_client.get("/stocks/", params={"limit": 100})
+    assert len(response.json()) == min(stocks, 100)
+    assert statements == ["SELECT"]
+
+    with statements_sent(app) as statements:
+        response = await committed_client.get("/stocks/", params={"limit": 100}, headers={"Prefer": "count=exact"})
+    assert response.headers["X-Total-Count"] == str(stocks)
+    assert statements == ["SELECT", "SELECT"]
+
+
+@pytest.mark.parametrize("stocks", [1, 150])
+async def test_a_page_of_a_users_stocks_checks_the_user_then_reads_the_page(
+    app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine, stocks: int
+) -> None:
+    user = await create_user(committed_client)
+    await add_stocks(engine, user["id"], stocks)
+    with statements_sent(app) as statements:
+        response = await committed_client.get(f"/users/{user['id']}/stocks/", params={"limit": 100})
+    assert len(response.json()) == min(stocks, 100)
+    assert statements == ["SELECT", "SELECT"]
+
+
+async def test_a_page_of_users_is_one_statement(app: FastAPI, committed_client: AsyncClient) -> None:
+    for _ in range(3):
+        await create_user(committed_client)
+    with statements_sent(app) as statements:
+        response = await committed_client.get("/users/", params={"limit": 2})
+    assert len(response.json()) == 2
+    assert statements == ["SELECT"]
+
+
+async def test_writes_are_one_statement_each_and_patch_locks_then_updates(
+    app: FastAPI, committed_client: AsyncClient
+) -> None:
+    user = await create_user(committed_client)
+    body = {"name": "AAPL", "price": 175.5, "quantity": 10}
+
+    with statements_sent(app) as statements:
+        stock = (await committed_client.post(f"/users/{user['id']}/stocks/", json=body)).json()
+    assert statements == ["INSERT"]
+
+    with statements_sent(app) as statements:
+        assert (await committed_client.put(f"/stocks/{stock['id']}", json=body)).status_code == 200
+    assert statements == ["UPDATE"]
+
+    with statements_sent(app) as statements:
+        assert (await committed_client.patch(f"/stocks/{stock['id']}", json={"quantity": 5})).status_code == 200
+    assert statements == ["SELECT", "UPDATE"]
+
+    with statements_sent(app) as statements:
+        assert (await committed_client.delete(f"/stocks/{stock['id']}")).status_code == 204
+    assert statements == ["DELETE"]
