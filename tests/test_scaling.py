@@ -55,7 +55,8 @@ async def exercise(base_url: str) -> None:
         remaining = await client.get(f"/users/{user['id']}/stocks/")
         assert [stock["id"] for stock in remaining.json()] == sorted(stock_ids[10:])
         portfolio = await client.get(f"/users/{user['id']}/portfolio")
-        assert portfolio.json()["positions"][0]["quantity"] == sum(response.json()["quantity"] for response in created[10:])
+        held = sum(response.json()["quantity"] for response in created[10:])
+        assert portfolio.json()["positions"][0]["quantity"] == held
 
 
 def test_two_workers_serve_the_same_data(database_url: str) -> None:
