@@ -92,17 +92,9 @@ async def existing_user_id(user_id: UserId, session: SessionDep) -> int:
     return user_id
 
 
-async def stock_or_404(stock_id: StockId, session: SessionDep) -> Stock:
-    stock = await session.get(Stock, stock_id)
-    if stock is None:
-        raise stock_not_found(stock_id)
-    return stock
-
-
 VersioningDep = Annotated[Versioning, Depends(versioning)]
 UserWithStocksDep = Annotated[Found, Depends(user_with_stocks_or_404)]
 ExistingUserId = Annotated[int, Depends(existing_user_id)]
-StockDep = Annotated[Stock, Depends(stock_or_404)]
 
 # Price filters compare with NUMERIC; the bound keeps absurd values (1e400) out of the driver.
 PriceBound = Annotated[Decimal, Query(ge=0, le=10**12)]

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, HTTPException, Response, status
 from pydantic import WithJsonSchema
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ARRAY, Boolean, ColumnElement, Integer, any_, bindparam, or_
 from sqlmodel import SQLModel
 
 from app.errors import ErrorDetail
@@ -50,6 +50,20 @@ def set_etag(response: Response, row: Row) -> Row:
     return row
 
 
+def version_matches(columns: Any) -> ColumnElement[bool]:
+    """SQL for "the row is at a version the client named", to put in a write's WHERE.
+
+    Its parameters come from `Versioning.params()`: `any_version` when there is
+    no `If-Match` (or `*`), else the `versions` named. Parameters rather than
+    literals keep the statement the same on every request, so it is built and
+    compiled once.
+    """
+    return or_(
+        bindparam("any_version", type_=Boolean),
+        columns.version == any_(bindparam("versions", type_=ARRAY(Integer))),
+    )
+
+
 class Versioning:
     """The `If-Match` a client sent, and the `ETag` we answer with."""
 
@@ -63,13 +77,13 @@ class Versioning:
     def _named_tags(self) -> set[str]:
         return {tag.strip() for tag in (self.if_match or "").split(",")}
 
-    def matches(self, model: Any) -> ColumnElement[bool]:
-        """SQL for "the row is at a version the client named", to put in a write's WHERE."""
+    def params(self) -> dict[str, Any]:
+        """The parameters of `version_matches` for this request's `If-Match`."""
         if self.if_match is None or "*" in self._named_tags():
-            return true()
+            return {"any_version": True, "versions": []}
         # Strong comparison (RFC 9110): only `"3"` names version 3; W/"3" or 3 name none.
         versions = [int(tag[1:-1]) for tag in self._named_tags() if _STRONG_TAG.fullmatch(tag)]
-        return model.version.in_([version for version in versions if version <= INT32_MAX])
+        return {"any_version": False, "versions": [version for version in versions if version <= INT32_MAX]}
 
     def check(self, model: type[SQLModel], row: Any) -> None:
         """412 unless the row is at a version the client named."""

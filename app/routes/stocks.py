@@ -6,9 +6,9 @@ import psycopg
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 
-from app.crud import delete_or_404, patch_or_404, replace_or_404
+from app.crud import create, delete_or_404, patch_or_404, read_or_404, replace_or_404
 from app.db import SessionDep, TransactionDep
-from app.dependencies import ExistingUserId, StockDep, StockFiltersDep, StockId, UserId, VersioningDep, user_not_found
+from app.dependencies import ExistingUserId, StockFiltersDep, StockId, UserId, VersioningDep, user_not_found
 from app.errors import NOT_FOUND_RESPONSE
 from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, set_etag
 from app.listing import LIST_RESPONSE_HEADERS, ListingDep, parse_sort, rows_of
@@ -43,10 +43,8 @@ async def create_stock_for_user(
     user_id: UserId, payload: StockCreate, session: SessionDep, response: Response
 ) -> StockPublic:
     """Add a holding to a user: `name` (symbol), `price` > 0, `quantity` > 0, `is_active`."""
-    stock = Stock.model_validate(payload, update={"user_id": user_id})
-    session.add(stock)
     try:
-        await session.commit()
+        stock = await create(session, Stock, payload, user_id=user_id)
     except IntegrityError as error:
         # The foreign key, not a prior SELECT, decides whether the user exists:
         # a user deleted a moment ago cannot slip between a check and the insert.
@@ -86,9 +84,9 @@ async def read_user_stocks(
 
 
 @router.get("/stocks/{stock_id}", responses=ONE_STOCK)
-async def read_stock(stock: StockDep, response: Response) -> StockPublic:
+async def read_stock(stock_id: StockId, session: SessionDep, response: Response) -> StockPublic:
     """One stock."""
-    return set_etag(response, stock)
+    return set_etag(response, await read_or_404(session, Stock, stock_id))
 
 
 @router.put("/stocks/{stock_id}", responses=CHANGE_STOCK)

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator
 
-from app.crud import delete_or_404, patch_or_404, replace_or_404
+from app.crud import create, delete_or_404, patch_or_404, replace_or_404
 from app.db import SessionDep, TransactionDep
 from app.dependencies import UserId, UserWithStocksDep, VersioningDep
 from app.errors import NOT_FOUND_RESPONSE
@@ -49,10 +49,7 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
 )
 async def create_user(payload: UserCreate, session: SessionDep, response: Response) -> UserPublic:
     """Create a user. `name`: 3 to 255 characters, starting with a capital; `age`: optional, 0 to 150."""
-    user = User.model_validate(payload)
-    session.add(user)
-    await session.commit()
-    return set_etag(response, user)
+    return set_etag(response, await create(session, User, payload))
 
 
 @router.get("/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
