@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test fuzz demo clean
+.PHONY: run test fuzz bench demo clean
 
 run: $(STAMP)
 	$(PY) -m app
@@ -20,6 +20,11 @@ FUZZ_SECONDS ?= 180
 fuzz: $(STAMP)
 	$(PY) -m tests.fuzz --max-time $(FUZZ_SECONDS)
 
+# The API against a raw floor (bench/floor.py), endpoint by endpoint, on a
+# throwaway embedded PostgreSQL; needs wrk. make bench BENCH_FLAGS="--large --workers 2"
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_FLAGS)
+
 # make demo USERS=1000 STOCKS_PER_USER=10 [DEMO_FLAGS=--force]
 USERS ?= 100
 STOCKS_PER_USER ?= 5
@@ -27,7 +32,7 @@ demo: $(STAMP)
 	$(PY) -m app demo --users $(USERS) --stocks-per-user $(STOCKS_PER_USER) $(DEMO_FLAGS)
 
 $(STAMP): requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed; set PYTHON=/path/to/python3.x")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.x")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
