@@ -5,8 +5,9 @@ fields; the `table=True` class adds the key, server-set columns and
 relationships; `...Create`, `...Update` and `...Public` are what the API reads
 and writes. Each field's rules live once, in an annotated type (`UserName`,
 `Price`, ...), so creating, replacing and patching all apply the same rules.
-Table rows are built with `Model.model_validate(payload)`, because a
-`table=True` class does not validate in `__init__`.
+Bodies are validated as `...Create`/`...Update` before anything is written
+(a `table=True` class would not validate in `__init__`); app/crud.py writes
+them to the tables these classes define.
 """
 
 import re
