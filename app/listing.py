@@ -172,6 +172,7 @@ class Listing:
             statement = statement.where(_after(order, model_id, *Cursor.decode(self.cursor, order)))
         # One extra row says whether a next page exists, without a COUNT.
         statement = statement.order_by(*_ordering(order, model_id)).offset(self.skip).limit(self.limit + 1)
+        # Dicts: pydantic reads them faster than it reads attributes off a Row.
         rows = [dict(row) for row in (await session.exec(statement)).mappings()]
         if len(rows) > self.limit:
             rows = rows[: self.limit]
