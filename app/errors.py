@@ -9,6 +9,8 @@ goes to the log, never to the client.
 import json
 import logging
 import math
+import re
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -20,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +106,23 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 def _methods_serving(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return sorted(methods - {"HEAD"})
+    """The methods the OpenAPI lists for the requested path, e.g. DELETE, GET, PATCH, PUT."""
+    path = request.url.path
+    return next((methods for pattern, methods in _paths(request.app) if pattern.fullmatch(path)), [])
+
+
+@cache
+def _paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
+    # From the OpenAPI document, because routers included into the app are not
+    # plain routes one can list; its path templates compile as Starlette's do.
+    paths = app.openapi()["paths"]
+    served = []
+    for template, operations in paths.items():
+        methods = {method.upper() for method in operations}
+        if "GET" in methods:
+            methods.add("HEAD")  # app/head.py answers HEAD wherever GET is served
+        served.append((compile_path(template)[0], sorted(methods)))
+    return served
 
 
 async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONResponse:

@@ -10,6 +10,7 @@ from app.body_limit import BodySizeLimit
 from app.config import Settings
 from app.db import Database
 from app.errors import APP_RESPONSES, register_error_handlers
+from app.head import HeadAsGet
 from app.routes import health, portfolio, stocks, users
 
 DESCRIPTION = """
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    # Added last, so it is the outermost: everything inside sees a GET.
+    app.add_middleware(HeadAsGet)
     register_error_handlers(app)
     app.include_router(health.router)
     app.include_router(users.router)

@@ -1,4 +1,4 @@
-"""Cross-cutting behaviour: unforeseen errors, CORS."""
+"""Cross-cutting behaviour: unforeseen errors, CORS, 405 with Allow, HEAD."""
 
 from collections.abc import AsyncIterator
 
@@ -57,3 +57,42 @@ async def test_cors_origins_narrow_the_allowed_origins_and_allow_credentials(cor
         refused = await client.options("/users/", headers=_preflight("https://evil.example"))
         assert refused.status_code == 400
         assert "access-control-allow-origin" not in refused.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/users/1", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("DELETE", "/users/", "GET, HEAD, POST"),
+        ("PUT", "/users/1/stocks/", "GET, HEAD, POST"),
+        ("POST", "/stocks/7", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("PATCH", "/", "GET, HEAD"),
+    ],
+)
+async def test_a_wrong_method_is_a_405_whose_allow_names_every_method_of_that_path(
+    client: AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.json() == {"detail": "Method Not Allowed"}
+    assert response.headers["allow"] == allowed
+
+
+async def test_head_answers_the_headers_of_a_get_without_its_body(client: AsyncClient) -> None:
+    user = (await client.post("/users/", json={"name": "John Doe", "age": 30})).json()
+    body = {"name": "AAPL", "price": 175.5, "quantity": 10}
+    stock = (await client.post(f"/users/{user['id']}/stocks/", json=body)).json()
+
+    get = await client.get(f"/stocks/{stock['id']}")
+    head = await client.head(f"/stocks/{stock['id']}")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == get.headers["etag"] == '"1"'
+    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-type"] == "application/json"
+
+    missing = await client.head("/stocks/999999")
+    assert (missing.status_code, missing.content) == (404, b"")
+    assert (await client.head("/")).status_code == 200
+    listed = await client.head("/stocks/", params={"limit": 1})
+    assert (listed.status_code, listed.content) == (200, b"")
