@@ -72,8 +72,7 @@ def _ping_if_the_server_spoke(dbapi_connection: Any, record: Any, proxy: Any) ->
     """
     driver_connection = dbapi_connection.driver_connection
     if not driver_connection.closed:
-        readable, _, _ = select.select([driver_connection.pgconn.socket], [], [], 0)
-        if not readable:
+        if not _has_something_to_read(driver_connection.pgconn.socket):
             return
         cursor = dbapi_connection.cursor()
         try:
@@ -84,6 +83,16 @@ def _ping_if_the_server_spoke(dbapi_connection: Any, record: Any, proxy: Any) ->
         finally:
             cursor.close()
     raise DisconnectionError("the server closed this pooled connection")
+
+
+def _has_something_to_read(fd: int) -> bool:
+    """Whether the socket has data (or a hang-up) waiting, without blocking."""
+    if hasattr(select, "poll"):  # select.select() cannot take descriptors past 1023, which a busy server has
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)  # Windows: no poll(), and no such limit
+    return bool(readable)
 
 
 class Database:

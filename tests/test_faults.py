@@ -142,6 +142,20 @@ async def test_postgres_stopped_is_503_everywhere_and_restarted_is_served_by_the
         assert (await request(client, "POST", f"/users/{user['id']}/stocks/", AAPL)).status_code == 201
 
 
+async def test_a_restart_between_requests_costs_no_request(postgres: RestartablePostgres) -> None:
+    # Every pooled connection is dead after the restart, and no failed request
+    # has told the pool so: the checkout ping must find them out, every one.
+    async with serving(postgres) as client:
+        user = await create_user(client)
+        warm = await asyncio.gather(*(client.get(f"/users/{user['id']}") for _ in range(8)))
+        assert {response.status_code for response in warm} == {200}
+
+        postgres.stop()
+        postgres.start()
+        after = await asyncio.gather(*(client.get(f"/users/{user['id']}") for _ in range(8)))
+        assert [response.status_code for response in after] == [200] * 8
+
+
 async def test_a_write_cut_off_by_the_outage_is_a_503_and_leaves_nothing_half_written(
     postgres: RestartablePostgres,
 ) -> None:
