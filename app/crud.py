@@ -81,11 +81,15 @@ def _delete_by_id(model: type[SQLModel]) -> Any:
     )
 
 
+def _new_values(values: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The fields written, and their parameters for `_insert` / `_update_by_id`."""
+    return tuple(values), {f"new_{field}": value for field, value in values.items()}
+
+
 async def create(session: AsyncSession, model: type[SQLModel], values: SQLModel, **extra: Any) -> Row:
     """POST: one INSERT ... RETURNING every column (the database sets id, timestamps, version)."""
-    new_values = values.model_dump() | extra
-    params = {f"new_{field}": value for field, value in new_values.items()}
-    row = (await session.exec(_insert(model, tuple(new_values)), params=params)).one()
+    fields, params = _new_values(values.model_dump() | extra)
+    row = (await session.exec(_insert(model, fields), params=params)).one()
     await session.commit()
     return row
 
@@ -111,9 +115,8 @@ async def replace_or_404(
     session: AsyncSession, model: type[SQLModel], row_id: int, values: SQLModel, versioning: Versioning
 ) -> Row:
     """PUT: every field set from `values`, in one UPDATE ... RETURNING."""
-    new_values = values.model_dump()
-    params = {f"new_{field}": value for field, value in new_values.items()}
-    statement = _update_by_id(model, tuple(new_values))
+    fields, params = _new_values(values.model_dump())
+    statement = _update_by_id(model, fields)
     row = (await session.exec(statement, params={"row_id": row_id, **params, **versioning.params()})).first()
     if row is None:
         raise await _missing_or_changed(session, model, row_id, versioning)

@@ -10,7 +10,6 @@ import json
 import logging
 import math
 import re
-from functools import cache
 from typing import Any
 
 import psycopg
@@ -111,7 +110,6 @@ def _methods_serving(request: Request) -> list[str]:
     return next((methods for pattern, methods in _paths(request.app) if pattern.fullmatch(path)), [])
 
 
-@cache
 def _paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
     # From the OpenAPI document, because routers included into the app are not
     # plain routes one can list; its path templates compile as Starlette's do.

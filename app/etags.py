@@ -79,15 +79,17 @@ class Versioning:
 
     def params(self) -> dict[str, Any]:
         """The parameters of `version_matches` for this request's `If-Match`."""
-        if self.if_match is None or "*" in self._named_tags():
+        tags = self._named_tags()
+        if self.if_match is None or "*" in tags:
             return {"any_version": True, "versions": []}
         # Strong comparison (RFC 9110): only `"3"` names version 3; W/"3" or 3 name none.
-        versions = [int(tag[1:-1]) for tag in self._named_tags() if _STRONG_TAG.fullmatch(tag)]
+        versions = [int(tag[1:-1]) for tag in tags if _STRONG_TAG.fullmatch(tag)]
         return {"any_version": False, "versions": [version for version in versions if version <= INT32_MAX]}
 
     def check(self, model: type[SQLModel], row: Any) -> None:
-        """412 unless the row is at a version the client named."""
-        if self.if_match is None or "*" in self._named_tags() or etag(row) in self._named_tags():
+        """412 unless the row is at a version the client named: `version_matches`, in Python."""
+        params = self.params()
+        if params["any_version"] or row.version in params["versions"]:
             return
         raise self.precondition_failed(model, row)
 
