@@ -18,42 +18,40 @@ from tests.helpers import create_user
 pytestmark = pytest.mark.usefixtures("committed_client")
 
 
-class StatementLog:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        self.statements.append(statement.split(None, 1)[0].upper())
-
-
 @contextmanager
 def statements_sent(app: FastAPI) -> Iterator[list[str]]:
     """The first word of every SQL statement the app sends meanwhile: SELECT, INSERT, ..."""
-    log = StatementLog()
+    statements: list[str] = []
+
+    def log(conn, cursor, statement, *_) -> None:  # noqa: ANN001
+        statements.append(statement.split(None, 1)[0].upper())
+
     engine = app.state.database.engine.sync_engine
     event.listen(engine, "before_cursor_execute", log)
     try:
-        yield log.statements
+        yield statements
     finally:
         event.remove(engine, "before_cursor_execute", log)
 
 
-async def add_stocks(engine: AsyncEngine, user_id: int, count: int) -> None:
+async def user_holding(client: AsyncClient, engine: AsyncEngine, stocks: int) -> int:
+    """A new user's id, with `stocks` stocks inserted directly (fast, and not counted)."""
+    user_id = (await create_user(client))["id"]
     async with engine.begin() as connection:
         await connection.exec_driver_sql(
             "INSERT INTO stocks (name, price, quantity, user_id) "
-            f"SELECT 'S' || n, n, n, {int(user_id)} FROM generate_series(1, {int(count)}) AS n"
+            f"SELECT 'S' || n, n, n, {int(user_id)} FROM generate_series(1, {int(stocks)}) AS n"
         )
+    return user_id
 
 
 @pytest.mark.parametrize("stocks", [0, 1, 150])
 async def test_a_user_with_their_stocks_is_one_statement(
     app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine, stocks: int
 ) -> None:
-    user = await create_user(committed_client)
-    await add_stocks(engine, user["id"], stocks)
+    user_id = await user_holding(committed_client, engine, stocks)
     with statements_sent(app) as statements:
-        response = await committed_client.get(f"/users/{user['id']}")
+        response = await committed_client.get(f"/users/{user_id}")
     assert response.status_code == 200
     assert len(response.json()["stocks"]) == stocks
     assert statements == ["SELECT"]
@@ -63,8 +61,7 @@ async def test_a_user_with_their_stocks_is_one_statement(
 async def test_a_page_of_stocks_is_one_statement_and_counting_is_one_more(
     app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine, stocks: int
 ) -> None:
-    user = await create_user(committed_client)
-    await add_stocks(engine, user["id"], stocks)
+    await user_holding(committed_client, engine, stocks)
     with statements_sent(app) as statements:
         response = await committed_client.get("/stocks/", params={"limit": 100})
     assert len(response.json()) == min(stocks, 100)
@@ -80,10 +77,9 @@ async def test_a_page_of_stocks_is_one_statement_and_counting_is_one_more(
 async def test_a_page_of_a_users_stocks_checks_the_user_then_reads_the_page(
     app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine, stocks: int
 ) -> None:
-    user = await create_user(committed_client)
-    await add_stocks(engine, user["id"], stocks)
+    user_id = await user_holding(committed_client, engine, stocks)
     with statements_sent(app) as statements:
-        response = await committed_client.get(f"/users/{user['id']}/stocks/", params={"limit": 100})
+        response = await committed_client.get(f"/users/{user_id}/stocks/", params={"limit": 100})
     assert len(response.json()) == min(stocks, 100)
     assert statements == ["SELECT", "SELECT"]
 
