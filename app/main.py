@@ -11,7 +11,8 @@ from app.config import Settings
 from app.db import Database
 from app.errors import APP_RESPONSES, register_error_handlers
 from app.head import HeadAsGet
-from app.routes import health, portfolio, stocks, users
+from app import health
+from app.routes import portfolio, stocks, users
 
 DESCRIPTION = """
 Users and their stock holdings over REST, on FastAPI + SQLModel + PostgreSQL.
