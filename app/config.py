@@ -1,5 +1,7 @@
 """Settings: every knob the service reads from the environment or `.env`, validated once."""
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +21,18 @@ _POSTGRES_SCHEMES = {
     "postgresql+psycopg2",
     "postgresql+asyncpg",
 }
+
+
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def normalize_database_url(raw: str) -> str:
@@ -58,7 +72,7 @@ class Settings(BaseSettings):
         default=Path(".data/postgres"),
         description="Where the embedded PostgreSQL keeps its data (relative to the project root).",
     )
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="Address to listen on: an IP address or a host name.")
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(
         default=1, ge=1, le=64, description="uvicorn worker processes; each has its own pool of connections."
@@ -79,7 +93,8 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="Seconds a request waits for a pooled connection before a 503."
     )
     db_connect_timeout: int = Field(
-        default=2, ge=1, le=60, description="Seconds to wait for PostgreSQL to accept a connection."
+        # libpq treats a connect_timeout of 1 as 2; accepting 1 would promise what it does not do.
+        default=2, ge=2, le=60, description="Seconds to wait for PostgreSQL to accept a connection."
     )
     db_statement_timeout_ms: int = Field(
         default=5000, ge=0, description="Longest a single SQL statement may run; 0 disables the limit."
@@ -89,6 +104,13 @@ class Settings(BaseSettings):
         description="Let psycopg prepare statements it runs often; false behind PgBouncer in transaction mode.",
     )
     sql_echo: bool = False
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Comma-separated addresses or networks (10.0.0.0/8) of the proxies in front of the API, or `*`; "
+            "X-Forwarded-For and X-Forwarded-Proto are believed only from them. Empty: from nobody."
+        ),
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="Largest request body accepted; larger ones get a 413 unread."
     )
@@ -110,6 +132,37 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        value = value.strip()
+        if not _is_ip_address(value) and not _HOST_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is neither an IP address nor a host name; try 127.0.0.1 or 0.0.0.0")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [proxy.strip() for proxy in value.split(",") if proxy.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            if len(value) > 1:
+                raise ValueError("`*` trusts every address; list addresses or give `*` alone")
+            return value
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8 or *"
+                ) from None
         return value
 
     @field_validator("log_level", mode="before")

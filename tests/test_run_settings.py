@@ -1,0 +1,56 @@
+"""Settings for running and deploying: HOST, DB_CONNECT_TIMEOUT, TRUSTED_PROXIES fail loudly, naming themselves."""
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings, describe_settings_error
+
+
+def _problem(**values: object) -> str:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, **values)
+    return describe_settings_error(caught.value)
+
+
+@pytest.mark.parametrize("host", ["not a host", "-dash.example", "host_name", "http://0.0.0.0"])
+def test_a_host_that_is_no_address_fails_naming_host(host: str) -> None:
+    assert _problem(host=host) == (
+        f"Invalid setting HOST: {host!r} is neither an IP address nor a host name; try 127.0.0.1 or 0.0.0.0"
+    )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "api.example.com"])
+def test_addresses_and_host_names_are_accepted_as_host(host: str) -> None:
+    assert Settings(_env_file=None, host=host).host == host
+
+
+def test_a_connect_timeout_below_libpqs_minimum_of_two_seconds_is_refused() -> None:
+    assert _problem(db_connect_timeout=1) == "Invalid setting DB_CONNECT_TIMEOUT: Input should be greater than or equal to 2"
+    assert Settings(_env_file=None, db_connect_timeout=2).db_connect_timeout == 2
+
+
+def test_no_proxy_is_trusted_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    assert Settings(_env_file=None).trusted_proxies == []
+
+
+def test_trusted_proxies_are_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1")
+    assert Settings(_env_file=None).trusted_proxies == ["10.0.0.0/8", "127.0.0.1", "::1"]
+    monkeypatch.setenv("TRUSTED_PROXIES", "*")
+    assert Settings(_env_file=None).trusted_proxies == ["*"]
+
+
+@pytest.mark.parametrize(
+    ("proxies", "problem"),
+    [
+        ("proxy.internal", "'proxy.internal' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8 or *"),
+        ("10.0.0.1/8", "'10.0.0.1/8' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8 or *"),
+        ("*, 10.0.0.1", "`*` trusts every address; list addresses or give `*` alone"),
+    ],
+)
+def test_a_trusted_proxy_that_is_no_address_fails_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, proxies: str, problem: str
+) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", proxies)
+    assert _problem() == f"Invalid setting TRUSTED_PROXIES: {problem}"
