@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.body_limit import BodySizeLimit
 from app.config import Settings
 from app.db import Database
+from app.docs import mount_docs
 from app.errors import APP_RESPONSES, register_error_handlers
 from app.head import HeadAsGet
 from app import health
@@ -49,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
+        # Served by app/docs.py from vendored files instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
         responses=APP_RESPONSES,
         # operationIds are the route functions' names (read_user, ...), which
         # the OpenAPI links between operations refer to.
@@ -73,4 +77,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(stocks.router)
     app.include_router(portfolio.router)
+    mount_docs(app)
     return app
