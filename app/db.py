@@ -45,8 +45,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         # Most requests are one statement, which PostgreSQL runs atomically on
         # its own: in autocommit there is no BEGIN before it and no COMMIT or
-        # ROLLBACK after, two round trips saved. Work that needs several
-        # statements to hold together asks for a transaction (TransactionDep).
+        # ROLLBACK after, two round trips saved. Every write is one statement
+        # (app/repository.py), so none needs a transaction of its own.
         isolation_level="AUTOCOMMIT",
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
@@ -96,7 +96,7 @@ def _has_something_to_read(fd: int) -> bool:
 
 
 class Database:
-    """The engine, its two kinds of session, and a first-come, first-served line for connections.
+    """The engine, its sessions, and a first-come, first-served line for connections.
 
     The line is there because SQLAlchemy's async pool hands a returned
     connection to whoever asks next, not to whoever has waited longest: under
@@ -109,14 +109,9 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
-        # expire_on_commit=False: routes return the objects they just committed,
-        # and re-reading them after commit would be a lazy load (not allowed in async).
+        # expire_on_commit=False: a commit never marks anything for a reload,
+        # which in async would be implicit I/O (an error) rather than a lazy load.
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        self.transactions = async_sessionmaker(
-            self.engine.execution_options(isolation_level="READ COMMITTED"),
-            class_=AsyncSession,
-            expire_on_commit=False,
-        )
         self._line = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
         self._patience = settings.db_pool_timeout
 
@@ -147,15 +142,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_transaction(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session in one transaction: the route commits it, anything else rolls it back."""
-    database: Database = request.app.state.database
-    async with database.turn(), database.transactions() as session:
-        yield session
-
-
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-TransactionDep = Annotated[AsyncSession, Depends(get_transaction)]
 
 
 def alembic_config(database_url: str) -> "AlembicConfig":

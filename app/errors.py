@@ -23,6 +23,9 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from app.paging import InvalidCursor
+from app.repository import NotFound, VersionMismatch
+
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "Database unavailable, please retry shortly"
@@ -123,6 +126,25 @@ def _paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
     return served
 
 
+async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": exc.detail})
+
+
+async def _version_mismatch(request: Request, exc: VersionMismatch) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_412_PRECONDITION_FAILED, content={"detail": exc.detail}, headers={"ETag": exc.etag}
+    )
+
+
+async def _invalid_cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
+    return await _validation_error(
+        request,
+        RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc), "input": exc.token}]
+        ),
+    )
+
+
 async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONResponse:
     logger.warning("No database connection free within the pool timeout")
     return database_unavailable_response()
@@ -163,6 +185,9 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(VersionMismatch, _version_mismatch)
+    app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.TimeoutError, _pool_timeout)

@@ -13,7 +13,8 @@ from app.docs import mount_docs
 from app.errors import APP_RESPONSES, register_error_handlers
 from app.head import HeadAsGet
 from app import health
-from app.routes import portfolio, stocks, users
+from app.stocks import routes as stocks
+from app.users import routes as users
 
 DESCRIPTION = """
 Users and their stock holdings over REST, on FastAPI + SQLModel + PostgreSQL.
@@ -76,6 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(stocks.router)
-    app.include_router(portfolio.router)
+    app.include_router(stocks.portfolio_router)
     mount_docs(app)
     return app

@@ -1,13 +1,14 @@
 """The SQLModel classes: the `users` and `stocks` tables and the API schemas built on them.
 
 One layer, as SQLModel's docs teach it: a `...Base` holds the shared, validated
-fields; the `table=True` class adds the key, server-set columns and
-relationships; `...Create`, `...Update` and `...Public` are what the API reads
+fields; the `table=True` class adds the key, the foreign key and the
+server-set columns; `...Create`, `...Update` and `...Public` are what the API reads
 and writes. Each field's rules live once, in an annotated type (`UserName`,
 `Price`, ...), so creating, replacing and patching all apply the same rules.
 Bodies are validated as `...Create`/`...Update` before anything is written
-(a `table=True` class would not validate in `__init__`); app/crud.py writes
-them to the tables these classes define.
+(a `table=True` class would not validate in `__init__`); the repositories
+(app/users/repository.py, app/stocks/repository.py) write them to the tables
+these classes define and answer with the `...Public` schemas.
 """
 
 import re
@@ -19,7 +20,7 @@ from pydantic import MISSING, AfterValidator, BeforeValidator, PlainSerializer, 
 from pydantic import Field as Rules
 from pydantic_core import PydanticCustomError
 from sqlalchemy import CheckConstraint, DateTime, String, func, text
-from sqlmodel import Field, Relationship, SQLModel
+from sqlmodel import Field, SQLModel
 
 # Constraint names Alembic can see and diff; without them it writes
 # `create_foreign_key(None, ...)`, which cannot be dropped by name later.
@@ -221,24 +222,12 @@ class User(UserBase, table=True):
         CheckConstraint("char_length(name) >= 3", name="name_length"),
         CheckConstraint("age BETWEEN 0 AND 150", name="age_range"),
     )
-    # Fetch server-set columns in the INSERT's or UPDATE's RETURNING, not by a lazy load.
-    __mapper_args__ = {"eager_defaults": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: UserName = Field(sa_type=String(USER_NAME_MAX_LENGTH))
     signup_ts: datetime | None = server_timestamp()
     updated_at: datetime | None = server_timestamp(moves_on_update=True)
     version: int | None = row_version()
-
-    # lazy="raise": every load of stocks is explicit (selectinload), so no N+1
-    # can creep in. passive_deletes: the database's ON DELETE CASCADE removes
-    # the rows, rather than the ORM loading and deleting them one by one.
-    stocks: list["Stock"] = Relationship(
-        back_populates="owner",
-        cascade_delete=True,
-        passive_deletes=True,
-        sa_relationship_kwargs={"lazy": "raise", "order_by": "Stock.id"},
-    )
 
 
 class UserCreate(UserBase, Schema):
@@ -285,7 +274,6 @@ class Stock(StockBase, table=True):
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
-    __mapper_args__ = {"eager_defaults": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: Symbol = Field(sa_type=String(SYMBOL_MAX_LENGTH), index=True)
@@ -295,7 +283,6 @@ class Stock(StockBase, table=True):
     updated_at: datetime | None = server_timestamp(moves_on_update=True)
     version: int | None = row_version()
 
-    owner: User | None = Relationship(back_populates="stocks", sa_relationship_kwargs={"lazy": "raise"})
 
 
 class StockCreate(StockBase, Schema):

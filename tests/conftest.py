@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings, normalize_database_url
-from app.db import create_engine, get_session, get_transaction, upgrade_to_head
+from app.db import create_engine, get_session, upgrade_to_head
 from app.main import create_app
 from tests.helpers import libpq_url
 
@@ -102,7 +102,6 @@ async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[Asy
             yield session
 
     app.dependency_overrides[get_session] = session_in_test_transaction
-    app.dependency_overrides[get_transaction] = session_in_test_transaction
     try:
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
             yield client

@@ -164,7 +164,7 @@ async def test_a_write_cut_off_by_the_outage_is_a_503_and_leaves_nothing_half_wr
         stock = await create_stock(client, user["id"])
         with row_locked(postgres.url, "stocks", stock["id"]) as locker:
             patch = asyncio.ensure_future(request(client, "PATCH", f"/stocks/{stock['id']}", {"quantity": 99}))
-            await wait_for_a_lock_waiter(locker)  # the PATCH is inside its transaction, waiting
+            await wait_for_a_lock_waiter(locker)  # the PATCH's UPDATE is waiting for the row
             await asyncio.to_thread(postgres.stop)
             response = await patch
         assert (response.status_code, response.json()) == (503, UNAVAILABLE)

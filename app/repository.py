@@ -1,0 +1,277 @@
+"""What every resource's repository shares: one-statement writes by id, paging, and the domain errors.
+
+A repository (app/users/repository.py, app/stocks/repository.py) holds every
+SQL statement of its resource; routes call its methods and never build SQL.
+This base gives each of them the same shape of statement for the same job:
+
+- create, read, replace, patch and delete are one statement each on the
+  SQLModel class's table (`Stock.__table__`), settled by the database: a row
+  deleted a moment ago is a clean `NotFound`, never a 500 or half a change;
+- writes carry the client's `If-Match` in their WHERE, so a stale write
+  touches nothing and is a `VersionMismatch` (412), with no lock held between
+  a read and a write;
+- statements are built once, with bound parameters, and reused: SQLAlchemy
+  caches the compiled SQL by the statement's structure, but building a
+  statement and its cache key on every request cost a quarter of a simple
+  request's time.
+
+Rows come back as the SQLModel schema a route answers with (`StockPublic`,
+...), built by pydantic's validator in one call, with their version beside
+them for the ETag.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import TypeAdapter
+from sqlalchemy import ARRAY, Boolean, ColumnElement, Integer, Select, Table, any_, bindparam, func, or_, select
+from sqlalchemy import delete as delete_statement
+from sqlalchemy import insert as insert_statement
+from sqlalchemy import update as update_statement
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.models import INT32_MAX
+from app.paging import Page, PageParams, SortOrder, after, ordering
+
+Public = TypeVar("Public", bound=SQLModel)
+
+
+# ---------------------------------------------------------------- domain errors
+# Raised here, answered by app/errors.py: routes never build a 404 or a 412.
+
+
+class NotFound(Exception):
+    """No row of `resource` has this id (or none the caller may see): the guide's 404."""
+
+    def __init__(self, resource: str, row_id: int) -> None:
+        super().__init__(f"{resource} with ID {row_id} not found")
+        self.detail = str(self)
+
+
+class VersionMismatch(Exception):
+    """`If-Match` named a version the row no longer has: 412, with the current ETag."""
+
+    def __init__(self, resource: str, row_id: int, version: int) -> None:
+        self.etag = etag_of(version)
+        super().__init__(f"{resource} with ID {row_id} has changed since you read it; its ETag is now {self.etag}")
+        self.detail = str(self)
+
+
+def etag_of(version: int) -> str:
+    """A row's ETag: its version, quoted (a strong validator, RFC 9110)."""
+    return f'"{version}"'
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned(Generic[Public]):
+    """A row as the API answers it, and the version its ETag names."""
+
+    body: Public
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class IfMatch:
+    """The versions a conditional write may change: any (no `If-Match`, or `*`), or these."""
+
+    any_version: bool = True
+    versions: tuple[int, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        return {"any_version": self.any_version, "versions": list(self.versions)}
+
+
+ANY_VERSION = IfMatch()
+
+
+def can_exist(row_id: int) -> bool:
+    """Ids are PostgreSQL `integer` from 1 up: any other number names no row.
+
+    Sent as a parameter, such a number would be a driver error, not a 404.
+    """
+    return 1 <= row_id <= INT32_MAX
+
+
+def version_matches(table: Table) -> ColumnElement[bool]:
+    """SQL for "the row is at a version the client named", for a write's WHERE.
+
+    Parameters (`IfMatch.params()`) rather than literals keep the statement the
+    same on every request, so it is built and compiled once.
+    """
+    return or_(
+        bindparam("any_version", type_=Boolean),
+        table.c.version == any_(bindparam("versions", type_=ARRAY(Integer))),
+    )
+
+
+# ---------------------------------------------------------------- the base
+
+
+class Repository(Generic[Public]):
+    """Statements on one table by id, and paged lists of it, for one request's session.
+
+    A subclass names its table, the resource as the guide's messages spell it
+    ("User"), and the public schema its rows are answered as.
+    """
+
+    table: ClassVar[Table]
+    resource: ClassVar[str]
+    public: ClassVar[TypeAdapter[Any]]
+    public_list: ClassVar[TypeAdapter[Any]]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- reading
+
+    def _answer(self, row: Mapping[str, Any]) -> Versioned[Public]:
+        return Versioned(self.public.validate_python(row), row["version"])
+
+    def _require_possible_id(self, row_id: int) -> None:
+        if not can_exist(row_id):
+            raise NotFound(self.resource, row_id)
+
+    async def read(self, row_id: int) -> Versioned[Public]:
+        self._require_possible_id(row_id)
+        row = await self._first(_select_by_id(self.table), row_id=row_id)
+        if row is None:
+            raise NotFound(self.resource, row_id)
+        return self._answer(row)
+
+    async def exists(self, row_id: int) -> bool:
+        if not can_exist(row_id):
+            return False
+        return await self._first(_id_by_id(self.table), row_id=row_id) is not None
+
+    async def _first(self, statement: Any, **params: Any) -> Mapping[str, Any] | None:
+        result = await self.session.exec(statement, params=params)
+        return result.mappings().first()  # type: ignore[no-any-return]  # sqlmodel's exec() is untyped for Core
+
+    # -- writing
+
+    async def _insert(self, values: dict[str, Any]) -> Versioned[Public]:
+        """POST: one INSERT ... RETURNING every column (the database sets id, timestamps, version)."""
+        fields, params = _new_values(values)
+        row = await self._first(_insert(self.table, fields), **params)
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        await self.session.commit()
+        return self._answer(row)
+
+    async def _update(self, row_id: int, values: dict[str, Any], if_match: IfMatch) -> Versioned[Public]:
+        """PUT and PATCH: the fields in `values` set in one conditional UPDATE ... RETURNING.
+
+        PostgreSQL locks the row and re-checks the WHERE (the version) against
+        its newest state, so of two concurrent writes that name the same
+        version, exactly one lands; the other is a 412, never a lost update.
+        A PATCH that sends no field changes nothing: it reads the row, under
+        the same `If-Match`.
+        """
+        self._require_possible_id(row_id)
+        if values:
+            fields, params = _new_values(values)
+            statement = _update_by_id(self.table, fields)
+        else:
+            params, statement = {}, _select_by_id_if_matching(self.table)
+        row = await self._first(statement, row_id=row_id, **params, **if_match.params())
+        if row is None:
+            raise await self._missing_or_changed(row_id)
+        await self.session.commit()
+        return self._answer(row)
+
+    async def delete(self, row_id: int, if_match: IfMatch = ANY_VERSION) -> None:
+        """DELETE, in one statement; the schema's ON DELETE CASCADE takes dependent rows along."""
+        self._require_possible_id(row_id)
+        if await self._first(_delete_by_id(self.table), row_id=row_id, **if_match.params()) is None:
+            raise await self._missing_or_changed(row_id)
+        await self.session.commit()
+
+    async def _missing_or_changed(self, row_id: int) -> NotFound | VersionMismatch:
+        """Why a conditional write touched no row: the row is gone, or its version moved on."""
+        row = await self._first(_id_by_id(self.table), row_id=row_id)
+        if row is None:
+            return NotFound(self.resource, row_id)
+        return VersionMismatch(self.resource, row_id, row["version"])
+
+    # -- lists
+
+    async def _page(self, statement: Select[Any], order: SortOrder, params: PageParams) -> Page[Public]:
+        """One page of `statement` (already filtered) in `order`, keyset-paged; counted if asked."""
+        total = None
+        if params.wants_count:
+            total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        column, key = self.table.c[order.name], self.table.c.id
+        if params.cursor is not None:
+            statement = statement.where(after(order, column, key, params.cursor))
+        # One extra row says whether a next page exists, without a COUNT.
+        statement = statement.order_by(*ordering(order, column, key)).offset(params.skip).limit(params.limit + 1)
+        # Dicts: pydantic reads them faster than it reads attributes off a Row.
+        rows = [dict(row) for row in (await self.session.exec(statement)).mappings()]
+        more = len(rows) > params.limit
+        rows = rows[: params.limit]
+        return Page(
+            items=self.public_list.validate_python(rows),
+            last_row=rows[-1] if more else None,
+            order=order,
+            total=total,
+        )
+
+    def _all_columns(self) -> Select[Any]:
+        """SELECT every column, as plain rows: a list skips the ORM's identity map and bookkeeping."""
+        return select(*self.table.c)
+
+
+def _new_values(values: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The fields written, and their parameters (columns' own names are reserved for SQLAlchemy's VALUES)."""
+    return tuple(values), {f"new_{field}": value for field, value in values.items()}
+
+
+# Statements by table (and by the set of fields written), built once each.
+
+
+@cache
+def _insert(table: Table, fields: tuple[str, ...]) -> Any:
+    return insert_statement(table).values({field: bindparam(f"new_{field}") for field in fields}).returning(*table.c)
+
+
+@cache
+def _select_by_id(table: Table) -> Select[Any]:
+    return select(*table.c).where(table.c.id == bindparam("row_id"))
+
+
+@cache
+def _select_by_id_if_matching(table: Table) -> Select[Any]:
+    return _select_by_id(table).where(version_matches(table))
+
+
+@cache
+def _id_by_id(table: Table) -> Select[Any]:
+    return select(table.c.id, table.c.version).where(table.c.id == bindparam("row_id"))
+
+
+@cache
+def _update_by_id(table: Table, fields: tuple[str, ...]) -> Any:
+    return (
+        update_statement(table)
+        .where(table.c.id == bindparam("row_id"), version_matches(table))
+        .values({field: bindparam(f"new_{field}") for field in fields})
+        .returning(*table.c)
+    )
+
+
+@cache
+def _delete_by_id(table: Table) -> Any:
+    return (
+        delete_statement(table)
+        .where(table.c.id == bindparam("row_id"), version_matches(table))
+        .returning(table.c.id)
+    )

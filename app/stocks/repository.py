@@ -1,0 +1,105 @@
+"""Every SQL statement on stocks: one stock, filtered lists, the writes, and a user's portfolio."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import psycopg
+from pydantic import TypeAdapter
+from sqlalchemy import Select, Table, and_, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.models import Portfolio, Position, Stock, StockCreate, StockPublic, StockUpdate, User
+from app.paging import Page, PageParams, SortOrder
+from app.repository import IfMatch, NotFound, Repository, Versioned, can_exist
+
+STOCKS: Table = Stock.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table=True classes
+USERS: Table = User.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class StockFilters:
+    """The filters a list of stocks takes; all optional, all combined with AND."""
+
+    name: str | None = None  # a normalized symbol: stored upper-case, so this is an index lookup
+    is_active: bool | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    user_id: int | None = None
+
+
+# A user's valuation: their active stocks grouped by symbol. Starting from
+# users, a missing user is no row at all, and a user without active stocks is
+# one row whose symbol is NULL. All arithmetic is exact NUMERIC in PostgreSQL.
+_quantity = func.sum(STOCKS.c.quantity)
+_value = func.sum(STOCKS.c.price * STOCKS.c.quantity)
+_PORTFOLIO = (
+    select(
+        STOCKS.c.name,
+        _quantity.label("quantity"),
+        _value.label("value"),
+        func.round(_value / _quantity, 4).label("average_price"),
+        func.sum(_value).over().label("total_value"),
+    )
+    .select_from(USERS.outerjoin(STOCKS, and_(STOCKS.c.user_id == USERS.c.id, STOCKS.c.is_active)))
+    .where(USERS.c.id == bindparam("row_id"))
+    .group_by(USERS.c.id, STOCKS.c.name)
+    .order_by(_value.desc(), STOCKS.c.name)
+)
+
+
+class StockRepository(Repository[StockPublic]):
+    table: ClassVar[Table] = STOCKS
+    resource: ClassVar[str] = "Stock"
+    public: ClassVar[TypeAdapter[Any]] = TypeAdapter(StockPublic)
+    public_list: ClassVar[TypeAdapter[Any]] = TypeAdapter(list[StockPublic])
+
+    async def list(self, filters: StockFilters, order: SortOrder, params: PageParams) -> Page[StockPublic]:
+        statement: Select[Any] = self._all_columns()
+        if filters.user_id is not None:
+            statement = statement.where(STOCKS.c.user_id == filters.user_id)
+        if filters.name is not None:
+            statement = statement.where(STOCKS.c.name == filters.name)
+        if filters.is_active is not None:
+            statement = statement.where(STOCKS.c.is_active == filters.is_active)
+        if filters.min_price is not None:
+            statement = statement.where(STOCKS.c.price >= filters.min_price)
+        if filters.max_price is not None:
+            statement = statement.where(STOCKS.c.price <= filters.max_price)
+        return await self._page(statement, order, params)
+
+    async def create_for_user(self, user_id: int, stock: StockCreate) -> Versioned[StockPublic]:
+        """A new holding of `user_id`; `NotFound` for the user if there is no such user."""
+        if not can_exist(user_id):
+            raise NotFound("User", user_id)
+        try:
+            return await self._insert({**stock.model_dump(), "user_id": user_id})
+        except IntegrityError as error:
+            # The foreign key, not a prior SELECT, decides whether the user exists:
+            # a user deleted a moment ago cannot slip between a check and the insert.
+            if isinstance(error.orig, psycopg.errors.ForeignKeyViolation):
+                await self.session.rollback()
+                raise NotFound("User", user_id) from None
+            raise
+
+    async def replace(self, stock_id: int, stock: StockCreate, if_match: IfMatch) -> Versioned[StockPublic]:
+        """Every field set from `stock`: an `is_active` left out becomes true, as in the guide."""
+        return await self._update(stock_id, stock.model_dump(), if_match)
+
+    async def patch(self, stock_id: int, changes: StockUpdate, if_match: IfMatch) -> Versioned[StockPublic]:
+        """Only the fields the client sent."""
+        return await self._update(stock_id, changes.model_dump(exclude_unset=True), if_match)
+
+    async def portfolio(self, user_id: int) -> Portfolio:
+        """What the user's active stocks are worth, by symbol, largest position first."""
+        if not can_exist(user_id):
+            raise NotFound("User", user_id)
+        rows = (await self.session.exec(_PORTFOLIO, params={"row_id": user_id})).all()  # type: ignore[call-overload]
+        if not rows:
+            raise NotFound("User", user_id)
+        positions = [
+            Position(name=row.name, quantity=row.quantity, value=row.value, average_price=row.average_price)
+            for row in rows
+            if row.name is not None
+        ]
+        return Portfolio(user_id=user_id, total_value=rows[0].total_value or Decimal(0), positions=positions)

@@ -1,0 +1,97 @@
+"""Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import AfterValidator
+
+from app.dependencies import UserId, UserRepositoryDep
+from app.errors import NOT_FOUND_RESPONSE
+from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, IfMatchDep, answer_with_etag
+from app.models import UserCreate, UserPublic, UserUpdate, UserWithStocks, storable_text
+from app.paging import LIST_RESPONSE_HEADERS, PageParamsDep, SortOrder, send_page
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+# OpenAPI links: what a client (or a stateful fuzzer) can do with a new user's
+# id, and with its ETag, a write that only lands if nobody changed the user.
+_NEW_USER_ID = {"user_id": "$response.body#/id"}
+NEW_USER_LINKS = {
+    name: {"operationId": operation, "parameters": _NEW_USER_ID}
+    for name, operation in [
+        ("ReadUser", "read_user"),
+        ("ReplaceUser", "replace_user"),
+        ("UpdateUser", "update_user"),
+        ("DeleteUser", "delete_user"),
+        ("CreateStockForUser", "create_stock_for_user"),
+        ("ReadUserStocks", "read_user_stocks"),
+        ("ReadPortfolio", "read_portfolio"),
+    ]
+} | {
+    f"{name}IfUnchanged": {"operationId": operation, "parameters": {**_NEW_USER_ID, **IF_MATCH_FROM_ETAG}}
+    for name, operation in [
+        ("ReplaceUser", "replace_user"),
+        ("UpdateUser", "update_user"),
+        ("DeleteUser", "delete_user"),
+    ]
+}
+ONE_USER = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}
+CHANGE_USER = {**ONE_USER, **PRECONDITION_FAILED_RESPONSE}
+
+UserSort = Literal["id", "-id", "name", "-name", "age", "-age", "signup_ts", "-signup_ts"]
+NamePart = Annotated[str, AfterValidator(storable_text)]
+
+
+@router.post(
+    "/", status_code=status.HTTP_201_CREATED, responses={201: {"links": NEW_USER_LINKS, "headers": ETAG_HEADER}}
+)
+async def create_user(payload: UserCreate, users: UserRepositoryDep, response: Response) -> UserPublic:
+    """Create a user. `name`: 3 to 255 characters, starting with a capital; `age`: optional, 0 to 150."""
+    return answer_with_etag(response, await users.create(payload))
+
+
+@router.get("/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
+async def read_users(
+    users: UserRepositoryDep,
+    page: PageParamsDep,
+    request: Request,
+    response: Response,
+    name: Annotated[
+        NamePart | None, Query(max_length=255, description="Part of the name, case-insensitive: `doe` finds John Doe.")
+    ] = None,
+    sort: Annotated[UserSort, Query(description="Field to sort by; `-` in front for descending.")] = "id",
+) -> list[UserPublic]:
+    """List users, `limit` at a time; follow the `Link: rel="next"` header for the next page."""
+    return send_page(await users.list(name, SortOrder(sort), page), request, response)
+
+
+@router.get("/{user_id}", responses=ONE_USER)
+async def read_user(user_id: UserId, users: UserRepositoryDep, response: Response) -> UserWithStocks:
+    """One user, with their stocks."""
+    return answer_with_etag(response, await users.read_with_stocks(user_id))
+
+
+@router.put("/{user_id}", responses=CHANGE_USER)
+async def replace_user(
+    user_id: UserId, payload: UserCreate, users: UserRepositoryDep, if_match: IfMatchDep, response: Response
+) -> UserPublic:
+    """Replace a user's name and age (an `age` left out becomes null, as in the guide)."""
+    return answer_with_etag(response, await users.replace(user_id, payload, if_match))
+
+
+@router.patch("/{user_id}", responses=CHANGE_USER)
+async def update_user(
+    user_id: UserId, changes: UserUpdate, users: UserRepositoryDep, if_match: IfMatchDep, response: Response
+) -> UserPublic:
+    """Change only the fields sent. `age` may be set to null; `name` may not."""
+    return answer_with_etag(response, await users.patch(user_id, changes, if_match))
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**NOT_FOUND_RESPONSE, **PRECONDITION_FAILED_RESPONSE},
+)
+async def delete_user(user_id: UserId, users: UserRepositoryDep, if_match: IfMatchDep) -> None:
+    """Delete a user and, by ON DELETE CASCADE, all their stocks."""
+    await users.delete(user_id, if_match)
