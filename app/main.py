@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=not allow_any_origin,
         allow_methods=["*"],
         allow_headers=["*"],
+        # A browser shows a script on another origin only the CORS-safelisted
+        # response headers unless told; these are the API's own.
+        expose_headers=["ETag", "Link", "X-Total-Count", "Preference-Applied", "Retry-After", "X-Request-ID"],
     )
     # Added last, so it is the outermost: everything inside sees a GET.
     app.add_middleware(HeadAsGet)

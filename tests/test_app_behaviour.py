@@ -59,6 +59,22 @@ async def test_cors_origins_narrow_the_allowed_origins_and_allow_credentials(cor
         assert "access-control-allow-origin" not in refused.headers
 
 
+async def test_a_page_on_another_origin_may_read_the_apis_own_response_headers(client: AsyncClient) -> None:
+    created = await client.post("/users/", json={"name": "John Doe", "age": 30})
+    await client.post("/users/", json={"name": "Jane Doe", "age": 31})
+    response = await client.get(
+        "/users/?limit=1", headers={"Origin": "https://app.example", "Prefer": "count=exact"}
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    exposed = {name.strip().lower() for name in response.headers["access-control-expose-headers"].split(",")}
+    assert exposed == {"etag", "link", "x-total-count", "preference-applied", "retry-after", "x-request-id"}
+    assert {"link", "x-total-count", "preference-applied"} <= set(response.headers)
+    one = await client.get(f"/users/{created.json()['id']}", headers={"Origin": "https://app.example"})
+    assert "etag" in one.headers
+    assert one.headers["access-control-expose-headers"] == response.headers["access-control-expose-headers"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
