@@ -153,7 +153,7 @@ async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONRespo
 async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
     if isinstance(exc.orig, psycopg.OperationalError) or exc.connection_invalidated:
         # Refused, dropped, shutting down, or a statement timeout (QueryCanceled).
-        logger.warning("Database unavailable: %s", type(exc.orig).__name__)
+        logger.warning("Database unavailable: %s: %s", type(exc.orig).__name__, _first_line(exc.orig))
         return database_unavailable_response()
     if isinstance(exc, sa_exc.DataError):
         # Validation should have caught this; still, the client sent it.
@@ -171,8 +171,14 @@ async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONRespo
 
 async def _connection_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
     # Raised by psycopg directly, outside SQLAlchemy (e.g. while the pool connects).
-    logger.warning("Database unavailable: %s", type(exc).__name__)
+    logger.warning("Database unavailable: %s: %s", type(exc).__name__, _first_line(exc))
     return database_unavailable_response()
+
+
+def _first_line(error: BaseException | None) -> str:
+    """The driver's reason in one line (libpq's messages run to several)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else "no reason given"
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
