@@ -12,6 +12,7 @@ The password goes to the programs in PGPASSWORD, never on their command line
 import logging
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -62,32 +63,64 @@ def restore(database_url: str, file: Path, *, force: bool) -> None:
     pg_restore = str(client_program("pg_restore"))
     _run([pg_restore, "--list", str(file)], environment, f"{file} is not a backup made by pg_dump --format=custom")
 
-    tables, holding_rows = _tables(conninfo, environment)
+    server_version, tables, holding_rows = _inspect(conninfo, environment)
     if holding_rows and not force:
         raise BackupError(
             f"{mask_password(database_url)} already holds data (in {', '.join(holding_rows)}); "
             "restoring would replace it. Restore into an empty database, or pass --force "
             "(make restore FILE=... RESTORE_FLAGS=--force) to replace what is there"
         )
-    arguments = [
-        pg_restore,
-        f"--dbname={conninfo}",
-        # All or nothing: a failure half-way leaves the database as it was.
-        "--single-transaction",
-        "--exit-on-error",
+    options = [
         # The target's own role owns what is restored: a backup from one
         # platform loads into another whose user has a different name.
         "--no-owner",
         "--no-privileges",
     ]
     if tables:  # replace the tables that exist (empty ones, or with --force); leave anything else alone
-        arguments += ["--clean", "--if-exists"]
-    _run([*arguments, str(file)], environment, f"pg_restore could not restore {file}")
+        options += ["--clean", "--if-exists"]
+    _load([pg_restore, "--file=-", *options, str(file)], conninfo, environment, older_than_17=server_version < 170000)
     logger.info("Restored %s into %s", file, mask_password(database_url))
 
 
-def _tables(conninfo: str, environment: dict[str, str]) -> tuple[list[str], list[str]]:
-    """Every table outside PostgreSQL's own schemas, and those of them holding rows (bookkeeping aside)."""
+def _load(pg_restore: list[str], conninfo: str, environment: dict[str, str], *, older_than_17: bool) -> None:
+    """pg_restore's SQL through psql, in one transaction: all of it or, on any error, none.
+
+    Not `pg_restore --dbname`, because pg_restore 18 always starts with
+    `SET transaction_timeout = 0`, which PostgreSQL before 17 refuses; that
+    line is left out of the script's preamble for such a server.
+    """
+    psql = [str(client_program("psql")), "--no-psqlrc", "--quiet", "--single-transaction",
+            "--set=ON_ERROR_STOP=1", f"--dbname={conninfo}"]  # fmt: skip
+    with tempfile.TemporaryFile() as restore_errors, tempfile.TemporaryFile() as psql_errors:
+        loading = subprocess.Popen(
+            psql, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_errors, env=environment
+        )
+        dumping = subprocess.Popen(pg_restore, stdout=subprocess.PIPE, stderr=restore_errors, env=environment)
+        assert dumping.stdout is not None and loading.stdin is not None
+        in_preamble = True
+        try:
+            for line in dumping.stdout:
+                if in_preamble:
+                    in_preamble = not line.startswith(b"-- Name: ")  # the first object ends the SETs
+                    if older_than_17 and line.strip() == b"SET transaction_timeout = 0;":
+                        continue
+                loading.stdin.write(line)
+            loading.stdin.close()
+        except BrokenPipeError:  # psql stopped at an error; it says which below
+            pass
+        finally:
+            dumping.stdout.close()
+            dumping.wait()
+            loading.wait()
+        for program, finished, errors in (("pg_restore", dumping, restore_errors), ("psql", loading, psql_errors)):
+            if finished.returncode != 0:
+                errors.seek(0)
+                reason = _first_line(errors.read().decode(errors="replace"))
+                raise BackupError(f"{program} could not restore: {reason or f'exit status {finished.returncode}'}")
+
+
+def _inspect(conninfo: str, environment: dict[str, str]) -> tuple[int, list[str], list[str]]:
+    """The server's version number, its tables outside PostgreSQL's own schemas, and those holding rows."""
     password = environment.get("PGPASSWORD")
     try:
         with psycopg.connect(conninfo, password=password, autocommit=True) as connection:
@@ -105,9 +138,10 @@ def _tables(conninfo: str, environment: dict[str, str]) -> tuple[list[str], list
                 ).fetchone()
                 == (True,)
             ]
+            server_version = connection.info.server_version
     except psycopg.OperationalError as error:
         raise BackupError(f"Cannot reach the database: {_first_line(str(error))}") from None
-    return [table for _, table in tables], holding_rows
+    return server_version, [table for _, table in tables], holding_rows
 
 
 def _run(command: list[str], environment: dict[str, str], failure: str) -> None:
