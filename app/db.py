@@ -78,7 +78,7 @@ def _ping_if_the_server_spoke(dbapi_connection: Any, record: Any, proxy: Any) ->
         try:
             cursor.execute("SELECT 1")
             return
-        except Exception:  # noqa: BLE001 - whatever the failure, the connection is gone
+        except Exception:  # whatever the failure, the connection is gone
             pass
         finally:
             cursor.close()

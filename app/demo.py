@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import func, insert, select
 from tqdm import tqdm
 
-from app.models import Stock, User
+from app.models import USERS, Stock, User
 
 # Symbol and a plausible price to scatter lots around.
 SYMBOLS = {
@@ -68,7 +68,7 @@ def _insert_batch(connection: sa.Connection, generator: random.Random, users: in
     now = datetime.now(UTC)
     people = [_person(generator, now) for _ in range(users)]
     user_ids = connection.scalars(
-        insert(User).returning(User.id, sort_by_parameter_order=True), people
+        insert(User).returning(USERS.c.id, sort_by_parameter_order=True), people
     ).all()
     stocks = [
         _lot(generator, user_id, person["signup_ts"], now)

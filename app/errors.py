@@ -10,7 +10,8 @@ import json
 import logging
 import math
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import psycopg
 from fastapi import FastAPI, Request, status
@@ -28,6 +29,8 @@ from app.repository import NotFound, VersionMismatch
 
 logger = logging.getLogger(__name__)
 
+Failure = TypeVar("Failure", bound=Exception)
+
 DATABASE_UNAVAILABLE = "Database unavailable, please retry shortly"
 RETRY_AFTER_SECONDS = "1"
 
@@ -39,9 +42,7 @@ class ErrorDetail(BaseModel):
 
 
 # For OpenAPI: what routes that look a row up, or that reach the database, may answer.
-NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorDetail, "description": "No row has that id"}
-}
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No row has that id"}}
 # ... and what any route may answer.
 APP_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorDetail, "description": "The request body is larger than MAX_BODY_BYTES"},
@@ -190,13 +191,18 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _handle(app: FastAPI, error: type[Failure], handler: Callable[[Request, Failure], Awaitable[Response]]) -> None:
+    # Starlette types every handler as taking any Exception; it calls each only with the type registered.
+    app.add_exception_handler(error, cast(Callable[[Request, Exception], Awaitable[Response]], handler))
+
+
 def register_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(VersionMismatch, _version_mismatch)
-    app.add_exception_handler(InvalidCursor, _invalid_cursor)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(sa_exc.TimeoutError, _pool_timeout)
-    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
-    app.add_exception_handler(psycopg.OperationalError, _connection_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    _handle(app, NotFound, _not_found)
+    _handle(app, VersionMismatch, _version_mismatch)
+    _handle(app, InvalidCursor, _invalid_cursor)
+    _handle(app, RequestValidationError, _validation_error)
+    _handle(app, StarletteHTTPException, _http_error)
+    _handle(app, sa_exc.TimeoutError, _pool_timeout)
+    _handle(app, sa_exc.DBAPIError, _database_error)
+    _handle(app, psycopg.OperationalError, _connection_error)
+    _handle(app, Exception, _unexpected_error)

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import MISSING, AfterValidator, BeforeValidator, PlainSerializer, Strict, WithJsonSchema
 from pydantic import Field as Rules
 from pydantic_core import PydanticCustomError
-from sqlalchemy import CheckConstraint, DateTime, String, func, text
+from sqlalchemy import CheckConstraint, DateTime, String, Table, func, text
 from sqlmodel import Field, SQLModel
 
 # Constraint names Alembic can see and diff; without them it writes
@@ -189,11 +189,15 @@ class Schema(SQLModel):
     a second time, in Python. Marking this plain `__init__` as Pydantic's
     standard one keeps the schemas on the fast path: a page of 100 stocks is
     checked in a third of the time. User and Stock, the tables, keep SQLModel's.
+
+    `__pydantic_base_init__` is pydantic's internal flag, not public API:
+    tests/test_schemas.py fails if an upgrade stops honouring it.
     """
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
 
+    # A function attribute pydantic reads; no type declares it.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
@@ -238,7 +242,7 @@ class UserUpdate(Schema):
     """PATCH: only the fields sent change. `age` may be set to null; `name` may not."""
 
     name: UserName | MISSING = MISSING
-    age: Age | None | MISSING = MISSING
+    age: Age | MISSING | None = MISSING
 
 
 class UserPublic(UserBase, Identified):
@@ -284,6 +288,11 @@ class Stock(StockBase, table=True):
     version: int | None = row_version()
 
 
+# The Core tables behind the two classes, for the repositories' statements.
+# SQLModel sets `__table__` on every table=True class; its type hints do not declare it.
+USERS: Table = User.__table__  # type: ignore[attr-defined]
+STOCKS: Table = Stock.__table__  # type: ignore[attr-defined]
+
 
 class StockCreate(StockBase, Schema):
     """POST, and PUT, which replaces every field as in the guide."""
@@ -304,6 +313,10 @@ class StockPublic(StockBase, Identified):
     updated_at: datetime
 
 
+# UserWithStocks names StockPublic before it exists; complete it now, not on first use.
+UserWithStocks.model_rebuild()
+
+
 # ---------------------------------------------------------------- portfolio
 
 
@@ -311,9 +324,7 @@ class Position(Schema):
     """A user's active holdings of one symbol, added up."""
 
     name: str = Field(description="Stock symbol.", schema_extra={"examples": ["AAPL"]})
-    quantity: int = Field(
-        description="Shares held, summed over the active stocks.", schema_extra={"examples": [10]}
-    )
+    quantity: int = Field(description="Shares held, summed over the active stocks.", schema_extra={"examples": [10]})
     value: Money = Field(description="Sum of price x quantity.", schema_extra={"examples": [1755.0]})
     average_price: Money = Field(
         description="value / quantity, rounded to 4 decimal places.", schema_extra={"examples": [175.5]}
@@ -322,7 +333,5 @@ class Position(Schema):
 
 class Portfolio(Schema):
     user_id: int
-    total_value: Money = Field(
-        description="Sum of the positions' values.", schema_extra={"examples": [1755.0]}
-    )
+    total_value: Money = Field(description="Sum of the positions' values.", schema_extra={"examples": [1755.0]})
     positions: list[Position] = Field(description="By value, largest first.")

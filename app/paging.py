@@ -212,7 +212,7 @@ def after(order: SortOrder, column: Any, key: Any, cursor: str) -> ColumnElement
     """Rows that come after the cursor's row in `ordering`."""
     value, row_id = _decode_cursor(cursor, order, column)
     if column is key:
-        return key < row_id if order.descending else key > row_id  # type: ignore[no-any-return]
+        return key < row_id if order.descending else key > row_id
     if value is None:  # past the last non-NULL: only NULLs remain, in id order
         return and_(column.is_(None), key < row_id if order.descending else key > row_id)
     position = tuple_(column, key)

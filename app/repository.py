@@ -26,7 +26,22 @@ from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import TypeAdapter
-from sqlalchemy import ARRAY, Boolean, ColumnElement, Integer, Select, Table, any_, bindparam, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Executable,
+    Integer,
+    Result,
+    RowMapping,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy import delete as delete_statement
 from sqlalchemy import insert as insert_statement
 from sqlalchemy import update as update_statement
@@ -134,7 +149,7 @@ class Repository(Generic[Public]):
 
     # -- reading
 
-    def _answer(self, row: Mapping[str, Any]) -> Versioned[Public]:
+    def _answer(self, row: RowMapping) -> Versioned[Public]:
         return Versioned(self.public.validate_python(row), row["version"])
 
     def _require_possible_id(self, row_id: int) -> None:
@@ -153,9 +168,12 @@ class Repository(Generic[Public]):
             return False
         return await self._first(_id_by_id(self.table), row_id=row_id) is not None
 
-    async def _first(self, statement: Any, **params: Any) -> Mapping[str, Any] | None:
-        result = await self.session.exec(statement, params=params)
-        return result.mappings().first()  # type: ignore[no-any-return]  # sqlmodel's exec() is untyped for Core
+    async def _first(self, statement: Executable, **params: Any) -> RowMapping | None:
+        return (await self._execute(statement, params)).mappings().first()
+
+    async def _execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Result[Any]:
+        # sqlmodel's exec() is typed for sqlmodel's own select(); Core statements run through it alike.
+        return await self.session.exec(statement, params=params)  # type: ignore[call-overload]
 
     # -- writing
 
@@ -215,7 +233,7 @@ class Repository(Generic[Public]):
         # One extra row says whether a next page exists, without a COUNT.
         statement = statement.order_by(*ordering(order, column, key)).offset(params.skip).limit(params.limit + 1)
         # Dicts: pydantic reads them faster than it reads attributes off a Row.
-        rows = [dict(row) for row in (await self.session.exec(statement)).mappings()]
+        rows = [dict(row) for row in (await self._execute(statement)).mappings()]
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         return Page(
@@ -271,7 +289,5 @@ def _update_by_id(table: Table, fields: tuple[str, ...]) -> Any:
 @cache
 def _delete_by_id(table: Table) -> Any:
     return (
-        delete_statement(table)
-        .where(table.c.id == bindparam("row_id"), version_matches(table))
-        .returning(table.c.id)
+        delete_statement(table).where(table.c.id == bindparam("row_id"), version_matches(table)).returning(table.c.id)
     )

@@ -9,12 +9,9 @@ from pydantic import TypeAdapter
 from sqlalchemy import Select, Table, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.models import Portfolio, Position, Stock, StockCreate, StockPublic, StockUpdate, User
+from app.models import STOCKS, USERS, Portfolio, Position, StockCreate, StockPublic, StockUpdate
 from app.paging import Page, PageParams, SortOrder
 from app.repository import IfMatch, NotFound, Repository, Versioned, can_exist
-
-STOCKS: Table = Stock.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table=True classes
-USERS: Table = User.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +91,7 @@ class StockRepository(Repository[StockPublic]):
         """What the user's active stocks are worth, by symbol, largest position first."""
         if not can_exist(user_id):
             raise NotFound("User", user_id)
-        rows = (await self.session.exec(_PORTFOLIO, params={"row_id": user_id})).all()  # type: ignore[call-overload]
+        rows = (await self._execute(_PORTFOLIO, {"row_id": user_id})).all()
         if not rows:
             raise NotFound("User", user_id)
         positions = [

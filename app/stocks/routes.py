@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.dependencies import StockId, StockRepositoryDep, UserId, UserRepositoryDep
 from app.errors import NOT_FOUND_RESPONSE
-from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, IfMatchDep, answer_with_etag
+from app.etags import (
+    ETAG_HEADER,
+    ETAG_RESPONSE,
+    IF_MATCH_FROM_ETAG,
+    PRECONDITION_FAILED_RESPONSE,
+    IfMatchDep,
+    answer_with_etag,
+)
 from app.models import INT32_MAX, Portfolio, StockCreate, StockPublic, StockUpdate, Symbol
 from app.paging import LIST_RESPONSE_HEADERS, PageParamsDep, SortOrder, send_page
 from app.stocks.repository import StockFilters

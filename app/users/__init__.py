@@ -1,1 +1,4 @@
-"""Users: people who hold stocks. `repository.py` holds every statement on `users`, `routes.py` the endpoints."""
+"""Users: people who hold stocks.
+
+`repository.py` holds every statement on `users`; `routes.py` the endpoints.
+"""

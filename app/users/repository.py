@@ -5,12 +5,9 @@ from typing import Any, ClassVar
 from pydantic import TypeAdapter
 from sqlalchemy import Select, Table, bindparam, select
 
-from app.models import Stock, User, UserCreate, UserPublic, UserUpdate, UserWithStocks
+from app.models import STOCKS, USERS, UserCreate, UserPublic, UserUpdate, UserWithStocks
 from app.paging import Page, PageParams, SortOrder
 from app.repository import IfMatch, NotFound, Repository, Versioned
-
-USERS: Table = User.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table=True classes
-STOCKS: Table = Stock.__table__  # type: ignore[attr-defined]
 
 # A user and their stocks in one round trip: the user's columns, then each
 # stock's (all NULL for a user without stocks), one row per stock. Plain
@@ -37,8 +34,7 @@ class UserRepository(Repository[UserPublic]):
     async def read_with_stocks(self, user_id: int) -> Versioned[UserWithStocks]:
         """The user and their stocks, in one statement whatever the number of stocks."""
         self._require_possible_id(user_id)
-        result = await self.session.exec(_USER_WITH_STOCKS, params={"row_id": user_id})  # type: ignore[call-overload]
-        rows = result.mappings().all()
+        rows = (await self._execute(_USER_WITH_STOCKS, {"row_id": user_id})).mappings().all()
         if not rows:
             raise NotFound(self.resource, user_id)
         user = dict(rows[0])

@@ -7,7 +7,14 @@ from pydantic import AfterValidator
 
 from app.dependencies import UserId, UserRepositoryDep
 from app.errors import NOT_FOUND_RESPONSE
-from app.etags import ETAG_HEADER, ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, IfMatchDep, answer_with_etag
+from app.etags import (
+    ETAG_HEADER,
+    ETAG_RESPONSE,
+    IF_MATCH_FROM_ETAG,
+    PRECONDITION_FAILED_RESPONSE,
+    IfMatchDep,
+    answer_with_etag,
+)
 from app.models import UserCreate, UserPublic, UserUpdate, UserWithStocks, storable_text
 from app.paging import LIST_RESPONSE_HEADERS, PageParamsDep, SortOrder, send_page
 
