@@ -83,6 +83,7 @@ async def redoc(request: Request) -> HTMLResponse:
     # FastAPI's get_redoc_html has no place for a local font stylesheet, and
     # ReDoc's theme asks for Montserrat and Roboto, so the page is written here.
     app: FastAPI = request.app
+    openapi_url = _openapi_url(request)
     return HTMLResponse(f"""<!DOCTYPE html>
 <html>
 <head>
@@ -94,8 +95,8 @@ async def redoc(request: Request) -> HTMLResponse:
 <style>body {{ margin: 0; padding: 0; }}</style>
 </head>
 <body>
-<noscript>ReDoc needs JavaScript; the OpenAPI it shows is at <a href="{_openapi_url(request)}">{_openapi_url(request)}</a>.</noscript>
-<redoc spec-url="{_openapi_url(request)}"></redoc>
+<noscript>ReDoc needs JavaScript; the OpenAPI it shows is at <a href="{openapi_url}">{openapi_url}</a>.</noscript>
+<redoc spec-url="{openapi_url}"></redoc>
 <script src="{_static(request, "redoc/redoc.standalone.js", REDOC_VERSION)}"></script>
 </body>
 </html>

@@ -2,6 +2,8 @@
 
 from collections.abc import AsyncIterator
 
+from typing import Any
+
 import pytest
 from httpx import ASGITransport, AsyncClient
 
@@ -27,7 +29,7 @@ async def test_an_unforeseen_error_is_a_bare_json_500_without_a_traceback(settin
 @pytest.fixture
 def cors_client_for():
     async def make(origins: str | None) -> AsyncIterator[AsyncClient]:
-        extra = {} if origins is None else {"cors_origins": origins}
+        extra: dict[str, Any] = {} if origins is None else {"cors_origins": origins}
         app = create_app(Settings(_env_file=None, database_url="postgresql://unused/db", **extra))
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
             yield client
@@ -62,9 +64,7 @@ async def test_cors_origins_narrow_the_allowed_origins_and_allow_credentials(cor
 async def test_a_page_on_another_origin_may_read_the_apis_own_response_headers(client: AsyncClient) -> None:
     created = await client.post("/users/", json={"name": "John Doe", "age": 30})
     await client.post("/users/", json={"name": "Jane Doe", "age": 31})
-    response = await client.get(
-        "/users/?limit=1", headers={"Origin": "https://app.example", "Prefer": "count=exact"}
-    )
+    response = await client.get("/users/?limit=1", headers={"Origin": "https://app.example", "Prefer": "count=exact"})
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
     exposed = {name.strip().lower() for name in response.headers["access-control-expose-headers"].split(",")}
