@@ -79,7 +79,12 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64, description="uvicorn worker processes; each has its own pool of connections."
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
-    access_log: bool = Field(default=True, description="Log a line per request (off in production for speed).")
+    access_log: bool = Field(
+        default=True, description="Log a line per request (app/request_log.py); false turns only that line off."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="Log lines as JSON objects or as text; auto: text on a terminal, JSON otherwise."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=["*"],
         description="Comma-separated origins allowed by CORS; `*` (the default) allows any, without credentials.",
@@ -166,9 +171,9 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _lower_log_level(cls, value: object) -> object:
+    def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
 

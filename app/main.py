@@ -12,6 +12,8 @@ from app.db import Database
 from app.docs import mount_docs
 from app.errors import APP_RESPONSES, register_error_handlers
 from app.head import HeadAsGet
+from app.request_log import RequestLog, configure_logging
+from app.runtime import freeze_startup_heap
 from app import health
 from app.stocks import routes as stocks
 from app.users import routes as users
@@ -39,7 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
         app.state.database = database = Database(settings)
+        # Last, once everything start-up builds is in place.
+        freeze_startup_heap()
         try:
             yield
         finally:
@@ -74,8 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # response headers unless told; these are the API's own.
         expose_headers=["ETag", "Link", "X-Total-Count", "Preference-Applied", "Retry-After", "X-Request-ID"],
     )
-    # Added last, so it is the outermost: everything inside sees a GET.
+    # Added after the others, so it is outside them: everything inside sees a GET.
     app.add_middleware(HeadAsGet)
+    # Outermost: its id is on every answer (413s and 500s too) and on every log line of the request.
+    app.add_middleware(RequestLog, log_requests=settings.access_log)
     register_error_handlers(app)
     app.include_router(health.router)
     app.include_router(users.router)
