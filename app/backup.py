@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 from app.config import mask_password
@@ -33,9 +34,12 @@ class BackupError(Exception):
 
 
 def libpq_connection(database_url: str) -> tuple[str, dict[str, str]]:
-    """The URL as libpq takes it, without the password, and an environment carrying the password."""
+    """libpq's connection string for the URL, without the password, and an environment carrying the password."""
     url = make_url(database_url)
-    conninfo = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    parameters = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
+    # Query options (sslmode, host=/a/socket/dir, ...) are libpq's own.
+    parameters |= {name: value if isinstance(value, str) else value[-1] for name, value in url.query.items()}
+    conninfo = make_conninfo(**{name: value for name, value in parameters.items() if value is not None})
     environment = dict(os.environ)
     if url.password:
         environment["PGPASSWORD"] = url.password

@@ -1,0 +1,140 @@
+"""Operations on a real database: instances that migrate together take turns; a backup restores every row."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.backup import libpq_connection
+from app.health import migration_head
+from app.migrate import MIGRATION_LOCK
+from tests.helpers import libpq_url
+from tests.processes import STARTUP_GUARD_SECONDS, run_app
+from tests.scratch import scratch_database
+
+# Trust auth ignores the password; it is there to prove it never reaches a log line.
+PASSWORD = "never-logged-pw"
+
+
+def _with_password(url: str) -> str:
+    return make_url(url).set(password=PASSWORD).render_as_string(hide_password=False)
+
+
+def _finish(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=STARTUP_GUARD_SECONDS)
+    return output
+
+
+def _succeed(url: str, *arguments: str) -> str:
+    """Run `python -m app ARGUMENTS` on `url` to the end; its output, once it exited 0."""
+    process = run_app({"DATABASE_URL": url}, *arguments)
+    output = _finish(process)
+    assert process.returncode == 0, output
+    return output
+
+
+def _waiting_for_the_lock(connection: psycopg.Connection) -> int:
+    return connection.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND (classid::bigint << 32 | objid::bigint) = %s",
+        [MIGRATION_LOCK],
+    ).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_three_instances_migrating_at_once_take_turns_and_one_applies_the_migrations(database_url: str) -> None:
+    with scratch_database(database_url, "portfolio_migrate_together") as url:
+        with psycopg.connect(libpq_url(url), autocommit=True) as holder:
+            # Hold the lock ourselves, so all three are surely started and waiting before any migrates.
+            holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+            instances = [run_app({"DATABASE_URL": url, "LOG_LEVEL": "info"}, "migrate") for _ in range(3)]
+            try:
+                deadline = time.monotonic() + STARTUP_GUARD_SECONDS
+                while _waiting_for_the_lock(holder) < 3:
+                    assert time.monotonic() < deadline, "the three instances did not all wait for the lock"
+                    assert all(instance.poll() is None for instance in instances), "an instance did not wait"
+                    time.sleep(0.1)
+            finally:
+                holder.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+                outputs = [_finish(instance) for instance in instances]
+            assert [instance.returncode for instance in instances] == [0, 0, 0], outputs
+            applied = [output for output in outputs if "Running upgrade" in output]
+            assert len(applied) == 1, outputs
+            assert applied[0].count("Running upgrade") == len(list(Path("migrations/versions").glob("0*.py")))
+            assert all("Another instance is migrating this database; waiting" in output for output in outputs)
+            revision = holder.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert revision == [(migration_head(),)]
+
+
+def _rows(url: str) -> dict[str, list[tuple]]:
+    with psycopg.connect(libpq_url(url)) as connection:
+        return {
+            table: connection.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()  # type: ignore[arg-type]  # our table names
+            for table in ("users", "stocks", "alembic_version")
+        } | {
+            "next ids": connection.execute(
+                "SELECT nextval(pg_get_serial_sequence('users', 'id')), nextval(pg_get_serial_sequence('stocks', 'id'))"
+            ).fetchall()
+        }
+
+
+@pytest.mark.slow
+def test_a_backup_restores_every_row_into_an_empty_database(database_url: str, tmp_path: Path) -> None:
+    backup_file = tmp_path / "portfolio.dump"
+    with scratch_database(database_url, "portfolio_backed_up") as source:
+        _succeed(source, "demo", "--users", "30", "--stocks-per-user", "4", "--seed", "7")
+        output = _succeed(_with_password(source), "backup", str(backup_file))
+        assert f"to {backup_file} (" in output
+        assert PASSWORD not in output
+        expected = _rows(source)
+    assert (len(expected["users"]), len(expected["stocks"])) == (30, 120)
+    assert backup_file.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
+
+    with scratch_database(database_url, "portfolio_restored") as target:
+        output = _succeed(_with_password(target), "restore", str(backup_file))
+        assert PASSWORD not in output
+        assert _rows(target) == expected
+
+        refused = run_app({"DATABASE_URL": target}, "restore", str(backup_file))
+        output = _finish(refused)
+        assert refused.returncode == 1
+        assert "already holds data (in stocks, users); restoring would replace it" in output
+        assert "--force" in output
+
+        with psycopg.connect(libpq_url(target), autocommit=True) as connection:
+            connection.execute("DELETE FROM stocks WHERE id > 10")
+        _succeed(target, "restore", str(backup_file), "--force")
+        assert _rows(target) == expected
+
+
+@pytest.mark.slow
+def test_a_backup_restores_into_a_database_the_release_step_has_migrated(database_url: str, tmp_path: Path) -> None:
+    backup_file = tmp_path / "portfolio.dump"
+    with scratch_database(database_url, "portfolio_backed_up") as source:
+        _succeed(source, "demo", "--users", "3", "--stocks-per-user", "2")
+        _succeed(source, "backup", str(backup_file))
+        expected = _rows(source)
+    with scratch_database(database_url, "portfolio_restored") as target:
+        _succeed(target, "migrate")
+        _succeed(target, "restore", str(backup_file))  # empty tables are no data to protect
+        assert _rows(target) == expected
+
+
+def test_the_password_reaches_pg_dump_in_its_environment_never_its_arguments() -> None:
+    conninfo, environment = libpq_connection("postgresql+psycopg://app:s3cret@db.example:5432/portfolio?sslmode=require")
+    assert conninfo == "host=db.example port=5432 user=app dbname=portfolio sslmode=require"
+    assert environment["PGPASSWORD"] == "s3cret"
+
+
+@pytest.mark.slow
+def test_restore_refuses_a_file_that_is_not_a_backup(database_url: str, tmp_path: Path) -> None:
+    not_a_backup = tmp_path / "notes.txt"
+    not_a_backup.write_text("hello")
+    refused = run_app({"DATABASE_URL": database_url}, "restore", str(not_a_backup))
+    output = _finish(refused)
+    assert refused.returncode == 1
+    assert f"{not_a_backup} is not a backup made by pg_dump --format=custom" in output
