@@ -9,6 +9,7 @@
 import functools
 from typing import Literal
 
+import psycopg
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
@@ -85,12 +86,11 @@ async def readiness(request: Request, response: Response) -> Readiness:
     database = request.app.state.database
     try:
         async with database.turn(), database.engine.connect() as connection:
-            revision = await connection.scalar(
-                text(
-                    "SELECT CASE WHEN to_regclass('alembic_version') IS NOT NULL"
-                    " THEN (SELECT max(version_num) FROM alembic_version) END"
-                )
-            )
+            revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    except sa_exc.ProgrammingError as error:
+        if not isinstance(error.orig, psycopg.errors.UndefinedTable):
+            raise
+        revision = None  # never migrated
     except (sa_exc.DBAPIError, sa_exc.TimeoutError):
         return _not_ready(response, Readiness(
             status="not ready", database="unavailable", migration=None, expected_migration=expected

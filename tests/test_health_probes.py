@@ -60,7 +60,12 @@ async def test_ready_is_503_until_the_database_is_migrated_to_head(database_url:
         async with _client_for(url) as client:
             unmigrated = await client.get("/health/ready")
             assert unmigrated.status_code == 503
-            assert unmigrated.json()["migration"] is None
+            assert unmigrated.json() == {
+                "status": "not ready",
+                "database": "connected",
+                "migration": None,
+                "expected_migration": migration_head(),
+            }
 
             command.upgrade(alembic_config(url), "0002")
             behind = await client.get("/health/ready")
