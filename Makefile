@@ -6,13 +6,23 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test fuzz bench demo clean
+.PHONY: run test test-fast lint fuzz bench demo clean
 
 run: $(STAMP)
 	$(PY) -m app
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything but the tests that start processes or clusters (marked slow): seconds, not minutes.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# ruff (lint and format) and mypy (strict, with the pydantic plugin); settings in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Schemathesis against our own OpenAPI, every check and phase, on a throwaway
 # embedded PostgreSQL. `make test` runs a short deterministic slice of it.

@@ -22,20 +22,21 @@ if database_url is None:
         "DATABASE_URL is not set. Set it, or use `python -m app migrate` / "
         '`python -m app revision "message"`, which start the embedded PostgreSQL.'
     )
+DATABASE_URL: str = database_url
 
 target_metadata = SQLModel.metadata
 
 
 def run_migrations_offline() -> None:
     """`alembic upgrade head --sql`: print the SQL instead of running it."""
-    context.configure(url=database_url, target_metadata=target_metadata, literal_binds=True)
+    context.configure(url=DATABASE_URL, target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
     # psycopg 3 serves sync SQLAlchemy too, so migrations need no event loop.
-    engine = create_engine(database_url, poolclass=pool.NullPool)
+    engine = create_engine(DATABASE_URL, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, compare_server_default=True)
         with context.begin_transaction():

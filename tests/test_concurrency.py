@@ -2,7 +2,7 @@
 
 import asyncio
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,9 +17,7 @@ async def test_two_hundred_concurrent_stock_creations_all_land(committed_client:
     responses = await asyncio.wait_for(
         asyncio.gather(
             *(
-                committed_client.post(
-                    f"/users/{user['id']}/stocks/", json={"name": symbol, "price": 1, "quantity": 1}
-                )
+                committed_client.post(f"/users/{user['id']}/stocks/", json={"name": symbol, "price": 1, "quantity": 1})
                 for symbol in symbols
             )
         ),
@@ -37,16 +35,14 @@ async def test_deleting_a_user_while_stocks_are_created_leaves_no_orphan(
     user = await create_user(committed_client)
     url = f"/users/{user['id']}/stocks/"
 
-    async def create(n: int):
+    async def create(n: int) -> Response:
         return await committed_client.post(url, json={"name": f"S{n}", "price": 1, "quantity": 1})
 
-    async def delete_midway():
+    async def delete_midway() -> Response:
         await asyncio.sleep(0.01)
         return await committed_client.delete(f"/users/{user['id']}")
 
-    results = await asyncio.wait_for(
-        asyncio.gather(*(create(n) for n in range(100)), delete_midway()), GUARD_SECONDS
-    )
+    results = await asyncio.wait_for(asyncio.gather(*(create(n) for n in range(100)), delete_midway()), GUARD_SECONDS)
     *creations, deletion = results
     assert deletion.status_code == 204
     assert {response.status_code for response in creations} <= {201, 404}

@@ -24,12 +24,12 @@ def database(database_url: str) -> Iterator[psycopg.Connection]:
 
 
 def _counts(connection: psycopg.Connection) -> tuple[int, int]:
-    return connection.execute("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM stocks)").fetchone()
+    row = connection.execute("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM stocks)").fetchone()
+    assert row is not None
+    return row[0], row[1]
 
 
-def test_demo_data_has_the_size_asked_for_and_plausible_values(
-    database: psycopg.Connection, database_url: str
-) -> None:
+def test_demo_data_has_the_size_asked_for_and_plausible_values(database: psycopg.Connection, database_url: str) -> None:
     fill_with_demo_data(database_url, DemoSize(users=1203, stocks_per_user=3), seed=7)
     assert _counts(database) == (1203, 3609)
     symbols = {row[0] for row in database.execute("SELECT DISTINCT name FROM stocks")}
@@ -64,6 +64,7 @@ def _demo_command(database_url: str, *arguments: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow  # runs `python -m app demo` in a process
 def test_the_demo_command_line(database: psycopg.Connection, database_url: str) -> None:
     first = _demo_command(database_url, "--users", "4", "--stocks-per-user", "2", "--seed", "1")
     assert first.returncode == 0, first.stderr

@@ -31,9 +31,7 @@ async def test_every_single_row_answer_carries_the_rows_version_as_etag(client: 
 
 
 @pytest.mark.parametrize("if_match", ['"1"', "*", '"7", "1"', ' "1" '])
-@pytest.mark.parametrize(
-    ("method", "body"), [("PUT", {"name": "Jane Doe"}), ("PATCH", {"age": 5}), ("DELETE", None)]
-)
+@pytest.mark.parametrize(("method", "body"), [("PUT", {"name": "Jane Doe"}), ("PATCH", {"age": 5}), ("DELETE", None)])
 async def test_a_matching_if_match_lets_the_change_through(
     client: AsyncClient, user: dict, method: str, body: dict | None, if_match: str
 ) -> None:
@@ -42,9 +40,7 @@ async def test_a_matching_if_match_lets_the_change_through(
 
 
 @pytest.mark.parametrize("if_match", ['"2"', 'W/"1"', '"01"', "1", "garbage", '""'])
-@pytest.mark.parametrize(
-    ("method", "body"), [("PUT", {"name": "Jane Doe"}), ("PATCH", {"age": 5}), ("DELETE", None)]
-)
+@pytest.mark.parametrize(("method", "body"), [("PUT", {"name": "Jane Doe"}), ("PATCH", {"age": 5}), ("DELETE", None)])
 async def test_a_stale_if_match_is_a_412_and_changes_nothing(
     client: AsyncClient, user: dict, method: str, body: dict | None, if_match: str
 ) -> None:

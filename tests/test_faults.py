@@ -30,6 +30,9 @@ from app.main import create_app
 from tests.helpers import AAPL, EVERY_OPERATION, JOHN, create_stock, create_user, libpq_url
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
+# Each test here starts and stops a PostgreSQL cluster: `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 # Generous: only there so a regression fails the test instead of hanging the suite.
 HANG_GUARD_SECONDS = 20
 UNAVAILABLE = {"detail": "Database unavailable, please retry shortly"}
@@ -80,9 +83,11 @@ def running_and_empty(postgres: RestartablePostgres) -> Iterator[None]:
 async def serving(postgres: RestartablePostgres, **settings: Any) -> AsyncIterator[AsyncClient]:
     """The app in this process, with its own engine and pool, on the test's cluster."""
     app: FastAPI = create_app(Settings(_env_file=None, database_url=postgres.url, **settings))
-    async with app.router.lifespan_context(app):
-        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
 
 
 @contextmanager
@@ -100,18 +105,16 @@ async def wait_for_a_lock_waiter(locker: psycopg.Connection) -> None:
     """Return once some other session is blocked on a lock: the request under test is in flight."""
     async with asyncio.timeout(HANG_GUARD_SECONDS):
         while True:
-            waiting = locker.execute(
+            (waiting,) = locker.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            ).fetchone()[0]
+            ).fetchone() or (0,)
             if waiting:
                 return
             await asyncio.sleep(0.02)
 
 
-def request(client: AsyncClient, method: str, path: str, body: Any = None) -> "asyncio.Future[httpx.Response]":
-    return asyncio.wait_for(client.request(method, path, json=body), HANG_GUARD_SECONDS)
-
-
+async def request(client: AsyncClient, method: str, path: str, body: Any = None) -> httpx.Response:
+    return await asyncio.wait_for(client.request(method, path, json=body), HANG_GUARD_SECONDS)
 
 
 # ---------------------------------------------------------------- outage
@@ -241,7 +244,6 @@ def wait_until_refused(base_url: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the server kept accepting connections after SIGTERM")
-
 
 
 def test_sigterm_lets_the_request_in_flight_finish_and_a_restart_finds_it(postgres: RestartablePostgres) -> None:

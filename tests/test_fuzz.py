@@ -3,9 +3,13 @@
 import re
 
 import psycopg
+import pytest
 
 from tests.fuzz import fuzz
 from tests.helpers import libpq_url
+
+# Each test here starts processes or PostgreSQL clusters: `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
 
 OPERATIONS = 17  # every path and method in the OpenAPI
 
@@ -23,5 +27,7 @@ def test_a_deterministic_fuzz_of_every_operation_finds_no_failure(database_url: 
     assert f"Tested: {OPERATIONS}" in report, report
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in report, report
-    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", report).groups())
+    counts = re.search(r"(\d+) generated, (\d+) passed", report)
+    assert counts, report
+    generated, passed = map(int, counts.groups())
     assert generated == passed > 500, report

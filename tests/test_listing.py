@@ -20,6 +20,13 @@ def next_url(response: Response) -> str | None:
     return match["url"]
 
 
+def the_next_url(response: Response) -> str:
+    """The next page's URL, which must be there."""
+    following = next_url(response)
+    assert following is not None, "no Link: rel=next"
+    return following
+
+
 async def walk(client: AsyncClient, url: str, params: dict | None = None, between_pages=None) -> list[dict]:
     """Every row, following Link: next to the end; `between_pages` runs after each page."""
     rows: list[dict] = []
@@ -233,7 +240,7 @@ async def test_a_walk_sees_every_row_once_while_rows_are_added(client: AsyncClie
 async def test_skip_still_works_with_links(client: AsyncClient, holdings: dict) -> None:
     first = await client.get("/stocks/", params={"skip": 1, "limit": 2})
     assert ids(first.json()) == ids(holdings["stocks"][1:3])
-    following = next_url(first)
+    following = the_next_url(first)
     assert "skip" not in following
     assert ids((await client.get(following)).json()) == ids(holdings["stocks"][3:5])
 
@@ -246,7 +253,7 @@ async def test_a_cursor_this_api_did_not_make_is_a_422(client: AsyncClient, curs
 
 
 async def test_a_cursor_from_another_sort_is_a_422_saying_so(client: AsyncClient, holdings: dict) -> None:
-    following = next_url(await client.get("/stocks/", params={"limit": 1, "sort": "price"}))
+    following = the_next_url(await client.get("/stocks/", params={"limit": 1, "sort": "price"}))
     response = await client.get(following.replace("sort=price", "sort=name"))
     assert response.status_code == 422
     assert "made for sort=price, not sort=name" in response.json()["detail"][0]["msg"]

@@ -93,9 +93,7 @@ async def test_a_page_of_users_is_one_statement(app: FastAPI, committed_client: 
     assert statements == ["SELECT"]
 
 
-async def test_writes_are_one_statement_each(
-    app: FastAPI, committed_client: AsyncClient
-) -> None:
+async def test_writes_are_one_statement_each(app: FastAPI, committed_client: AsyncClient) -> None:
     user = await create_user(committed_client)
     body = {"name": "AAPL", "price": 175.5, "quantity": 10}
 

@@ -3,9 +3,13 @@
 import signal
 
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
+
+# Each test here starts processes or PostgreSQL clusters: `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
 
 
 def test_python_m_app_migrates_serves_and_stops_on_sigterm(database_url: str) -> None:
@@ -29,7 +33,9 @@ def test_a_bad_database_url_stops_start_up_with_one_line() -> None:
     process = run_app({"DATABASE_URL": "mysql://root@localhost/app"})
     output, _ = process.communicate(timeout=STARTUP_GUARD_SECONDS)
     assert process.returncode == 2
-    assert output.strip() == "Invalid setting DATABASE_URL: must be a PostgreSQL URL (postgresql://...), not mysql://..."
+    assert (
+        output.strip() == "Invalid setting DATABASE_URL: must be a PostgreSQL URL (postgresql://...), not mysql://..."
+    )
 
 
 def test_an_unreachable_database_stops_start_up_with_a_clear_error() -> None:

@@ -7,7 +7,7 @@ from httpx import AsyncClient
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import Stock
+from app.models import STOCKS, Stock
 from tests.helpers import AAPL, create_stock, create_user, error_locations
 
 
@@ -128,7 +128,7 @@ async def test_prices_are_stored_exactly_and_sent_as_json_numbers(
     assert response.status_code == 201
     assert response.json()["price"] == shown
     assert f'"price":{shown!r}' in response.text
-    assert await session.scalar(select(Stock.price).where(Stock.id == response.json()["id"])) == stored
+    assert await session.scalar(select(STOCKS.c.price).where(STOCKS.c.id == response.json()["id"])) == stored
 
 
 @pytest.mark.parametrize(

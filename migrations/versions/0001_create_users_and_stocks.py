@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("price > 0", name=op.f("ck_stocks_price_positive")),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_stocks_quantity_positive")),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_stocks_user_id_users"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_stocks_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stocks")),
     )
     op.create_index(op.f("ix_stocks_name"), "stocks", ["name"], unique=False)
