@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint fuzz bench demo clean
+.PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql reset clean
 
 run: $(STAMP)
 	$(PY) -m app
@@ -40,6 +40,27 @@ USERS ?= 100
 STOCKS_PER_USER ?= 5
 demo: $(STAMP)
 	$(PY) -m app demo --users $(USERS) --stocks-per-user $(STOCKS_PER_USER) $(DEMO_FLAGS)
+
+migrate: $(STAMP)
+	$(PY) -m app migrate
+
+# make backup FILE=portfolio.dump; make restore FILE=portfolio.dump [RESTORE_FLAGS=--force]
+# The database `make run` uses: the embedded one, or DATABASE_URL.
+backup: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make backup FILE=portfolio.dump" >&2; exit 2; }
+	$(PY) -m app backup '$(FILE)'
+
+restore: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=portfolio.dump [RESTORE_FLAGS=--force]" >&2; exit 2; }
+	$(PY) -m app restore '$(FILE)' $(RESTORE_FLAGS)
+
+# psql on the database `make run` uses (embedded, or DATABASE_URL).
+psql: $(STAMP)
+	@$(PY) -m app psql
+
+# Delete the embedded development data (.data/postgres), after asking.
+reset: $(STAMP)
+	@$(PY) -m app reset
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.x")'
