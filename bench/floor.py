@@ -2,7 +2,8 @@
 
 A plain Starlette app, psycopg 3 with a handful of autocommit connections,
 hand-built JSON, and the same SQL the API runs (two statements for a user
-with stocks, keyset paging for lists, single-statement writes). Nothing
+with stocks, keyset paging for lists, single-statement writes, PATCH
+setting only the fields sent). Nothing
 validates, nothing maps to objects: it is what "as fast as this stack goes"
 means on this machine, and the benchmark reports the API as a ratio of it.
 
@@ -38,6 +39,8 @@ UPDATE_STOCK = (
     "UPDATE stocks SET name = %s, price = %s, quantity = %s, is_active = %s, "
     f"updated_at = now(), version = version + 1 WHERE id = %s RETURNING {STOCK_COLUMNS}"
 )
+# PATCH sets only the fields sent; the column names come from this list, never from the body.
+PATCHABLE = ("name", "price", "quantity", "is_active")
 DELETE_STOCK = "DELETE FROM stocks WHERE id = %s RETURNING id"
 
 
@@ -124,6 +127,20 @@ async def replace_stock(request: Request) -> Response:
     return NOT_FOUND if row is None else _json(row)
 
 
+async def patch_stock(request: Request) -> Response:
+    body = json.loads(await request.body(), parse_float=Decimal)
+    columns = [column for column in PATCHABLE if column in body]
+    assignments = "".join(f"{column} = %s, " for column in columns)
+    statement = (
+        f"UPDATE stocks SET {assignments}updated_at = now(), version = version + 1 "
+        f"WHERE id = %s RETURNING {STOCK_COLUMNS}"
+    )
+    values = [body[column] for column in columns]
+    async with request.app.state.db.connection() as connection:
+        row = await (await connection.execute(statement, [*values, int(request.path_params["stock_id"])])).fetchone()
+    return NOT_FOUND if row is None else _json(row)
+
+
 async def delete_stock(request: Request) -> Response:
     async with request.app.state.db.connection() as connection:
         row = await (await connection.execute(DELETE_STOCK, [int(request.path_params["stock_id"])])).fetchone()
@@ -148,6 +165,7 @@ def create_app() -> Starlette:
         Route("/stocks/", read_stocks),
         Route("/users/{user_id:int}/stocks/", create_stock, methods=["POST"]),
         Route("/stocks/{stock_id:int}", replace_stock, methods=["PUT"]),
+        Route("/stocks/{stock_id:int}", patch_stock, methods=["PATCH"]),
         Route("/stocks/{stock_id:int}", delete_stock, methods=["DELETE"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -1,14 +1,24 @@
 """`make bench`: the API against a raw floor, endpoint by endpoint, in the same run.
 
-    python -m bench.run [--large] [--workers N] [--rounds R] [--seconds S] [--only NAME ...]
+    python -m bench.run [--large] [--workers N] [--rounds R] [--seconds S] [--passes P]
+                        [--log-cost] [--without-heap-freeze] [--against GIT_REF] [--only NAME ...]
 
 On a throwaway embedded PostgreSQL it loads demo data (10,000 users x 10
 stocks; --large: x 100, a million stocks), starts the API as production runs
-it (`python -m app`, no access log) and the floor beside it (bench/floor.py:
+it (uvicorn serving the app factory, as `python -m app` does after migrating;
+request log off) and the floor beside it (bench/floor.py:
 plain Starlette, bare psycopg, the same SQL), then loads each endpoint with
-wrk, alternating API and floor round by round so machine noise hits both.
-It prints requests/s, p50 and p99 per endpoint with the ratio to the floor,
-checks the bars, and writes the lot as JSON to bench/results/.
+wrk, taking the servers in turn, in a different order each round, so machine
+noise hits them all. It prints requests/s, p50 and p99 per endpoint with the
+ratios to the floor's, checks the bars, and writes the lot as JSON to
+bench/results/.
+
+More servers can join the same run, each measured beside the others:
+  --log-cost             the API with its request log on (JSON lines to a file): what a line costs
+  --without-heap-freeze  the API without gc.freeze() after start-up (bench/variants.py): what it buys
+  --against REF          the API as of a git commit (`git archive`, served by uvicorn): before and after
+--passes 3 runs every endpoint three times back to back and reports each
+server's peak memory per pass, to show it does not grow.
 """
 
 import argparse
@@ -23,7 +33,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import psutil
@@ -34,12 +44,20 @@ from app.db import upgrade_to_head
 from app.demo import DemoSize, fill_with_demo_data
 from app.embedded_db import embedded_postgres
 from tests.helpers import libpq_url
-from tests.processes import free_port, run_app, stop, wait_until_serving
+from tests.processes import free_port, wait_until_serving
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 WRK_SCRIPT = PROJECT_ROOT / "bench" / "wrk.lua"
 THREADS = 2
 STOCK = {"name": "AAPL", "price": 175.5, "quantity": 10, "is_active": True}
+API = "api"
+FLOOR = "floor"
+LOG_ON = "api, request log on"
+NO_FREEZE = "api without heap freeze"
+# Bars that are not about one endpoint.
+LOG_COST_BAR = 0.05  # the request log line: at most 5% of throughput
+RSS_BAR_MB = 150  # per process, through the large run
+RSS_GROWTH_BAR = 0.05  # the last pass's peak at most 5% above the first's
 
 
 @dataclass
@@ -51,8 +69,10 @@ class Scenario:
     id_range: tuple[int, int] = (1, 1)
     ids: str = "random"
     body: dict | None = None
-    # The floor this endpoint must reach, as a share of its requests/s.
+    # The floor this endpoint must reach, as a share of its requests/s ...
     bar: float | None = None
+    # ... and the most its p99 may be, as a multiple of the floor's p99.
+    p99_bar: float | None = None
 
 
 @dataclass
@@ -64,32 +84,38 @@ class Measurement:
 
 
 @dataclass
-class Result:
-    scenario: str
-    api: list[Measurement] = field(default_factory=list)
-    floor: list[Measurement] = field(default_factory=list)
+class Server:
+    """One server under test: the API (as it is, or a variant of it) or the floor."""
 
-    @staticmethod
-    def _median(runs: list[Measurement], attribute: str) -> float:
-        return statistics.median(getattr(run, attribute) for run in runs)
+    name: str
+    url: str
+    process: subprocess.Popen
+    is_floor: bool = False
+    peak_rss_mb: list[float] = field(default_factory=list)  # one per pass
 
-    def summary(self) -> dict[str, Any]:
-        api_rps, floor_rps = (
-            self._median(self.api, "requests_per_second"),
-            self._median(self.floor, "requests_per_second"),
-        )
-        api_p99, floor_p99 = self._median(self.api, "p99_ms"), self._median(self.floor, "p99_ms")
-        return {
-            "api_rps": round(api_rps),
-            "floor_rps": round(floor_rps),
-            "ratio": round(api_rps / floor_rps, 2),
-            "api_p50_ms": round(self._median(self.api, "p50_ms"), 2),
-            "api_p99_ms": round(api_p99, 2),
-            "floor_p50_ms": round(self._median(self.floor, "p50_ms"), 2),
-            "floor_p99_ms": round(floor_p99, 2),
-            "p99_ratio": round(api_p99 / floor_p99, 2),
-            "non_2xx": sum(run.non_2xx for run in self.api + self.floor),
+    def path(self, scenario: Scenario) -> str:
+        return scenario.floor_path if self.is_floor else scenario.api_path
+
+
+def _median(runs: list[Measurement], attribute: str) -> float:
+    return statistics.median(getattr(run, attribute) for run in runs)
+
+
+def summarize(runs: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]]:
+    """Per server: medians of requests/s, p50 and p99, and the ratios to the floor's."""
+    floor_rps, floor_p99 = _median(runs[FLOOR], "requests_per_second"), _median(runs[FLOOR], "p99_ms")
+    summary = {}
+    for name, measurements in runs.items():
+        rps, p99 = _median(measurements, "requests_per_second"), _median(measurements, "p99_ms")
+        summary[name] = {
+            "rps": round(rps),
+            "ratio": round(rps / floor_rps, 2),
+            "p50_ms": round(_median(measurements, "p50_ms"), 2),
+            "p99_ms": round(p99, 2),
+            "p99_ratio": round(p99 / floor_p99, 2),
+            "non_2xx": sum(run.non_2xx for run in measurements),
         }
+    return summary
 
 
 def wrk(base_url: str, scenario: Scenario, path: str, seconds: int, connections: int) -> Measurement:
@@ -137,7 +163,7 @@ def fresh_stock_ids(database_url: str, count: int) -> tuple[int, int]:
 
 
 def process_tree_rss_mb(pid: int) -> float:
-    """The largest resident set of the API's processes (the server, or each worker)."""
+    """The largest resident set of a server's processes (the server, or each worker)."""
     process = psutil.Process(pid)
     members = [process, *process.children(recursive=True)]
     return max(member.memory_info().rss for member in members if member.is_running()) / 2**20
@@ -150,8 +176,8 @@ def scenarios(api_url: str, stocks: int, users: int) -> list[Scenario]:
     link = httpx.get(f"{api_url}/stocks/", params={"limit": 1, "skip": deep - 1}).headers["link"]
     deep_path = link.split(">")[0].removeprefix(f"<{api_url}").replace("limit=1", "limit=100")
     return [
-        Scenario("GET /users/{id}", "GET", "/users/{id}", "/users/{id}", (1, users), bar=0.5),
-        Scenario("GET /stocks/?limit=100", "GET", "/stocks/?limit=100", "/stocks/?limit=100", bar=0.5),
+        Scenario("GET /users/{id}", "GET", "/users/{id}", "/users/{id}", (1, users), bar=0.5, p99_bar=2),
+        Scenario("GET /stocks/?limit=100", "GET", "/stocks/?limit=100", "/stocks/?limit=100", bar=0.5, p99_bar=3),
         Scenario(f"GET /stocks/ from row {deep:,}", "GET", deep_path, f"/stocks/?limit=100&after={deep}", bar=0.5),
         Scenario(
             "POST /users/{id}/stocks/",
@@ -163,6 +189,7 @@ def scenarios(api_url: str, stocks: int, users: int) -> list[Scenario]:
             bar=0.4,
         ),
         Scenario("PUT /stocks/{id}", "PUT", "/stocks/{id}", "/stocks/{id}", (1, stocks), body=STOCK, bar=0.4),
+        Scenario("PATCH /stocks/{id}", "PATCH", "/stocks/{id}", "/stocks/{id}", (1, stocks), body={"quantity": 12}),
         Scenario("DELETE /stocks/{id}", "DELETE", "/stocks/{id}", "/stocks/{id}", ids="each-once", bar=0.4),
         Scenario("GET /", "GET", "/", "/"),
     ]
@@ -185,29 +212,84 @@ def machine() -> dict[str, Any]:
     }
 
 
-def print_table(summaries: dict[str, dict[str, Any]], bars: dict[str, float | None]) -> None:
+def print_table(summaries: dict[str, dict[str, dict[str, Any]]], order: list[str]) -> None:
     header = (
-        f"{'endpoint':34} {'API req/s':>10} {'floor req/s':>12} {'ratio':>6} {'bar':>5}  "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'floor p99':>9}"
+        f"{'endpoint':30} {'server':26} {'req/s':>7} {'x floor':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99 x floor':>12}"
     )
     print(header)
     print("-" * len(header))
-    for name, row in summaries.items():
-        bar = bars[name]
-        verdict = "" if bar is None else ("ok" if row["ratio"] >= bar else "MISS")
-        print(
-            f"{name:34} {row['api_rps']:>10,} {row['floor_rps']:>12,} {row['ratio']:>6.2f} {verdict:>5}  "
-            f"{row['api_p50_ms']:>7.2f} {row['api_p99_ms']:>7.2f} {row['floor_p99_ms']:>9.2f}"
-        )
+    for endpoint, servers in summaries.items():
+        label = endpoint
+        for name in order:
+            row = servers[name]
+            ratios = ("", "") if name == FLOOR else (f"{row['ratio']:.2f}", f"{row['p99_ratio']:.2f}")
+            print(
+                f"{label:30} {name:26} {row['rps']:>7,} {ratios[0]:>8} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+                f"{ratios[1]:>12}"
+            )
+            label = ""
+
+
+def start_servers(
+    arguments: argparse.Namespace, database_url: str, scratch: Path
+) -> tuple[Server, Server, list[Server]]:
+    """The API and the floor, and whichever variants were asked for; all serving."""
+
+    def log_file(name: str) -> IO[str]:
+        return open(scratch / f"{name.replace(' ', '-').replace(',', '')}.log", "w")
+
+    common = {
+        "DATABASE_URL": database_url,
+        "WORKERS": str(arguments.workers),
+        "LOG_LEVEL": "info",
+        "LOG_FORMAT": "json",
+        "ACCESS_LOG": "false",
+    }
+
+    def uvicorn(name: str, factory: str, cwd: Path = PROJECT_ROOT, **env: str) -> Server:
+        # What `python -m app` runs once it has migrated: uvicorn, the app factory, the workers.
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port), "--no-access-log",
+             "--log-level", "warning", "--workers", str(arguments.workers)],
+            cwd=cwd, env={**os.environ, **common, "BENCH_DATABASE_URL": database_url, **env},
+            stdout=log_file(name), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        return Server(name, f"http://127.0.0.1:{port}", process, is_floor=factory.startswith("bench.floor"))
+
+    main_api = uvicorn(API, "app.main:create_app")
+    floor = uvicorn(FLOOR, "bench.floor:create_app")
+    others = []
+    if arguments.log_cost:
+        others.append(uvicorn(LOG_ON, "app.main:create_app", ACCESS_LOG="true"))
+    if arguments.without_heap_freeze:
+        others.append(uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze"))
+    if arguments.against:
+        checkout = scratch / "against"
+        checkout.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", arguments.against], cwd=PROJECT_ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True)
+        others.append(uvicorn(f"api at {arguments.against}", "app.main:create_app", checkout))
+    for server in [main_api, floor, *others]:
+        wait_until_serving(server.url, server.process)
+    return main_api, floor, others
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="1,000,000 stocks (10,000 users x 100) instead of 100,000")
     parser.add_argument("--workers", type=int, default=1, help="API and floor worker processes (default 1)")
-    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per endpoint (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per endpoint, each server once (default 3)")
     parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--passes", type=int, default=1, help="run every endpoint this many times back to back")
+    parser.add_argument("--log-cost", action="store_true", help="also the API with its request log on")
+    parser.add_argument(
+        "--without-heap-freeze", action="store_true", help="also the API without gc.freeze() after start-up"
+    )
+    parser.add_argument("--against", metavar="GIT_REF", help="also the API as of this commit (e.g. HEAD~3)")
     parser.add_argument("--only", nargs="*", help="endpoints whose name contains one of these")
     arguments = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -226,54 +308,48 @@ def main(argv: list[str] | None = None) -> int:
             connection.execute("VACUUM ANALYZE")
             postgres_version = connection.execute("SHOW server_version").fetchone()[0]
 
-        api_port, floor_port = free_port(), free_port()
-        api_url, floor_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{floor_port}"
-        logs = Path(scratch)
-        common = {"LOG_LEVEL": "warning", "WORKERS": str(arguments.workers)}
-        api = run_app(
-            {**common, "DATABASE_URL": database_url, "PORT": str(api_port), "ACCESS_LOG": "false"},
-            output=open(logs / "api.log", "w"),
-        )
-        floor = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "bench.floor:create_app", "--port", str(floor_port),
-             "--no-access-log", "--log-level", "warning", "--workers", str(arguments.workers)],
-            cwd=PROJECT_ROOT, env={**os.environ, "BENCH_DATABASE_URL": database_url},
-            stdout=open(logs / "floor.log", "w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        api, floor, others = start_servers(arguments, database_url, Path(scratch))
+        servers = [api, floor, *others]
+        order = [API, *(server.name for server in others), FLOOR]
         try:
-            wait_until_serving(api_url, api)
-            wait_until_serving(floor_url, floor)
-            results: dict[str, Result] = {}
-            peak_rss_mb = 0.0
+            runs: dict[str, dict[str, list[Measurement]]] = {}
             chosen = [
                 scenario
-                for scenario in scenarios(api_url, stocks, users)
+                for scenario in scenarios(api.url, stocks, users)
                 if not arguments.only or any(part in scenario.name for part in arguments.only)
             ]
-            for scenario in chosen:
-                result = results[scenario.name] = Result(scenario.name)
-                print(f"{scenario.name} ...", flush=True)
-                for round_number in range(arguments.rounds + 1):  # round 0 warms both up
-                    targets = [("api", api_url, scenario.api_path), ("floor", floor_url, scenario.floor_path)]
-                    for target, base_url, path in targets if round_number % 2 == 0 else targets[::-1]:
-                        if scenario.ids == "each-once":
-                            scenario.id_range = fresh_stock_ids(database_url, 40_000)
-                        seconds = 1 if round_number == 0 else arguments.seconds
-                        measurement = wrk(base_url, scenario, path, seconds, arguments.connections)
-                        if round_number:
-                            getattr(result, target).append(measurement)
-                        if target == "api":
-                            peak_rss_mb = max(peak_rss_mb, process_tree_rss_mb(api.pid))
+            for pass_number in range(arguments.passes):
+                for server in servers:
+                    server.peak_rss_mb.append(0.0)
+                for scenario in chosen:
+                    print(f"{scenario.name} ..." + (f" (pass {pass_number + 1})" if arguments.passes > 1 else ""), flush=True)
+                    by_server = runs.setdefault(scenario.name, {server.name: [] for server in servers})
+                    for round_number in range(arguments.rounds + 1):  # round 0 warms every server up
+                        shift = round_number % len(servers)
+                        for server in servers[shift:] + servers[:shift]:
+                            if scenario.ids == "each-once":
+                                scenario.id_range = fresh_stock_ids(database_url, 40_000)
+                            seconds = 1 if round_number == 0 else arguments.seconds
+                            measurement = wrk(server.url, scenario, server.path(scenario), seconds, arguments.connections)
+                            if round_number:
+                                by_server[server.name].append(measurement)
+                            server.peak_rss_mb[-1] = max(server.peak_rss_mb[-1], process_tree_rss_mb(server.process.pid))
         finally:
-            stop(api)
-            floor.terminate()
-            floor.wait(30)
+            for server in servers:
+                server.process.terminate()
+                server.process.wait(30)
 
-    summaries = {name: result.summary() for name, result in results.items()}
-    bars = {scenario.name: scenario.bar for scenario in chosen}
+    summaries = {name: summarize(by_server) for name, by_server in runs.items()}
     print()
-    print_table(summaries, bars)
-    checks = bar_checks(summaries, bars, peak_rss_mb)
+    print_table(summaries, order)
+    comparisons = compare(summaries, others)
+    for line in comparisons["lines"]:
+        print(line)
+    print()
+    print("Peak RSS per process, MB, by pass: " + "; ".join(
+        f"{server.name} {', '.join(f'{mb:.0f}' for mb in server.peak_rss_mb)}" for server in servers
+    ))  # fmt: skip
+    checks = bar_checks(summaries, chosen, api, comparisons)
     print()
     for check, holds in checks.items():
         print(f"{'ok  ' if holds else 'MISS'} {check}")
@@ -285,43 +361,89 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "when": stamp,
                 "machine": machine(),
+                "load_average": os.getloadavg(),
                 "postgres": postgres_version,
                 "settings": vars(arguments) | {"users": users, "stocks": stocks, "wrk_threads": THREADS},
                 "endpoints": summaries,
                 "runs": {
-                    name: {"api": [asdict(m) for m in r.api], "floor": [asdict(m) for m in r.floor]}
-                    for name, r in results.items()
+                    name: {server: [asdict(m) for m in measurements] for server, measurements in by_server.items()}
+                    for name, by_server in runs.items()
                 },
-                "api_peak_rss_mb": round(peak_rss_mb, 1),
+                "peak_rss_mb_by_pass": {server.name: [round(mb, 1) for mb in server.peak_rss_mb] for server in servers},
+                "log_cost": comparisons.get("log_cost"),
                 "bars": checks,
             },
             indent=2,
         )
     )
-    print(f"\nAPI peak RSS per process: {peak_rss_mb:.0f} MB. Results: {output.relative_to(PROJECT_ROOT)}")
+    print(f"\nResults: {output.relative_to(PROJECT_ROOT)}")
     return 0
 
 
+def compare(summaries: dict[str, dict[str, dict[str, Any]]], others: list[Server]) -> dict[str, Any]:
+    """What the request log costs, and how the API moved against --against, endpoint by endpoint."""
+    result: dict[str, Any] = {"lines": []}
+    names = [server.name for server in others]
+    if LOG_ON in names:
+        costs = {name: 1 - servers[LOG_ON]["rps"] / servers[API]["rps"] for name, servers in summaries.items()}
+        result["log_cost"] = {"by_endpoint": {name: round(cost, 3) for name, cost in costs.items()}}
+        result["log_cost"]["mean"] = round(statistics.mean(costs.values()), 3)
+        result["lines"].append(
+            "\nThe request log line costs "
+            + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
+            + f"; mean {result['log_cost']['mean']:+.1%} of throughput"
+        )
+    for name in names:
+        if name.startswith("api at "):
+            result["against"] = name
+            result["lines"].append(f"\nThe API against {name}: requests/s and p99")
+            for endpoint, servers in summaries.items():
+                now, then = servers[API], servers[name]
+                result["lines"].append(
+                    f"  {endpoint:30} req/s {then['rps']:>6,} -> {now['rps']:>6,} ({now['rps'] / then['rps'] - 1:+.0%})"
+                    f"   p99 {then['p99_ms']:>6.1f} -> {now['p99_ms']:>6.1f} ms ({now['p99_ms'] / then['p99_ms'] - 1:+.0%})"
+                )
+    return result
+
+
 def bar_checks(
-    summaries: dict[str, dict[str, Any]], bars: dict[str, float | None], peak_rss_mb: float
+    summaries: dict[str, dict[str, dict[str, Any]]], chosen: list[Scenario], api: Server, comparisons: dict[str, Any]
 ) -> dict[str, bool]:
     checks = {}
-    for name, row in summaries.items():
-        if bars[name] is not None:
-            checks[f"{name}: {row['ratio']:.2f} x the floor's requests/s (bar {bars[name]})"] = (
-                row["ratio"] >= bars[name]
+    for scenario in chosen:
+        row = summaries[scenario.name][API]
+        if scenario.bar is not None:
+            checks[f"{scenario.name}: {row['ratio']:.2f} x the floor's requests/s (bar {scenario.bar})"] = (
+                row["ratio"] >= scenario.bar
             )
-        if row["non_2xx"]:
-            checks[f"{name}: every answer a 2xx ({row['non_2xx']} were not)"] = False
-    if "GET /users/{id}" in summaries:
-        row = summaries["GET /users/{id}"]
-        checks[f"GET /users/{{id}}: p99 {row['p99_ratio']:.2f} x the floor's (bar 2)"] = row["p99_ratio"] <= 2
+        if scenario.p99_bar is not None:
+            checks[f"{scenario.name}: p99 {row['p99_ratio']:.2f} x the floor's (bar {scenario.p99_bar})"] = (
+                row["p99_ratio"] <= scenario.p99_bar
+            )
+        failures = sum(server["non_2xx"] for server in summaries[scenario.name].values())
+        if failures:
+            checks[f"{scenario.name}: every answer a 2xx ({failures} were not)"] = False
     first = summaries.get("GET /stocks/?limit=100")
-    deep = next((row for name, row in summaries.items() if name.startswith("GET /stocks/ from row")), None)
+    deep = next((servers for name, servers in summaries.items() if name.startswith("GET /stocks/ from row")), None)
     if first and deep:
-        ratio = deep["api_p99_ms"] / first["api_p99_ms"]
+        ratio = deep[API]["p99_ms"] / first[API]["p99_ms"]
         checks[f"deep page p99 {ratio:.2f} x the first page's (bar 1.5)"] = ratio <= 1.5
-    checks[f"API peak RSS {peak_rss_mb:.0f} MB per process (bar 150)"] = peak_rss_mb < 150
+    if "against" in comparisons:
+        then = comparisons["against"]
+        for name, servers in summaries.items():
+            if name.split()[0] in ("POST", "PUT", "PATCH"):
+                change = servers[API]["p99_ms"] / servers[then]["p99_ms"] - 1
+                checks[f"{name}: p99 {change:+.0%} against {then} (bar: no worse, 10% for noise)"] = change <= 0.10
+    if "log_cost" in comparisons:
+        cost = comparisons["log_cost"]["mean"]
+        checks[f"request log line: {cost:.1%} of throughput on average (bar {LOG_COST_BAR:.0%})"] = cost <= LOG_COST_BAR
+    peak = max(api.peak_rss_mb)
+    checks[f"API peak RSS {peak:.0f} MB per process (bar {RSS_BAR_MB})"] = peak < RSS_BAR_MB
+    if len(api.peak_rss_mb) > 1:
+        growth = api.peak_rss_mb[-1] / api.peak_rss_mb[0] - 1
+        checks[f"API peak RSS {growth:+.1%} from the first pass to the last (bar {RSS_GROWTH_BAR:.0%})"] = (
+            growth <= RSS_GROWTH_BAR
+        )
     return checks
 
 
