@@ -197,13 +197,13 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+class _StandardError(logging.StreamHandler):
     """A handler writing to whatever sys.stderr is when it writes (as logging's last resort does)."""
 
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

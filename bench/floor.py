@@ -67,7 +67,7 @@ class Connections:
     def __init__(self, url: str, size: int) -> None:
         self.url = url
         self.size = size
-        self.idle: asyncio.Queue[psycopg.AsyncConnection] = asyncio.Queue()
+        self.idle: asyncio.Queue[psycopg.AsyncConnection[dict[str, Any]]] = asyncio.Queue()
 
     async def open(self) -> None:
         for _ in range(self.size):
@@ -79,7 +79,7 @@ class Connections:
             await self.idle.get_nowait().close()
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
         connection = await self.idle.get()
         try:
             yield connection

@@ -154,12 +154,13 @@ def wrk(base_url: str, scenario: Scenario, path: str, seconds: int, connections:
 def fresh_stock_ids(database_url: str, count: int) -> tuple[int, int]:
     """Insert `count` stocks for user 1 to be deleted; their id range."""
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        low, high = connection.execute(
+        row = connection.execute(
             "WITH added AS (INSERT INTO stocks (name, price, quantity, user_id) "
             "SELECT 'DEL', 1, 1, 1 FROM generate_series(1, %s) RETURNING id) SELECT min(id), max(id) FROM added",
             [count],
         ).fetchone()
-    return low, high
+    assert row is not None  # an aggregate always answers one row
+    return row[0], row[1]
 
 
 def process_tree_rss_mb(pid: int) -> float:
@@ -230,10 +231,8 @@ def print_table(summaries: dict[str, dict[str, dict[str, Any]]], order: list[str
             label = ""
 
 
-def start_servers(
-    arguments: argparse.Namespace, database_url: str, scratch: Path
-) -> tuple[Server, Server, list[Server]]:
-    """The API and the floor, and whichever variants were asked for; all serving."""
+def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Path, servers: list[Server]) -> None:
+    """The API, the floor, then whichever variants were asked for, into `servers` as each starts; all serving."""
 
     def log_file(name: str) -> IO[str]:
         return open(scratch / f"{name.replace(' ', '-').replace(',', '')}.log", "w")
@@ -246,7 +245,7 @@ def start_servers(
         "ACCESS_LOG": "false",
     }
 
-    def uvicorn(name: str, factory: str, cwd: Path = PROJECT_ROOT, **env: str) -> Server:
+    def uvicorn(name: str, factory: str, cwd: Path = PROJECT_ROOT, **env: str) -> None:
         # What `python -m app` runs once it has migrated: uvicorn, the app factory, the workers.
         port = free_port()
         process = subprocess.Popen(
@@ -255,15 +254,14 @@ def start_servers(
             cwd=cwd, env={**os.environ, **common, "BENCH_DATABASE_URL": database_url, **env},
             stdout=log_file(name), stderr=subprocess.STDOUT,
         )  # fmt: skip
-        return Server(name, f"http://127.0.0.1:{port}", process, is_floor=factory.startswith("bench.floor"))
+        servers.append(Server(name, f"http://127.0.0.1:{port}", process, is_floor=factory.startswith("bench.floor")))
 
-    main_api = uvicorn(API, "app.main:create_app")
-    floor = uvicorn(FLOOR, "bench.floor:create_app")
-    others = []
+    uvicorn(API, "app.main:create_app")
+    uvicorn(FLOOR, "bench.floor:create_app")
     if arguments.log_cost:
-        others.append(uvicorn(LOG_ON, "app.main:create_app", ACCESS_LOG="true"))
+        uvicorn(LOG_ON, "app.main:create_app", ACCESS_LOG="true")
     if arguments.without_heap_freeze:
-        others.append(uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze"))
+        uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze")
     if arguments.against:
         checkout = scratch / "against"
         checkout.mkdir()
@@ -271,10 +269,29 @@ def start_servers(
             ["git", "archive", arguments.against], cwd=PROJECT_ROOT, capture_output=True, check=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True)
-        others.append(uvicorn(f"api at {arguments.against}", "app.main:create_app", checkout))
-    for server in [main_api, floor, *others]:
+        uvicorn(f"api at {arguments.against}", "app.main:create_app", checkout)
+    for server in servers:
         wait_until_serving(server.url, server.process)
-    return main_api, floor, others
+
+
+def measure(
+    scenario: Scenario,
+    servers: list[Server],
+    by_server: dict[str, list[Measurement]],
+    arguments: argparse.Namespace,
+    database_url: str,
+) -> None:
+    """Load one endpoint on every server, round by round, each round in a different order."""
+    for round_number in range(arguments.rounds + 1):  # round 0 warms every server up
+        shift = round_number % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            if scenario.ids == "each-once":
+                scenario.id_range = fresh_stock_ids(database_url, 40_000)
+            seconds = 1 if round_number == 0 else arguments.seconds
+            measurement = wrk(server.url, scenario, server.path(scenario), seconds, arguments.connections)
+            if round_number:
+                by_server[server.name].append(measurement)
+            server.peak_rss_mb[-1] = max(server.peak_rss_mb[-1], process_tree_rss_mb(server.process.pid))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,12 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         stocks = users * stocks_per_user
         with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE")
-            postgres_version = connection.execute("SHOW server_version").fetchone()[0]
+            postgres_version = connection.execute("SHOW server_version").fetchone() or ("?",)
 
-        api, floor, others = start_servers(arguments, database_url, Path(scratch))
-        servers = [api, floor, *others]
-        order = [API, *(server.name for server in others), FLOOR]
+        servers: list[Server] = []
         try:
+            start_servers(arguments, database_url, Path(scratch), servers)
+            api, others = servers[0], servers[2:]
+            order = [API, *(server.name for server in others), FLOOR]
             runs: dict[str, dict[str, list[Measurement]]] = {}
             chosen = [
                 scenario
@@ -322,18 +340,9 @@ def main(argv: list[str] | None = None) -> int:
                 for server in servers:
                     server.peak_rss_mb.append(0.0)
                 for scenario in chosen:
-                    print(f"{scenario.name} ..." + (f" (pass {pass_number + 1})" if arguments.passes > 1 else ""), flush=True)
+                    print(f"{scenario.name} ..." + (f" (pass {pass_number + 1})" if arguments.passes > 1 else ""))
                     by_server = runs.setdefault(scenario.name, {server.name: [] for server in servers})
-                    for round_number in range(arguments.rounds + 1):  # round 0 warms every server up
-                        shift = round_number % len(servers)
-                        for server in servers[shift:] + servers[:shift]:
-                            if scenario.ids == "each-once":
-                                scenario.id_range = fresh_stock_ids(database_url, 40_000)
-                            seconds = 1 if round_number == 0 else arguments.seconds
-                            measurement = wrk(server.url, scenario, server.path(scenario), seconds, arguments.connections)
-                            if round_number:
-                                by_server[server.name].append(measurement)
-                            server.peak_rss_mb[-1] = max(server.peak_rss_mb[-1], process_tree_rss_mb(server.process.pid))
+                    measure(scenario, servers, by_server, arguments, database_url)
         finally:
             for server in servers:
                 server.process.terminate()
@@ -362,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                 "when": stamp,
                 "machine": machine(),
                 "load_average": os.getloadavg(),
-                "postgres": postgres_version,
+                "postgres": postgres_version[0],
                 "settings": vars(arguments) | {"users": users, "stocks": stocks, "wrk_threads": THREADS},
                 "endpoints": summaries,
                 "runs": {
@@ -399,9 +408,10 @@ def compare(summaries: dict[str, dict[str, dict[str, Any]]], others: list[Server
             result["lines"].append(f"\nThe API against {name}: requests/s and p99")
             for endpoint, servers in summaries.items():
                 now, then = servers[API], servers[name]
+                rps_change, p99_change = now["rps"] / then["rps"] - 1, now["p99_ms"] / then["p99_ms"] - 1
                 result["lines"].append(
-                    f"  {endpoint:30} req/s {then['rps']:>6,} -> {now['rps']:>6,} ({now['rps'] / then['rps'] - 1:+.0%})"
-                    f"   p99 {then['p99_ms']:>6.1f} -> {now['p99_ms']:>6.1f} ms ({now['p99_ms'] / then['p99_ms'] - 1:+.0%})"
+                    f"  {endpoint:30} req/s {then['rps']:>6,} -> {now['rps']:>6,} ({rps_change:+.0%})"
+                    f"   p99 {then['p99_ms']:>6.1f} -> {now['p99_ms']:>6.1f} ms ({p99_change:+.0%})"
                 )
     return result
 
