@@ -16,7 +16,7 @@ bench/results/.
 More servers can join the same run, each measured beside the others:
   --log-cost             the API with its request log on (JSON lines to a file): what a line costs
   --without-heap-freeze  the API without gc.freeze() after start-up (bench/variants.py): what it buys
-  --against REF          the API as of a git commit (`git archive`, served by uvicorn): before and after
+  --against REF          the API as of a git commit (`git archive`), or in a directory: before and after
 --passes 3 runs every endpoint three times back to back and reports each
 server's peak memory per pass, to show it does not grow.
 """
@@ -263,13 +263,15 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
     if arguments.without_heap_freeze:
         uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze")
     if arguments.against:
-        checkout = scratch / "against"
-        checkout.mkdir()
-        archive = subprocess.run(
-            ["git", "archive", arguments.against], cwd=PROJECT_ROOT, capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True)
-        uvicorn(f"api at {arguments.against}", "app.main:create_app", checkout)
+        checkout, label = Path(arguments.against), Path(arguments.against).name
+        if not checkout.is_dir():  # a git ref: its tree, as committed
+            checkout, label = scratch / "against", arguments.against
+            checkout.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", arguments.against], cwd=PROJECT_ROOT, capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True)
+        uvicorn(f"api at {label}", "app.main:create_app", checkout)
     for server in servers:
         wait_until_serving(server.url, server.process)
 
@@ -306,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--without-heap-freeze", action="store_true", help="also the API without gc.freeze() after start-up"
     )
-    parser.add_argument("--against", metavar="GIT_REF", help="also the API as of this commit (e.g. HEAD~3)")
+    parser.add_argument(
+        "--against", metavar="GIT_REF", help="also the API as of this commit (e.g. HEAD~3) or in this directory"
+    )
     parser.add_argument("--only", nargs="*", help="endpoints whose name contains one of these")
     arguments = parser.parse_args(argv)
     if shutil.which("wrk") is None:
