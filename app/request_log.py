@@ -20,6 +20,7 @@
 `ACCESS_LOG=false` turns the line off; ids and error logs stay.
 """
 
+import inspect
 import json
 import logging
 import re
@@ -112,7 +113,8 @@ async def _internal_error_response(scope: Scope, error: Exception) -> Response:
     handler = handlers.get(Exception) or handlers.get(500)
     if handler is None:
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
-    return await handler(Request(scope), error)
+    response = handler(Request(scope), error)
+    return await response if inspect.isawaitable(response) else response
 
 
 def _log_request(scope: Scope, status: int, duration_ms: float) -> None:
@@ -127,7 +129,9 @@ def _log_request(scope: Scope, status: int, duration_ms: float) -> None:
         "user_id": scope["state"].get("user_id"),
         "client": client[0] if client else None,
     }
-    logger.info("%s %s %d %.1f ms", method, path, status, duration_ms, extra={"request_line": fields})
+    # The path arrives percent-decoded: a %0A in it must not start a forged line of text.
+    shown = path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+    logger.info("%s %s %d %.1f ms", method, shown, status, duration_ms, extra={"request_line": fields})
 
 
 def _route_template(scope: Scope) -> str | None:

@@ -224,6 +224,15 @@ async def test_text_lines_read_as_one_line_each(client: AsyncClient, request_rec
     ), text
 
 
+async def test_a_path_cannot_forge_a_second_line(
+    client: AsyncClient, request_records: pytest.LogCaptureFixture
+) -> None:
+    await client.get("/users/%0A2026-01-01T00:00:00.000Z%20INFO%20app.request%20forged")
+    [line] = request_lines(request_records)
+    assert len(TextFormatter().format(line).splitlines()) == 1
+    assert json.loads(JsonFormatter().format(line))["path"].startswith("/users/\n2026")
+
+
 async def test_no_secret_reaches_a_log_line(client: AsyncClient, request_records: pytest.LogCaptureFixture) -> None:
     secrets = {
         "Authorization": "Bearer sekrit-token",
