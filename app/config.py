@@ -28,6 +28,12 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
 
 
+# TRUSTED_PROXIES=private: every address no client on the internet can have.
+# Behind a platform's router (Heroku, Render, Railway) the router connects
+# from such an address, and it is the only way in.
+PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "fc00::/7", "::1"]
+
+
 def _is_ip_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -113,8 +119,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=[],
         description=(
-            "Comma-separated addresses or networks (10.0.0.0/8) of the proxies in front of the API, or `*`; "
-            "X-Forwarded-For and X-Forwarded-Proto are believed only from them. Empty: from nobody."
+            "Comma-separated addresses or networks (10.0.0.0/8) of the proxies in front of the API, `private` "
+            "for every private network, or `*`; X-Forwarded-For and X-Forwarded-Proto are believed only from "
+            "them. Empty: from nobody."
         ),
     )
     max_body_bytes: int = Field(
@@ -162,12 +169,13 @@ class Settings(BaseSettings):
             if len(value) > 1:
                 raise ValueError("`*` trusts every address; list addresses or give `*` alone")
             return value
+        value = [network for proxy in value for network in (PRIVATE_NETWORKS if proxy == "private" else [proxy])]
         for proxy in value:
             try:
                 ipaddress.ip_network(proxy)
             except ValueError:
                 raise ValueError(
-                    f"{proxy!r} is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8 or *"
+                    f"{proxy!r} is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8, private or *"
                 ) from None
         return value
 

@@ -15,9 +15,9 @@ from app.config import PROJECT_ROOT
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 from tests.scratch import scratch_database
 
-# What a platform's dashboard would set besides PORT and DATABASE_URL (see
-# README, Deploy); settings the platforms will need later go here too.
-PLATFORM_ENVIRONMENT = {"TRUSTED_PROXIES": "*", "WORKERS": "1"}
+# What a platform's dashboard would set besides PORT and DATABASE_URL (README, Deploy).
+PLATFORM_ENVIRONMENT = {"TRUSTED_PROXIES": "private", "WORKERS": "1"}
+SECRETS = {"SECRET_KEY": "a-test-key-that-is-long-enough-for-hs256-0123456789"}
 
 
 def _procfile() -> dict[str, str]:
@@ -43,6 +43,7 @@ def test_the_render_blueprint_runs_the_procfiles_commands_and_checks_readiness()
     variables = {variable["key"]: variable for variable in web["envVars"]}
     assert variables["DATABASE_URL"]["fromDatabase"] == {"name": database["name"], "property": "connectionString"}
     assert {key: variables[key]["value"] for key in PLATFORM_ENVIRONMENT} == PLATFORM_ENVIRONMENT
+    assert {key: variables[key] for key in SECRETS} == {key: {"key": key, "generateValue": True} for key in SECRETS}
 
 
 def _honcho(process_name: str, environment: dict[str, str], port: int, empty_env_file: Path) -> subprocess.Popen:
@@ -73,6 +74,7 @@ def test_the_procfiles_web_serves_and_its_release_makes_it_ready(database_url: s
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "DATABASE_URL": url,
             **PLATFORM_ENVIRONMENT,
+            **SECRETS,
         }
         web = _honcho("web", environment, port, empty_env_file)
         try:
@@ -96,9 +98,7 @@ def test_the_procfiles_web_serves_and_its_release_makes_it_ready(database_url: s
             assert "Running upgrade  -> 0001" in output
 
             assert httpx.get(base_url + "/health/ready").status_code == 200
-            created = httpx.post(base_url + "/users/", json={"name": "John Doe", "age": 30})
-            assert created.status_code == 201
-            assert httpx.get(base_url + f"/users/{created.json()['id']}").json()["name"] == "John Doe"
+            assert httpx.get(base_url + "/openapi.json").json()["info"]["title"] == "Portfolio API"
         finally:
             os.killpg(web.pid, signal.SIGTERM)
             output, _ = web.communicate(timeout=STARTUP_GUARD_SECONDS)
@@ -108,15 +108,17 @@ def test_the_procfiles_web_serves_and_its_release_makes_it_ready(database_url: s
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("trusted_proxies", "believed"),
+    ("trusted_proxies", "client"),
     [
-        ("", False),  # the default: nobody, loopback included
-        ("10.0.0.0/8", False),  # a proxy elsewhere; we connect from loopback
-        ("127.0.0.1", True),
+        ("", None),  # the default: nobody, loopback included
+        ("10.0.0.0/8", None),  # a proxy elsewhere; we connect from loopback
+        ("127.0.0.1", "203.0.113.7"),
+        ("private", "203.0.113.7"),
+        ("*", "198.51.100.66"),  # the leftmost address, which the client wrote itself
     ],
 )
 def test_forwarded_headers_are_believed_only_from_trusted_proxies(
-    database_url: str, trusted_proxies: str, believed: bool
+    database_url: str, trusted_proxies: str, client: str | None
 ) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -138,12 +140,14 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(
         # A redirect's Location is built from the request's scheme and host.
         response = httpx.get(
             base_url + "/users",
-            headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+            # What a proxy sends on when a client forged the first address: it appends the real one.
+            headers={"X-Forwarded-For": "198.51.100.66, 203.0.113.7", "X-Forwarded-Proto": "https"},
             follow_redirects=False,
         )
     finally:
         output = stop(process)
     assert response.status_code == 307
-    scheme = "https" if believed else "http"
+    scheme = "http" if client is None else "https"
     assert response.headers["location"] == f"{scheme}://127.0.0.1:{port}/users/"
-    assert ("203.0.113.7" in output) is believed, output
+    for address in ("198.51.100.66", "203.0.113.7"):
+        assert (address in output) is (address == client), output

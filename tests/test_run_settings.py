@@ -3,7 +3,10 @@
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings, describe_settings_error
+from app.config import PRIVATE_NETWORKS, Settings, describe_settings_error
+
+
+SECRET_KEY = "a-test-key-that-is-long-enough-for-hs256-0123456789"
 
 
 def _problem(**values: object) -> str:
@@ -21,7 +24,8 @@ def test_a_host_that_is_no_address_fails_naming_host(host: str) -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "api.example.com"])
 def test_addresses_and_host_names_are_accepted_as_host(host: str) -> None:
-    assert Settings(_env_file=None, host=host).host == host
+    # Beyond loopback, accounts need a shared SECRET_KEY (README, Deploy).
+    assert Settings(_env_file=None, host=host, secret_key=SECRET_KEY).host == host
 
 
 def test_a_connect_timeout_below_libpqs_minimum_of_two_seconds_is_refused() -> None:
@@ -41,11 +45,17 @@ def test_trusted_proxies_are_read_as_a_comma_separated_list(monkeypatch: pytest.
     assert Settings(_env_file=None).trusted_proxies == ["*"]
 
 
+def test_private_stands_for_every_private_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "private, 203.0.113.9")
+    assert Settings(_env_file=None).trusted_proxies == [*PRIVATE_NETWORKS, "203.0.113.9"]
+    assert "10.0.0.0/8" in PRIVATE_NETWORKS and "100.64.0.0/10" in PRIVATE_NETWORKS
+
+
 @pytest.mark.parametrize(
     ("proxies", "problem"),
     [
-        ("proxy.internal", "'proxy.internal' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8 or *"),
-        ("10.0.0.1/8", "'10.0.0.1/8' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8 or *"),
+        ("proxy.internal", "'proxy.internal' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8, private or *"),
+        ("10.0.0.1/8", "'10.0.0.1/8' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8, private or *"),
         ("*, 10.0.0.1", "`*` trusts every address; list addresses or give `*` alone"),
     ],
 )
