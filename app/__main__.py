@@ -1,16 +1,15 @@
 """`python -m app`: migrate, then serve; with no DATABASE_URL, on an embedded PostgreSQL.
 
-    python -m app                      migrate, then serve (`make run`)
-    python -m app serve [--no-migrate] [--host H] [--port P]   serve; --no-migrate when a release step migrates
-    python -m app migrate              apply migrations and exit (one instance at a time)
-    python -m app revision "message"   autogenerate a migration from the models
-    python -m app demo --users N --stocks-per-user M [--force]   fill the database with demo data
-    python -m app backup FILE          write the database to FILE (pg_dump's custom format)
-    python -m app restore FILE [--force]   load FILE into an empty database (--force: replace what is there)
-    python -m app psql                 open psql on the database `make run` uses
-    python -m app reset [--yes]        delete the embedded development data, after asking
+python -m app                      migrate, then serve (`make run`)
+python -m app serve [--no-migrate] [--host H] [--port P]   serve; --no-migrate when a release step migrates
+python -m app migrate              apply migrations and exit (one instance at a time)
+python -m app revision "message"   autogenerate a migration from the models
+python -m app demo --users N --stocks-per-user M [--force]   fill the database with demo data
+python -m app backup FILE          write the database to FILE (pg_dump's custom format)
+python -m app restore FILE [--force]   load FILE into an empty database (--force: replace what is there)
+python -m app psql                 open psql on the database `make run` uses
+python -m app reset [--yes]        delete the embedded development data, after asking
 """
-
 
 import argparse
 import errno
@@ -21,7 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -147,7 +146,7 @@ def reset(settings: Settings, *, assume_yes: bool) -> int:
     return 0
 
 
-def _count(lowest: int, highest: int):
+def _count(lowest: int, highest: int) -> Callable[[str], int]:
     """An argparse type: an integer from lowest to highest."""
 
     def parse(text: str) -> int:
@@ -182,9 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     revision.add_argument("message", help='what the migration does, e.g. "add updated_at"')
     demo = commands.add_parser("demo", help="fill the database with realistic demo users and stocks")
     demo.add_argument("--users", type=_count(1, 1_000_000), default=100, help="users to add (default 100)")
-    demo.add_argument(
-        "--stocks-per-user", type=_count(0, 1000), default=5, help="stocks for each user (default 5)"
-    )
+    demo.add_argument("--stocks-per-user", type=_count(0, 1000), default=5, help="stocks for each user (default 5)")
     demo.add_argument("--force", action="store_true", help="add demo data even if the database holds users")
     demo.add_argument("--seed", type=int, default=None, help="random seed, for the same data every time")
     backup = commands.add_parser("backup", help="write the database to FILE (pg_dump --format=custom)")

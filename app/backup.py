@@ -39,7 +39,7 @@ def libpq_connection(database_url: str) -> tuple[str, dict[str, str]]:
     parameters = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
     # Query options (sslmode, host=/a/socket/dir, ...) are libpq's own.
     parameters |= {name: value if isinstance(value, str) else value[-1] for name, value in url.query.items()}
-    conninfo = make_conninfo(**{name: value for name, value in parameters.items() if value is not None})
+    conninfo = make_conninfo("", **{name: value for name, value in parameters.items() if value is not None})
     environment = dict(os.environ)
     if url.password:
         environment["PGPASSWORD"] = url.password

@@ -21,6 +21,7 @@ from pydantic import Field as Rules
 from pydantic_core import PydanticCustomError
 from sqlalchemy import CheckConstraint, DateTime, String, Table, func, text
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 # Constraint names Alembic can see and diff; without them it writes
 # `create_foreign_key(None, ...)`, which cannot be dropped by name later.
@@ -192,7 +193,14 @@ class Schema(SQLModel):
 
     `__pydantic_base_init__` is pydantic's internal flag, not public API:
     tests/test_schemas.py fails if an upgrade stops honouring it.
+
+    A field the schema does not have is refused, not dropped: a request body
+    with a typo (`"agee": 31`) is a 422 naming it, and the OpenAPI says
+    `additionalProperties: false`. The public schemas, which are built from
+    rows holding more columns than they show, ignore extras instead (`Identified`).
     """
+
+    model_config = SQLModelConfig(extra="forbid")
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
@@ -208,7 +216,9 @@ class Identified(Schema):
     MRO) puts `id` first in every response, as the guide shows them.
     """
 
-    id: int
+    model_config = SQLModelConfig(extra="ignore")
+
+    id: int = Field(schema_extra={"examples": [1]})
 
 
 # ---------------------------------------------------------------- users

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; schemathesis brings it
 
 from app.config import PROJECT_ROOT
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
@@ -21,8 +21,12 @@ SECRETS = {"SECRET_KEY": "a-test-key-that-is-long-enough-for-hs256-0123456789"}
 
 
 def _procfile() -> dict[str, str]:
-    lines = (PROJECT_ROOT / "Procfile").read_text().splitlines()
-    return dict((part.strip() for part in line.split(":", 1)) for line in lines if line.strip())
+    processes = {}
+    for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
+        if line.strip():
+            name, command = line.split(":", 1)
+            processes[name.strip()] = command.strip()
+    return processes
 
 
 def test_the_procfile_migrates_on_release_and_serves_on_port_without_migrating() -> None:

@@ -17,9 +17,11 @@ from tests.scratch import scratch_database
 @asynccontextmanager
 async def _client_for(database_url: str) -> AsyncIterator[AsyncClient]:
     app = create_app(Settings(_env_file=None, database_url=database_url))
-    async with app.router.lifespan_context(app):
-        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
 
 
 def test_the_expected_migration_is_the_newest_in_migrations_versions() -> None:

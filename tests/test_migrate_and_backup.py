@@ -3,9 +3,11 @@
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from app.backup import libpq_connection
@@ -36,13 +38,14 @@ def _succeed(url: str, *arguments: str) -> str:
     return output
 
 
-def _waiting_for_the_lock(connection: psycopg.Connection) -> int:
-    return connection.execute(
+def _waiting_for_the_lock(connection: psycopg.Connection[Any]) -> int:
+    [(waiting,)] = connection.execute(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         " AND (classid::bigint << 32 | objid::bigint) = %s",
         [MIGRATION_LOCK],
-    ).fetchone()[0]
+    ).fetchall()
+    return int(waiting)
 
 
 @pytest.mark.slow
@@ -73,7 +76,7 @@ def test_three_instances_migrating_at_once_take_turns_and_one_applies_the_migrat
 def _rows(url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(libpq_url(url)) as connection:
         return {
-            table: connection.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()  # type: ignore[arg-type]  # our table names
+            table: connection.execute(sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))).fetchall()
             for table in ("users", "stocks", "alembic_version")
         } | {
             "next ids": connection.execute(
@@ -125,7 +128,9 @@ def test_a_backup_restores_into_a_database_the_release_step_has_migrated(databas
 
 
 def test_the_password_reaches_pg_dump_in_its_environment_never_its_arguments() -> None:
-    conninfo, environment = libpq_connection("postgresql+psycopg://app:s3cret@db.example:5432/portfolio?sslmode=require")
+    conninfo, environment = libpq_connection(
+        "postgresql+psycopg://app:s3cret@db.example:5432/portfolio?sslmode=require"
+    )
     assert conninfo == "host=db.example port=5432 user=app dbname=portfolio sslmode=require"
     assert environment["PGPASSWORD"] == "s3cret"
 

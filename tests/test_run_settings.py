@@ -1,15 +1,17 @@
 """Settings for running and deploying: HOST, DB_CONNECT_TIMEOUT, TRUSTED_PROXIES fail loudly, naming themselves."""
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
 from app.config import PRIVATE_NETWORKS, Settings, describe_settings_error
 
+# Beyond loopback, accounts need a shared SECRET_KEY (README, Deploy).
+ACCOUNTS: dict[str, Any] = {"secret_key": "a-test-key-that-is-long-enough-for-hs256-0123456789"}
 
-SECRET_KEY = "a-test-key-that-is-long-enough-for-hs256-0123456789"
 
-
-def _problem(**values: object) -> str:
+def _problem(**values: Any) -> str:
     with pytest.raises(ValidationError) as caught:
         Settings(_env_file=None, **values)
     return describe_settings_error(caught.value)
@@ -24,12 +26,14 @@ def test_a_host_that_is_no_address_fails_naming_host(host: str) -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "api.example.com"])
 def test_addresses_and_host_names_are_accepted_as_host(host: str) -> None:
-    # Beyond loopback, accounts need a shared SECRET_KEY (README, Deploy).
-    assert Settings(_env_file=None, host=host, secret_key=SECRET_KEY).host == host
+    assert Settings(_env_file=None, host=host, **ACCOUNTS).host == host
 
 
 def test_a_connect_timeout_below_libpqs_minimum_of_two_seconds_is_refused() -> None:
-    assert _problem(db_connect_timeout=1) == "Invalid setting DB_CONNECT_TIMEOUT: Input should be greater than or equal to 2"
+    assert (
+        _problem(db_connect_timeout=1)
+        == "Invalid setting DB_CONNECT_TIMEOUT: Input should be greater than or equal to 2"
+    )
     assert Settings(_env_file=None, db_connect_timeout=2).db_connect_timeout == 2
 
 
@@ -54,8 +58,14 @@ def test_private_stands_for_every_private_network(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("proxies", "problem"),
     [
-        ("proxy.internal", "'proxy.internal' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8, private or *"),
-        ("10.0.0.1/8", "'10.0.0.1/8' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8, private or *"),
+        (
+            "proxy.internal",
+            "'proxy.internal' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8, private or *",
+        ),
+        (
+            "10.0.0.1/8",
+            "'10.0.0.1/8' is not an IP address or network; expected e.g. 10.0.0.5, 10.0.0.0/8, private or *",
+        ),
         ("*, 10.0.0.1", "`*` trusts every address; list addresses or give `*` alone"),
     ],
 )

@@ -14,9 +14,11 @@ async def test_the_log_says_why_the_database_is_unavailable(caplog: pytest.LogCa
     port = free_port()
     app = create_app(Settings(_env_file=None, database_url=f"postgresql://postgres@127.0.0.1:{port}/portfolio"))
     with caplog.at_level(logging.WARNING, logger="app.errors"):
-        async with app.router.lifespan_context(app):
-            async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
-                assert (await client.get("/users/1")).status_code == 503
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+        ):
+            assert (await client.get("/users/1")).status_code == 503
     [line] = [record.getMessage() for record in caplog.records if record.name == "app.errors"]
     assert line.startswith("Database unavailable: OperationalError: connection failed: "), line
     assert f'connection to server at "127.0.0.1", port {port} failed: Connection refused' in line, line
