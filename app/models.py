@@ -21,7 +21,7 @@ from pydantic import Field as Rules
 from pydantic_core import PydanticCustomError
 from sqlalchemy import CheckConstraint, DateTime, String, Table, func, text
 from sqlmodel import Field, SQLModel
-from sqlmodel._compat import SQLModelConfig
+from sqlmodel._compat import SQLModelConfig  # the type SQLModel declares model_config with; not re-exported
 
 # Constraint names Alembic can see and diff; without them it writes
 # `create_foreign_key(None, ...)`, which cannot be dropped by name later.
