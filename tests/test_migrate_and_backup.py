@@ -73,16 +73,23 @@ def test_three_instances_migrating_at_once_take_turns_and_one_applies_the_migrat
         assert revision == [(migration_head(),)]
 
 
-def _rows(url: str) -> dict[str, list[tuple]]:
+def _rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a fixed order, and where every sequence stands."""
     with psycopg.connect(libpq_url(url)) as connection:
-        return {
-            table: connection.execute(sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))).fetchall()
-            for table in ("users", "stocks", "alembic_version")
-        } | {
-            "next ids": connection.execute(
-                "SELECT nextval(pg_get_serial_sequence('users', 'id')), nextval(pg_get_serial_sequence('stocks', 'id'))"
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1"
+        ).fetchall()
+        everything = {
+            table: connection.execute(
+                sql.SQL("SELECT * FROM {} AS row ORDER BY row::text").format(sql.Identifier(table))
             ).fetchall()
+            for (table,) in tables
         }
+        everything["sequences"] = connection.execute(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+        return everything
 
 
 @pytest.mark.slow
@@ -95,6 +102,7 @@ def test_a_backup_restores_every_row_into_an_empty_database(database_url: str, t
         assert PASSWORD not in output
         expected = _rows(source)
     assert (len(expected["users"]), len(expected["stocks"])) == (30, 120)
+    assert {"alembic_version", "users", "stocks", "sequences"} <= expected.keys()
     assert backup_file.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
 
     with scratch_database(database_url, "portfolio_restored") as target:
