@@ -5,12 +5,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# HS256 keys shorter than the hash's 32 bytes weaken it (RFC 7518, 3.2).
+MIN_SECRET_KEY_BYTES = 32
 
 # Spellings people paste from docs and cloud consoles; all mean "PostgreSQL",
 # and all are served by the one driver we ship (psycopg 3).
@@ -47,13 +50,9 @@ def normalize_database_url(raw: str) -> str:
     try:
         url = make_url(raw.strip())
     except ArgumentError:
-        raise ValueError(
-            "is not a URL; expected postgresql://user:password@host:5432/dbname"
-        ) from None
+        raise ValueError("is not a URL; expected postgresql://user:password@host:5432/dbname") from None
     if url.drivername not in _POSTGRES_SCHEMES:
-        raise ValueError(
-            f"must be a PostgreSQL URL (postgresql://...), not {url.drivername}://..."
-        )
+        raise ValueError(f"must be a PostgreSQL URL (postgresql://...), not {url.drivername}://...")
     if not url.database:
         raise ValueError("names no database; expected postgresql://user:password@host:5432/dbname")
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -67,9 +66,7 @@ def mask_password(url: str) -> str:
 class Settings(BaseSettings):
     """Configuration from environment variables (upper-case names) or `.env`; see `.env.example`."""
 
-    model_config = SettingsConfigDict(
-        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str | None = Field(
         default=None,
@@ -106,7 +103,10 @@ class Settings(BaseSettings):
     )
     db_connect_timeout: int = Field(
         # libpq treats a connect_timeout of 1 as 2; accepting 1 would promise what it does not do.
-        default=2, ge=2, le=60, description="Seconds to wait for PostgreSQL to accept a connection."
+        default=2,
+        ge=2,
+        le=60,
+        description="Seconds to wait for PostgreSQL to accept a connection.",
     )
     db_statement_timeout_ms: int = Field(
         default=5000, ge=0, description="Longest a single SQL statement may run; 0 disables the limit."
@@ -127,6 +127,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="Largest request body accepted; larger ones get a 413 unread."
     )
+
+    # Accounts and tokens (README, Authentication).
+    auth: Literal["required", "open"] | None = Field(
+        default=None,
+        description=(
+            "`required`: every endpoint but sign-up, login and the docs needs a token, and each user reaches only "
+            "their own data. `open`: the guide's API, anyone reaches everything (loopback only). "
+            "Unset: open on a loopback HOST, required otherwise."
+        ),
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs access tokens; at least 32 bytes, the same for every instance. Unset on a loopback HOST: "
+            "generated once into .data/secret-key."
+        ),
+    )
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Lifetime of an access token.")
+    refresh_token_days: int = Field(default=30, ge=1, le=365, description="Lifetime of a refresh token.")
 
     @field_validator("database_url")
     @classmethod
@@ -179,7 +198,47 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("log_level", "log_format", mode="before")
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_BYTES} bytes; make one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _choose_auth_safely(self) -> "Settings":
+        """AUTH defaults by HOST, and nothing but loopback may serve without accounts or without a shared key."""
+        if self.auth is None:
+            self.auth = "open" if self.on_loopback else "required"
+        if self.auth == "open" and not self.on_loopback:
+            raise ValueError(
+                f"AUTH=open lets anyone reach every portfolio, so it serves only on a loopback HOST, not {self.host}; "
+                "set AUTH=required (and SECRET_KEY), or HOST=127.0.0.1 behind a reverse proxy"
+            )
+        if self.secret_key is None and not self.on_loopback:
+            raise ValueError(
+                f"SECRET_KEY is needed when HOST is {self.host}: every instance must sign tokens with the same key; "
+                'make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return self
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether HOST is reachable only from this machine."""
+        if self.host == "localhost":
+            return True
+        return _is_ip_address(self.host) and ipaddress.ip_address(self.host).is_loopback
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth == "required"
+
+    @field_validator("log_level", "log_format", "auth", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -191,5 +250,6 @@ def describe_settings_error(error: ValidationError) -> str:
     for problem in error.errors():
         variable = ".".join(str(part) for part in problem["loc"]).upper()
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"Invalid setting {variable}: {message}")
+        # A rule across settings has no single variable; its message names them.
+        lines.append(f"Invalid setting {variable}: {message}" if variable else f"Invalid settings: {message}")
     return "\n".join(lines)

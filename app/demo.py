@@ -1,6 +1,6 @@
 """Demo data: realistic users and holdings over well-known symbols, in batched inserts.
 
-    python -m app demo --users 1000 --stocks-per-user 10
+python -m app demo --users 1000 --stocks-per-user 10
 """
 
 import random
@@ -67,9 +67,7 @@ def fill_with_demo_data(database_url: str, size: DemoSize, *, force: bool = Fals
 def _insert_batch(connection: sa.Connection, generator: random.Random, users: int, stocks_per_user: int) -> None:
     now = datetime.now(UTC)
     people = [_person(generator, now) for _ in range(users)]
-    user_ids = connection.scalars(
-        insert(User).returning(USERS.c.id, sort_by_parameter_order=True), people
-    ).all()
+    user_ids = connection.scalars(insert(User).returning(USERS.c.id, sort_by_parameter_order=True), people).all()
     stocks = [
         _lot(generator, user_id, person["signup_ts"], now)
         for user_id, person in zip(user_ids, people, strict=True)

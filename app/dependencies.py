@@ -1,12 +1,21 @@
-"""Request dependencies the routers share: path ids and each resource's repository."""
+"""Request dependencies the routers share: path ids, and each resource's repository and service.
+
+A repository is made for the caller's scope (app/auth/access.py): with
+AUTH=required a signed-in user's repositories reach only their own rows.
+"""
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
+from app.auth.access import CallerDep, ScopeDep
+from app.auth.repository import AuthRepository
+from app.auth.service import Authenticator
 from app.db import SessionDep
+from app.repository import EVERY_ROW
 from app.stocks.repository import StockRepository
 from app.users.repository import UserRepository
+from app.users.service import UserService
 
 # Any integer is accepted here: the repository answers an id that cannot
 # exist (0, -1, 2**40) with the same 404 as one that does not.
@@ -16,13 +25,41 @@ StockId = Annotated[int, Path(description="The stock's id.", examples=[1])]
 
 # Every dependency is `async def`: FastAPI runs plain functions in a thread
 # pool, a hop that costs more than what they do.
-async def user_repository(session: SessionDep) -> UserRepository:
-    return UserRepository(session)
+async def user_repository(session: SessionDep, scope: ScopeDep) -> UserRepository:
+    return UserRepository(session, scope)
 
 
-async def stock_repository(session: SessionDep) -> StockRepository:
-    return StockRepository(session)
+async def stock_repository(session: SessionDep, scope: ScopeDep) -> StockRepository:
+    return StockRepository(session, scope)
+
+
+async def auth_repository(session: SessionDep) -> AuthRepository:
+    return AuthRepository(session)
 
 
 UserRepositoryDep = Annotated[UserRepository, Depends(user_repository)]
 StockRepositoryDep = Annotated[StockRepository, Depends(stock_repository)]
+AuthRepositoryDep = Annotated[AuthRepository, Depends(auth_repository)]
+
+
+async def user_service(
+    request: Request, users: UserRepositoryDep, auth: AuthRepositoryDep, caller: CallerDep
+) -> UserService:
+    return UserService(users, auth, caller, request.app.state.settings)
+
+
+async def sign_up_service(
+    request: Request, session: SessionDep, auth: AuthRepositoryDep, caller: CallerDep
+) -> UserService:
+    """For POST /users/, which anyone may call: creating a row needs no scope, the service decides the rest."""
+    return UserService(UserRepository(session, EVERY_ROW), auth, caller, request.app.state.settings)
+
+
+async def authenticator(request: Request, session: SessionDep, auth: AuthRepositoryDep) -> Authenticator:
+    state = request.app.state
+    return Authenticator(UserRepository(session, EVERY_ROW), auth, state.access_tokens, state.settings)
+
+
+UserServiceDep = Annotated[UserService, Depends(user_service)]
+SignUpServiceDep = Annotated[UserService, Depends(sign_up_service)]
+AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]

@@ -25,7 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.paging import InvalidCursor
-from app.repository import NotFound, VersionMismatch
+from app.auth.access import Forbidden, NotAuthenticated
+from app.auth.service import TooManyFailures
+from app.repository import Conflict, NotFound, VersionMismatch
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,19 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
+# For OpenAPI: what the routes that take a token may answer.
+UNAUTHORIZED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorDetail,
+        "description": "No token where one is required (AUTH=required), or a token that is invalid or expired",
+        "headers": {
+            "WWW-Authenticate": {
+                "description": '`Bearer`, or `Bearer error="invalid_token"`',
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
 # For OpenAPI: what routes that look a row up, or that reach the database, may answer.
 NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No row has that id"}}
 # ... and what any route may answer.
@@ -79,10 +94,32 @@ def database_unavailable_response() -> JSONResponse:
     )
 
 
+# Fields whose values no answer may echo: a 422 about a short password must not repeat it.
+SECRET_FIELDS = frozenset({"password", "current_password", "new_password", "refresh_token", "access_token"})
+HIDDEN = "[hidden]"
+
+
+def _without_secrets(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error whose `input` shows no secret: hidden where the error is about one, redacted inside."""
+    if any(part in SECRET_FIELDS for part in error.get("loc", ())):
+        return {**error, "input": HIDDEN}
+    if isinstance(error.get("input"), dict):
+        return {**error, "input": _redact(error["input"])}
+    return error
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: HIDDEN if key in SECRET_FIELDS else _redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item) for item in value]
+    return value
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     return SafeJSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": jsonable_encoder(exc.errors())},
+        content={"detail": jsonable_encoder([_without_secrets(error) for error in exc.errors()])},
     )
 
 
@@ -134,6 +171,31 @@ async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
 async def _version_mismatch(request: Request, exc: VersionMismatch) -> JSONResponse:
     return JSONResponse(
         status_code=status.HTTP_412_PRECONDITION_FAILED, content={"detail": exc.detail}, headers={"ETag": exc.etag}
+    )
+
+
+async def _not_authenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
+    challenge = 'Bearer error="invalid_token"' if exc.token_sent else "Bearer"
+    return JSONResponse(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        content={"detail": exc.detail},
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_403_FORBIDDEN, content={"detail": exc.detail})
+
+
+async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": exc.detail})
+
+
+async def _too_many_failures(request: Request, exc: TooManyFailures) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        content={"detail": exc.detail},
+        headers={"Retry-After": str(exc.retry_after)},
     )
 
 
@@ -200,6 +262,10 @@ def register_error_handlers(app: FastAPI) -> None:
     _handle(app, NotFound, _not_found)
     _handle(app, VersionMismatch, _version_mismatch)
     _handle(app, InvalidCursor, _invalid_cursor)
+    _handle(app, NotAuthenticated, _not_authenticated)
+    _handle(app, Forbidden, _forbidden)
+    _handle(app, Conflict, _conflict)
+    _handle(app, TooManyFailures, _too_many_failures)
     _handle(app, RequestValidationError, _validation_error)
     _handle(app, StarletteHTTPException, _http_error)
     _handle(app, sa_exc.TimeoutError, _pool_timeout)

@@ -2,19 +2,23 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app import health
+from app.auth import routes as auth
+from app.auth.access import document_access
+from app.auth.tokens import AccessTokens, signing_key
 from app.body_limit import BodySizeLimit
 from app.config import Settings
 from app.db import Database
 from app.docs import mount_docs
-from app.errors import APP_RESPONSES, register_error_handlers
+from app.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.head import HeadAsGet
 from app.request_log import RequestLog, configure_logging
 from app.runtime import freeze_startup_heap
-from app import health
 from app.stocks import routes as stocks
 from app.users import routes as users
 
@@ -31,6 +35,7 @@ OPENAPI_TAGS = [
     {"name": "users", "description": "People who hold stocks."},
     {"name": "stocks", "description": "Holdings: a symbol, a price, a quantity, owned by one user."},
     {"name": "portfolio", "description": "What a user's active holdings are worth."},
+    {"name": "auth", "description": "Sign in, refresh and sign out (see README, Authentication)."},
     {"name": "health", "description": "Is the API up, and can it reach PostgreSQL?"},
 ]
 
@@ -84,9 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: its id is on every answer (413s and 500s too) and on every log line of the request.
     app.add_middleware(RequestLog, log_requests=settings.access_log)
     register_error_handlers(app)
+
+    # Accounts: every worker checks tokens with the same key (README, Authentication).
+    app.state.settings = settings
+    app.state.access_tokens = AccessTokens(signing_key(settings), timedelta(minutes=settings.access_token_minutes))
     app.include_router(health.router)
-    app.include_router(users.router)
-    app.include_router(stocks.router)
-    app.include_router(stocks.portfolio_router)
+    app.include_router(auth.router)
+    app.include_router(users.router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(stocks.router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(stocks.portfolio_router, responses=UNAUTHORIZED_RESPONSE)
     mount_docs(app)
+    document_access(app, auth_required=settings.auth_required)
     return app

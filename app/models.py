@@ -16,7 +16,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import MISSING, AfterValidator, BeforeValidator, PlainSerializer, Strict, WithJsonSchema
+from pydantic import (
+    MISSING,
+    AfterValidator,
+    BeforeValidator,
+    PlainSerializer,
+    SecretStr,
+    Strict,
+    WithJsonSchema,
+)
 from pydantic import Field as Rules
 from pydantic_core import PydanticCustomError
 from sqlalchemy import CheckConstraint, DateTime, String, Table, func, text
@@ -223,6 +231,54 @@ class Identified(Schema):
 
 # ---------------------------------------------------------------- users
 
+# Accounts (README, Authentication). Emails are stored lower-cased, so one
+# address is one account whatever its spelling; the pattern is the pragmatic
+# subset of RFC 5322 that mail providers hand out, and the OpenAPI says the same.
+EMAIL_MAX_LENGTH = 254
+_EMAIL_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_EMAIL_LABEL}(?:\.{_EMAIL_LABEL})+$"
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 128
+
+
+def _lower_case(value: str) -> str:
+    return value.lower()
+
+
+Email = Annotated[
+    str,
+    Rules(
+        max_length=EMAIL_MAX_LENGTH,
+        pattern=EMAIL_PATTERN,
+        description="Email address, used to sign in; case does not matter (stored lower-case).",
+        examples=["jane@example.com"],
+    ),
+    AfterValidator(_lower_case),
+]
+# Write-only: SecretStr keeps it out of reprs and logs; no response schema has it.
+Password = Annotated[
+    SecretStr,
+    Rules(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        description=(
+            f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters, not containing the email's part "
+            "before the @. Never returned."
+        ),
+        examples=["correct horse battery staple"],
+    ),
+]
+# `true` or `false` only; lax mode would also take 0, 1, "yes" and "off".
+Flag = Annotated[bool, Strict()]
+
+
+def password_problem(password: SecretStr, email: str | None) -> str | None:
+    """Why `password` is refused for an account with `email`, beyond its length; None if it is not."""
+    local_part = email.partition("@")[0].lower() if email else ""
+    if local_part and local_part in password.get_secret_value().lower():
+        return "Password must not contain the part of the email before the @"
+    return None
+
 
 class UserBase(SQLModel):
     name: UserName
@@ -235,27 +291,48 @@ class User(UserBase, table=True):
     __table_args__ = (
         CheckConstraint("char_length(name) >= 3", name="name_length"),
         CheckConstraint("age BETWEEN 0 AND 150", name="age_range"),
+        # One address, one account, whatever its spelling.
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     name: UserName = Field(sa_type=String(USER_NAME_MAX_LENGTH))
+    email: Email | None = Field(default=None, sa_type=String(EMAIL_MAX_LENGTH), unique=True)
+    # argon2id (app/auth/passwords.py); NULL: the user cannot sign in (the guide's users).
+    password_hash: str | None = Field(default=None, sa_type=String(255))
+    is_admin: Flag = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     signup_ts: datetime | None = server_timestamp()
     updated_at: datetime | None = server_timestamp(moves_on_update=True)
     version: int | None = row_version()
 
 
 class UserCreate(UserBase, Schema):
-    """POST, and PUT, which replaces every field as in the guide."""
+    """POST: sign-up. With AUTH=required, `email` and `password` are required."""
+
+    email: Email | None = None
+    password: Password | None = None
+    is_admin: Flag = Rules(default=False, description="Only an admin may set it.")
+
+
+class UserReplace(UserBase, Schema):
+    """PUT: replaces name and age, as in the guide (an `age` left out becomes null). Account fields change by PATCH."""
 
 
 class UserUpdate(Schema):
-    """PATCH: only the fields sent change. `age` may be set to null; `name` may not."""
+    """PATCH: only the fields sent change. `age` and `email` may be set to null; `name` may not."""
 
     name: UserName | MISSING = MISSING
     age: Age | MISSING | None = MISSING
+    email: Email | MISSING | None = MISSING
+    password: Password | MISSING = Rules(
+        default=MISSING, description="Sets a password on a user without one; an admin may reset any."
+    )
+    is_admin: Flag | MISSING = Rules(default=MISSING, description="Only an admin may set it.")
 
 
 class UserPublic(UserBase, Identified):
+    email: str | None
+    is_admin: bool
     signup_ts: datetime
     updated_at: datetime
 
@@ -265,10 +342,6 @@ class UserWithStocks(UserPublic):
 
 
 # ---------------------------------------------------------------- stocks
-
-
-# `true` or `false` only; lax mode would also take 0, 1, "yes" and "off".
-Flag = Annotated[bool, Strict()]
 
 
 class StockBase(SQLModel):

@@ -10,6 +10,9 @@ This base gives each of them the same shape of statement for the same job:
 - writes carry the client's `If-Match` in their WHERE, so a stale write
   touches nothing and is a `VersionMismatch` (412), with no lock held between
   a read and a write;
+- every statement carries the caller's `Scope` too: a signed-in user's
+  requests reach only rows they own, and another's row is a `NotFound`
+  exactly as if it did not exist (README, Authentication);
 - statements are built once, with bound parameters, and reused: SQLAlchemy
   caches the compiled SQL by the statement's structure, but building a
   statement and its cache key on every request cost a quarter of a simple
@@ -75,6 +78,14 @@ class VersionMismatch(Exception):
         self.detail = str(self)
 
 
+class Conflict(Exception):
+    """The write would break a uniqueness rule (an email already taken): 409, saying which."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 def etag_of(version: int) -> str:
     """A row's ETag: its version, quoted (a strong validator, RFC 9110)."""
     return f'"{version}"'
@@ -109,12 +120,38 @@ class IfMatch:
 ANY_VERSION = IfMatch()
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The rows a request may reach: every row (`owner_id` None), or those of one user."""
+
+    owner_id: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"any_owner": self.owner_id is None, "owner_id": self.owner_id or 0}
+
+    def reaches_user(self, user_id: int) -> bool:
+        return self.owner_id is None or self.owner_id == user_id
+
+
+EVERY_ROW = Scope()
+
+
 def can_exist(row_id: int) -> bool:
     """Ids are PostgreSQL `integer` from 1 up: any other number names no row.
 
     Sent as a parameter, such a number would be a driver error, not a 404.
     """
     return 1 <= row_id <= INT32_MAX
+
+
+def owner_matches(owner: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL for "the row belongs to the caller's scope", for every statement's WHERE (`Scope.params()`).
+
+    A parameter, not a statement per scope: one statement is compiled and
+    prepared for all callers. Lists, whose plans depend on it, filter by the
+    owner directly instead (`Repository._page`).
+    """
+    return or_(bindparam("any_owner", type_=Boolean), owner == bindparam("owner_id", type_=Integer))
 
 
 def version_matches(table: Table) -> ColumnElement[bool]:
@@ -140,12 +177,18 @@ class Repository(Generic[Public]):
     """
 
     table: ClassVar[Table]
+    owner_column: ClassVar[str]  # the column naming the user a row belongs to
     resource: ClassVar[str]
     public: ClassVar[TypeAdapter[Any]]
     public_list: ClassVar[TypeAdapter[Any]]
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, scope: Scope = EVERY_ROW) -> None:
         self.session = session
+        self.scope = scope
+
+    @property
+    def _owner(self) -> ColumnElement[Any]:
+        return self.table.c[self.owner_column]
 
     # -- reading
 
@@ -158,7 +201,7 @@ class Repository(Generic[Public]):
 
     async def read(self, row_id: int) -> Versioned[Public]:
         self._require_possible_id(row_id)
-        row = await self._first(_select_by_id(self.table), row_id=row_id)
+        row = await self._first(_select_by_id(self.table, self.owner_column), row_id=row_id, **self.scope.params())
         if row is None:
             raise NotFound(self.resource, row_id)
         return self._answer(row)
@@ -166,7 +209,10 @@ class Repository(Generic[Public]):
     async def exists(self, row_id: int) -> bool:
         if not can_exist(row_id):
             return False
-        return await self._first(_id_by_id(self.table), row_id=row_id) is not None
+        return (
+            await self._first(_id_by_id(self.table, self.owner_column), row_id=row_id, **self.scope.params())
+            is not None
+        )
 
     async def _first(self, statement: Executable, **params: Any) -> RowMapping | None:
         return (await self._execute(statement, params)).mappings().first()
@@ -197,10 +243,10 @@ class Repository(Generic[Public]):
         self._require_possible_id(row_id)
         if values:
             fields, params = _new_values(values)
-            statement = _update_by_id(self.table, fields)
+            statement = _update_by_id(self.table, self.owner_column, fields)
         else:
-            params, statement = {}, _select_by_id_if_matching(self.table)
-        row = await self._first(statement, row_id=row_id, **params, **if_match.params())
+            params, statement = {}, _select_by_id_if_matching(self.table, self.owner_column)
+        row = await self._first(statement, row_id=row_id, **params, **if_match.params(), **self.scope.params())
         if row is None:
             raise await self._missing_or_changed(row_id)
         await self.session.commit()
@@ -209,13 +255,14 @@ class Repository(Generic[Public]):
     async def delete(self, row_id: int, if_match: IfMatch = ANY_VERSION) -> None:
         """DELETE, in one statement; the schema's ON DELETE CASCADE takes dependent rows along."""
         self._require_possible_id(row_id)
-        if await self._first(_delete_by_id(self.table), row_id=row_id, **if_match.params()) is None:
+        statement = _delete_by_id(self.table, self.owner_column)
+        if await self._first(statement, row_id=row_id, **if_match.params(), **self.scope.params()) is None:
             raise await self._missing_or_changed(row_id)
         await self.session.commit()
 
     async def _missing_or_changed(self, row_id: int) -> NotFound | VersionMismatch:
         """Why a conditional write touched no row: the row is gone, or its version moved on."""
-        row = await self._first(_id_by_id(self.table), row_id=row_id)
+        row = await self._first(_id_by_id(self.table, self.owner_column), row_id=row_id, **self.scope.params())
         if row is None:
             return NotFound(self.resource, row_id)
         return VersionMismatch(self.resource, row_id, row["version"])
@@ -224,6 +271,8 @@ class Repository(Generic[Public]):
 
     async def _page(self, statement: Select[Any], order: SortOrder, params: PageParams) -> Page[Public]:
         """One page of `statement` (already filtered) in `order`, keyset-paged; counted if asked."""
+        if self.scope.owner_id is not None:
+            statement = statement.where(self._owner == self.scope.owner_id)
         total = None
         if params.wants_count:
             total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
@@ -245,7 +294,17 @@ class Repository(Generic[Public]):
 
     def _all_columns(self) -> Select[Any]:
         """SELECT every column, as plain rows: a list skips the ORM's identity map and bookkeeping."""
-        return select(*self.table.c)
+        return select(*readable_columns(self.table))
+
+
+# Columns no statement reads back: a password's hash never leaves the database
+# but through the one statement that checks a login (app/users/repository.py).
+WRITE_ONLY_COLUMNS = frozenset({"password_hash"})
+
+
+@cache
+def readable_columns(table: Table) -> tuple[ColumnElement[Any], ...]:
+    return tuple(column for column in table.c if column.name not in WRITE_ONLY_COLUMNS)
 
 
 def _new_values(values: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -258,36 +317,42 @@ def _new_values(values: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]
 
 @cache
 def _insert(table: Table, fields: tuple[str, ...]) -> Any:
-    return insert_statement(table).values({field: bindparam(f"new_{field}") for field in fields}).returning(*table.c)
-
-
-@cache
-def _select_by_id(table: Table) -> Select[Any]:
-    return select(*table.c).where(table.c.id == bindparam("row_id"))
-
-
-@cache
-def _select_by_id_if_matching(table: Table) -> Select[Any]:
-    return _select_by_id(table).where(version_matches(table))
-
-
-@cache
-def _id_by_id(table: Table) -> Select[Any]:
-    return select(table.c.id, table.c.version).where(table.c.id == bindparam("row_id"))
-
-
-@cache
-def _update_by_id(table: Table, fields: tuple[str, ...]) -> Any:
     return (
-        update_statement(table)
-        .where(table.c.id == bindparam("row_id"), version_matches(table))
+        insert_statement(table)
         .values({field: bindparam(f"new_{field}") for field in fields})
-        .returning(*table.c)
+        .returning(*readable_columns(table))
     )
 
 
 @cache
-def _delete_by_id(table: Table) -> Any:
+def _select_by_id(table: Table, owner: str) -> Select[Any]:
+    return select(*readable_columns(table)).where(table.c.id == bindparam("row_id"), owner_matches(table.c[owner]))
+
+
+@cache
+def _select_by_id_if_matching(table: Table, owner: str) -> Select[Any]:
+    return _select_by_id(table, owner).where(version_matches(table))
+
+
+@cache
+def _id_by_id(table: Table, owner: str) -> Select[Any]:
+    return select(table.c.id, table.c.version).where(table.c.id == bindparam("row_id"), owner_matches(table.c[owner]))
+
+
+@cache
+def _update_by_id(table: Table, owner: str, fields: tuple[str, ...]) -> Any:
     return (
-        delete_statement(table).where(table.c.id == bindparam("row_id"), version_matches(table)).returning(table.c.id)
+        update_statement(table)
+        .where(table.c.id == bindparam("row_id"), owner_matches(table.c[owner]), version_matches(table))
+        .values({field: bindparam(f"new_{field}") for field in fields})
+        .returning(*readable_columns(table))
+    )
+
+
+@cache
+def _delete_by_id(table: Table, owner: str) -> Any:
+    return (
+        delete_statement(table)
+        .where(table.c.id == bindparam("row_id"), owner_matches(table.c[owner]), version_matches(table))
+        .returning(table.c.id)
     )

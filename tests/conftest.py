@@ -20,13 +20,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings, normalize_database_url
 from app.db import create_engine, get_session, upgrade_to_head
 from app.main import create_app
-from tests.helpers import libpq_url
+from tests.helpers import TEST_SECRET_KEY, libpq_url
 
 
 def _drop_our_tables(url: str) -> None:
     # TEST_DATABASE_URL names a database the tests own; start it from empty.
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
-        connection.execute("DROP TABLE IF EXISTS stocks, users, alembic_version CASCADE")
+        connection.execute(
+            "DROP TABLE IF EXISTS refresh_tokens, login_failures, stocks, users, alembic_version CASCADE"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -41,15 +43,17 @@ def database_url() -> Iterator[str]:
         return
     from app.embedded_db import embedded_postgres
 
-    with tempfile.TemporaryDirectory(prefix="portfolio-test-") as scratch:
-        with embedded_postgres(Path(scratch) / "pgdata", "portfolio_test", keep_data=False) as url:
-            upgrade_to_head(url)
-            yield url
+    with (
+        tempfile.TemporaryDirectory(prefix="portfolio-test-") as scratch,
+        embedded_postgres(Path(scratch) / "pgdata", "portfolio_test", keep_data=False) as url,
+    ):
+        upgrade_to_head(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url)
+    return Settings(_env_file=None, database_url=database_url, secret_key=TEST_SECRET_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -121,4 +125,6 @@ async def committed_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
             yield client
     finally:
         async with engine.begin() as connection:
-            await connection.exec_driver_sql("TRUNCATE stocks, users RESTART IDENTITY CASCADE")
+            await connection.exec_driver_sql(
+                "TRUNCATE refresh_tokens, login_failures, stocks, users RESTART IDENTITY CASCADE"
+            )

@@ -5,6 +5,8 @@ from typing import Any
 from httpx import AsyncClient
 
 JOHN = {"name": "John Doe", "age": 30}
+# Signs the tests' access tokens; tests/test_auth.py makes others to show they are refused.
+TEST_SECRET_KEY = "test-secret-key-that-is-at-least-32-bytes-long"
 AAPL = {"name": "AAPL", "price": 175.50, "quantity": 10, "is_active": True}
 
 # Every operation that reaches the database, as (method, path, valid body).

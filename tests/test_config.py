@@ -56,8 +56,13 @@ def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HOST", "0.0.0.0")
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("SECRET_KEY", "k" * 32)
     settings = Settings(_env_file=None)
     assert (settings.port, settings.host, settings.log_level) == (9000, "0.0.0.0", "warning")
+    assert (settings.auth, settings.secret_key.get_secret_value() if settings.secret_key else None) == (
+        "required",
+        "k" * 32,
+    )
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
 
 

@@ -20,7 +20,7 @@ def database(database_url: str) -> Iterator[psycopg.Connection]:
         try:
             yield connection
         finally:
-            connection.execute("TRUNCATE stocks, users RESTART IDENTITY CASCADE")
+            connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
 
 
 def _counts(connection: psycopg.Connection) -> tuple[int, int]:

@@ -76,7 +76,7 @@ def running_and_empty(postgres: RestartablePostgres) -> Iterator[None]:
     yield
     postgres.start()  # a no-op when running; restarts it if a test failed while it was down
     with psycopg.connect(libpq_url(postgres.url), autocommit=True) as connection:
-        connection.execute("TRUNCATE stocks, users RESTART IDENTITY CASCADE")
+        connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
 
 
 @asynccontextmanager

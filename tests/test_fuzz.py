@@ -21,7 +21,7 @@ def test_a_deterministic_fuzz_of_every_operation_finds_no_failure(database_url: 
     finally:
         # The fuzzed app commits for real; leave the tables as the other tests expect them.
         with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-            connection.execute("TRUNCATE stocks, users RESTART IDENTITY CASCADE")
+            connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     assert f"Tested: {OPERATIONS}" in report, report

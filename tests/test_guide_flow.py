@@ -20,11 +20,13 @@ async def test_the_guides_tutorial_flow_gets_the_guides_answers(client: AsyncCli
     assert response.status_code == 201
     user = response.json()
     user_id = user["id"]
-    # The guide's fields, plus updated_at (which starts equal to signup_ts).
+    # The guide's fields, plus updated_at (which starts equal to signup_ts) and the account's, unset.
     assert user == {
         "id": user_id,
         "name": "John Doe",
         "age": 30,
+        "email": None,
+        "is_admin": False,
         "signup_ts": user["signup_ts"],
         "updated_at": user["signup_ts"],
     }
@@ -53,7 +55,7 @@ async def test_the_guides_tutorial_flow_gets_the_guides_answers(client: AsyncCli
     assert response.json() == {**user, "stocks": [stock]}
 
     # Keys in the guide's order, so the answers read the same side by side.
-    assert list(response.json()) == ["id", "name", "age", "signup_ts", "updated_at", "stocks"]
+    assert list(response.json()) == ["id", "name", "age", "email", "is_admin", "signup_ts", "updated_at", "stocks"]
     assert list(stock) == ["id", "name", "price", "quantity", "is_active", "user_id", "created_at", "updated_at"]
 
 
@@ -73,6 +75,13 @@ async def test_interactive_docs_and_openapi_are_served(client: AsyncClient) -> N
     openapi = (await client.get("/openapi.json")).json()
     assert set(openapi["paths"]) == {
         "/",
+        "/health/live",
+        "/health/ready",
+        "/auth/token",
+        "/auth/refresh",
+        "/auth/logout",
+        "/users/me",
+        "/users/me/password",
         "/users/",
         "/users/{user_id}",
         "/users/{user_id}/stocks/",

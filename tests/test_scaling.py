@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def _empty_tables(database_url: str) -> Iterator[None]:
     yield
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        connection.execute("TRUNCATE stocks, users RESTART IDENTITY CASCADE")
+        connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
 
 
 async def exercise(base_url: str) -> None:

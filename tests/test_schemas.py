@@ -56,7 +56,10 @@ def test_validating_a_user_with_stocks_runs_no_python_init(monkeypatch: pytest.M
         original(self, **data)
 
     monkeypatch.setattr(SQLModel, "__init__", counting_init)
-    user = {"id": 1, "name": "John Doe", "age": 30, "signup_ts": NOW, "updated_at": NOW, "stocks": [STOCK] * 3}
+    user = {
+        "id": 1, "name": "John Doe", "age": 30, "email": None, "is_admin": False,
+        "signup_ts": NOW, "updated_at": NOW, "stocks": [STOCK] * 3,
+    }  # fmt: skip
     validated = TypeAdapter(UserWithStocks).validate_python(user)
     assert validated.stocks[2] == StockPublic.model_validate(STOCK)  # the validators did run
     calls.clear()  # model_validate above is allowed its __init__; the list validation is not

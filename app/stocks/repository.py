@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.models import STOCKS, USERS, Portfolio, Position, StockCreate, StockPublic, StockUpdate
 from app.paging import Page, PageParams, SortOrder
-from app.repository import IfMatch, NotFound, Repository, Versioned, can_exist
+from app.repository import IfMatch, NotFound, Repository, Versioned, can_exist, owner_matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ _PORTFOLIO = (
         func.sum(_value).over().label("total_value"),
     )
     .select_from(USERS.outerjoin(STOCKS, and_(STOCKS.c.user_id == USERS.c.id, STOCKS.c.is_active)))
-    .where(USERS.c.id == bindparam("row_id"))
+    .where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
     .group_by(USERS.c.id, STOCKS.c.name)
     .order_by(_value.desc(), STOCKS.c.name)
 )
@@ -47,6 +47,7 @@ _PORTFOLIO = (
 
 class StockRepository(Repository[StockPublic]):
     table: ClassVar[Table] = STOCKS
+    owner_column: ClassVar[str] = "user_id"
     resource: ClassVar[str] = "Stock"
     public: ClassVar[TypeAdapter[Any]] = TypeAdapter(StockPublic)
     public_list: ClassVar[TypeAdapter[Any]] = TypeAdapter(list[StockPublic])
@@ -66,8 +67,8 @@ class StockRepository(Repository[StockPublic]):
         return await self._page(statement, order, params)
 
     async def create_for_user(self, user_id: int, stock: StockCreate) -> Versioned[StockPublic]:
-        """A new holding of `user_id`; `NotFound` for the user if there is no such user."""
-        if not can_exist(user_id):
+        """A new holding of `user_id`; `NotFound` for the user if there is no such user (in scope)."""
+        if not (can_exist(user_id) and self.scope.reaches_user(user_id)):
             raise NotFound("User", user_id)
         try:
             return await self._insert({**stock.model_dump(), "user_id": user_id})
@@ -91,7 +92,7 @@ class StockRepository(Repository[StockPublic]):
         """What the user's active stocks are worth, by symbol, largest position first."""
         if not can_exist(user_id):
             raise NotFound("User", user_id)
-        rows = (await self._execute(_PORTFOLIO, {"row_id": user_id})).all()
+        rows = (await self._execute(_PORTFOLIO, {"row_id": user_id, **self.scope.params()})).all()
         if not rows:
             raise NotFound("User", user_id)
         positions = [

@@ -1,29 +1,55 @@
-"""Every SQL statement on users: one user with their stocks, the list, and the writes."""
+"""Every SQL statement on users: one user with their stocks, the list, the writes, and sign-in lookups."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import psycopg
 from pydantic import TypeAdapter
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Select, Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
-from app.models import STOCKS, USERS, UserCreate, UserPublic, UserUpdate, UserWithStocks
+from app.models import STOCKS, USERS, UserPublic, UserWithStocks
 from app.paging import Page, PageParams, SortOrder
-from app.repository import IfMatch, NotFound, Repository, Versioned
+from app.repository import Conflict, IfMatch, NotFound, Repository, Versioned, owner_matches, readable_columns
 
 # A user and their stocks in one round trip: the user's columns, then each
 # stock's (all NULL for a user without stocks), one row per stock. Plain
 # columns, not ORM entities: building a response from rows skips the identity
 # map and instance bookkeeping, which cost more than the query on this path.
 _USER_WITH_STOCKS = (
-    select(*USERS.c, *(column.label(f"stock_{column.name}") for column in STOCKS.c))
+    select(*readable_columns(USERS), *(column.label(f"stock_{column.name}") for column in STOCKS.c))
     .select_from(USERS.outerjoin(STOCKS))
-    .where(USERS.c.id == bindparam("row_id"))
+    .where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
     .order_by(STOCKS.c.id)
 )
 _STOCK_COLUMNS = [(f"stock_{column.name}", column.name) for column in STOCKS.c]
 
+_SIGN_IN = select(USERS.c.id, USERS.c.password_hash, USERS.c.is_admin).where(USERS.c.email == bindparam("email"))
+_PASSWORD_HASH = select(USERS.c.password_hash).where(USERS.c.id == bindparam("row_id"))
+_SET_PASSWORD_HASH = (
+    update(USERS)
+    .where(USERS.c.id == bindparam("row_id"))
+    .values(password_hash=bindparam("new_hash"))
+    .returning(USERS.c.id)
+)
+
+EMAIL_TAKEN = "A user with this email already exists"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """What signing in needs to know of a user."""
+
+    user_id: int
+    password_hash: str | None
+    is_admin: bool
+
 
 class UserRepository(Repository[UserPublic]):
     table: ClassVar[Table] = USERS
+    owner_column: ClassVar[str] = "id"  # a user owns their own row
     resource: ClassVar[str] = "User"
     public: ClassVar[TypeAdapter[Any]] = TypeAdapter(UserPublic)
     public_list: ClassVar[TypeAdapter[Any]] = TypeAdapter(list[UserPublic])
@@ -34,7 +60,8 @@ class UserRepository(Repository[UserPublic]):
     async def read_with_stocks(self, user_id: int) -> Versioned[UserWithStocks]:
         """The user and their stocks, in one statement whatever the number of stocks."""
         self._require_possible_id(user_id)
-        rows = (await self._execute(_USER_WITH_STOCKS, {"row_id": user_id})).mappings().all()
+        result = await self._execute(_USER_WITH_STOCKS, {"row_id": user_id, **self.scope.params()})
+        rows = result.mappings().all()
         if not rows:
             raise NotFound(self.resource, user_id)
         user = dict(rows[0])
@@ -44,7 +71,7 @@ class UserRepository(Repository[UserPublic]):
         return Versioned(self._with_stocks.validate_python(user), user["version"])
 
     async def require(self, user_id: int) -> None:
-        """Nothing if the user exists; `NotFound` otherwise."""
+        """Nothing if the user exists (and is in scope); `NotFound` otherwise."""
         if not await self.exists(user_id):
             raise NotFound(self.resource, user_id)
 
@@ -55,13 +82,44 @@ class UserRepository(Repository[UserPublic]):
             statement = statement.where(USERS.c.name.icontains(name_part, autoescape=True))
         return await self._page(statement, order, params)
 
-    async def create(self, user: UserCreate) -> Versioned[UserPublic]:
-        return await self._insert(user.model_dump())
+    async def create(self, values: dict[str, Any]) -> Versioned[UserPublic]:
+        """A new user from validated fields (`password_hash` already hashed, never the password)."""
+        async with self._email_must_be_free():
+            return await self._insert(values)
 
-    async def replace(self, user_id: int, user: UserCreate, if_match: IfMatch) -> Versioned[UserPublic]:
-        """Every field set from `user`: an `age` left out becomes null, as in the guide."""
-        return await self._update(user_id, user.model_dump(), if_match)
+    async def change(self, user_id: int, values: dict[str, Any], if_match: IfMatch) -> Versioned[UserPublic]:
+        """PUT and PATCH: the fields in `values` set, under `If-Match`; PUT sends them all."""
+        async with self._email_must_be_free():
+            return await self._update(user_id, values, if_match)
 
-    async def patch(self, user_id: int, changes: UserUpdate, if_match: IfMatch) -> Versioned[UserPublic]:
-        """Only the fields the client sent."""
-        return await self._update(user_id, changes.model_dump(exclude_unset=True), if_match)
+    @asynccontextmanager
+    async def _email_must_be_free(self) -> AsyncIterator[None]:
+        """A write that would give two users one email is a `Conflict`.
+
+        The unique constraint decides, not a prior SELECT: two sign-ups with
+        one address at the same moment cannot both land.
+        """
+        try:
+            yield
+        except IntegrityError as error:
+            if isinstance(error.orig, psycopg.errors.UniqueViolation):
+                await self.session.rollback()
+                raise Conflict(EMAIL_TAKEN) from None
+            raise
+
+    # -- accounts
+
+    async def account_by_email(self, email: str) -> Account | None:
+        row = await self._first(_SIGN_IN, email=email)
+        return None if row is None else Account(row["id"], row["password_hash"], row["is_admin"])
+
+    async def password_hash(self, user_id: int) -> str | None:
+        """The user's password hash (None: they have no password); `NotFound` if out of scope."""
+        await self.require(user_id)
+        row = await self._first(_PASSWORD_HASH, row_id=user_id)
+        return None if row is None else row["password_hash"]
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        if await self._first(_SET_PASSWORD_HASH, row_id=user_id, new_hash=password_hash) is None:
+            raise NotFound(self.resource, user_id)
+        await self.session.commit()

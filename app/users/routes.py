@@ -1,12 +1,14 @@
 """Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AfterValidator
 
-from app.dependencies import UserId, UserRepositoryDep
-from app.errors import NOT_FOUND_RESPONSE
+from app.auth.access import SignedInDep
+from app.auth.models import PasswordChange
+from app.dependencies import SignUpServiceDep, UserId, UserRepositoryDep, UserServiceDep
+from app.errors import NOT_FOUND_RESPONSE, ErrorDetail
 from app.etags import (
     ETAG_HEADER,
     ETAG_RESPONSE,
@@ -15,7 +17,7 @@ from app.etags import (
     IfMatchDep,
     answer_with_etag,
 )
-from app.models import UserCreate, UserPublic, UserUpdate, UserWithStocks, storable_text
+from app.models import UserCreate, UserPublic, UserReplace, UserUpdate, UserWithStocks, storable_text
 from app.paging import LIST_RESPONSE_HEADERS, PageParamsDep, SortOrder, send_page
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -43,6 +45,8 @@ NEW_USER_LINKS = {
     ]
 }
 ONE_USER = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorDetail, "description": "Not yours to do"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorDetail, "description": "The email is taken"}}
 CHANGE_USER = {**ONE_USER, **PRECONDITION_FAILED_RESPONSE}
 
 UserSort = Literal["id", "-id", "name", "-name", "age", "-age", "signup_ts", "-signup_ts"]
@@ -50,11 +54,19 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
 
 
 @router.post(
-    "/", status_code=status.HTTP_201_CREATED, responses={201: {"links": NEW_USER_LINKS, "headers": ETAG_HEADER}}
+    "/",
+    status_code=status.HTTP_201_CREATED,
+    responses={201: {"links": NEW_USER_LINKS, "headers": ETAG_HEADER}, **FORBIDDEN, **CONFLICT},
+    # Anyone may sign up: the token is optional here (an admin's lets them set is_admin). FastAPI
+    # appends this to the bearer scheme it declares, and `{}` is OpenAPI's "or none".
+    openapi_extra={"security": [{}]},
 )
-async def create_user(payload: UserCreate, users: UserRepositoryDep, response: Response) -> UserPublic:
-    """Create a user. `name`: 3 to 255 characters, starting with a capital; `age`: optional, 0 to 150."""
-    return answer_with_etag(response, await users.create(payload))
+async def create_user(payload: UserCreate, users: SignUpServiceDep, response: Response) -> UserPublic:
+    """Create a user (sign up). `name`: 3 to 255 characters, starting with a capital; `age`: optional, 0 to 150.
+
+    With AUTH=required, `email` and `password` are required; sign in with them at POST /auth/token.
+    """
+    return answer_with_etag(response, await users.sign_up(payload))
 
 
 @router.get("/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
@@ -72,6 +84,19 @@ async def read_users(
     return send_page(await users.list(name, SortOrder(sort), page), request, response)
 
 
+@router.get("/me", responses=ONE_USER)
+async def read_me(caller: SignedInDep, users: UserRepositoryDep, response: Response) -> UserWithStocks:
+    """The signed-in user, with their stocks."""
+    assert caller.user_id is not None  # SignedInDep makes sure
+    return answer_with_etag(response, await users.read_with_stocks(caller.user_id))
+
+
+@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=FORBIDDEN)
+async def change_my_password(change: PasswordChange, caller: SignedInDep, users: UserServiceDep) -> None:
+    """Change your password: the current one, then the new one. Every refresh token of yours stops working."""
+    await users.change_password(change)
+
+
 @router.get("/{user_id}", responses=ONE_USER)
 async def read_user(user_id: UserId, users: UserRepositoryDep, response: Response) -> UserWithStocks:
     """One user, with their stocks."""
@@ -80,18 +105,21 @@ async def read_user(user_id: UserId, users: UserRepositoryDep, response: Respons
 
 @router.put("/{user_id}", responses=CHANGE_USER)
 async def replace_user(
-    user_id: UserId, payload: UserCreate, users: UserRepositoryDep, if_match: IfMatchDep, response: Response
+    user_id: UserId, payload: UserReplace, users: UserServiceDep, if_match: IfMatchDep, response: Response
 ) -> UserPublic:
     """Replace a user's name and age (an `age` left out becomes null, as in the guide)."""
     return answer_with_etag(response, await users.replace(user_id, payload, if_match))
 
 
-@router.patch("/{user_id}", responses=CHANGE_USER)
+@router.patch("/{user_id}", responses={**CHANGE_USER, **FORBIDDEN, **CONFLICT})
 async def update_user(
-    user_id: UserId, changes: UserUpdate, users: UserRepositoryDep, if_match: IfMatchDep, response: Response
+    user_id: UserId, changes: UserUpdate, users: UserServiceDep, if_match: IfMatchDep, response: Response
 ) -> UserPublic:
-    """Change only the fields sent. `age` may be set to null; `name` may not."""
-    return answer_with_etag(response, await users.patch(user_id, changes, if_match))
+    """Change only the fields sent. `age` and `email` may be set to null; `name` may not.
+
+    `password` sets one on a user without (an admin may reset any); `is_admin` only an admin may set.
+    """
+    return answer_with_etag(response, await users.update(user_id, changes, if_match))
 
 
 @router.delete(

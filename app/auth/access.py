@@ -1,0 +1,136 @@
+"""Who is calling, and which rows they may reach: the dependencies every route declares.
+
+The decision for each endpoint, with AUTH=required (README, Authentication):
+
+- anonymous: `GET /`, `POST /users/` (sign-up), `/auth/*`, the docs and the
+  health probes; anything else is a 401 (`ScopeDep` refuses it);
+- a signed-in user: their own user and stocks. `ScopeDep` narrows every
+  statement to rows they own, so another's row is a 404 as if it did not exist;
+- an admin: every row.
+
+With AUTH=open every endpoint answers anyone, as in the guide; a token that is
+sent is still checked, and a bad one is still a 401.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth.tokens import AccessTokens, InvalidToken
+from app.config import Settings
+from app.repository import EVERY_ROW, Scope
+
+# auto_error=False: a missing token is for the endpoint to judge (sign-up takes
+# none); /docs' Authorize button logs in through this token URL.
+bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+SECURITY_SCHEME = "OAuth2PasswordBearer"
+
+
+class NotAuthenticated(Exception):
+    """401 with `WWW-Authenticate: Bearer`; `error="invalid_token"` when a token was sent (RFC 6750, 3.1)."""
+
+    def __init__(self, detail: str, *, token_sent: bool) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.token_sent = token_sent
+
+
+class Forbidden(Exception):
+    """403: the caller is known, and this is not theirs to do (setting `is_admin`, say)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+NOT_AUTHENTICATED = "Not authenticated: sign in at POST /auth/token and send the access token as a Bearer token"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The user a request acts for: an id, or None for anonymous."""
+
+    user_id: int | None = None
+    is_admin: bool = False
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user_id is not None
+
+
+ANONYMOUS = Caller()
+
+
+async def current_caller(request: Request, token: Annotated[str | None, Security(bearer_token)]) -> Caller:
+    """The caller named by the Bearer token, checked by its signature alone (no database round trip)."""
+    if token is None:
+        return ANONYMOUS
+    access_tokens: AccessTokens = request.app.state.access_tokens
+    try:
+        claims = access_tokens.check(token)
+    except InvalidToken:
+        raise NotAuthenticated("Invalid or expired access token", token_sent=True) from None
+    request.state.user_id = claims.user_id  # for the request's log line
+    return Caller(user_id=claims.user_id, is_admin=claims.is_admin)
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def signed_in_caller(caller: CallerDep) -> Caller:
+    """The caller, who must have signed in (in either mode: `/users/me` has no meaning otherwise)."""
+    if not caller.signed_in:
+        raise NotAuthenticated(NOT_AUTHENTICATED, token_sent=False)
+    return caller
+
+
+SignedInDep = Annotated[Caller, Depends(signed_in_caller)]
+
+
+async def caller_scope(request: Request, caller: CallerDep) -> Scope:
+    """The rows this request may reach: all of them (AUTH=open, or an admin), or the caller's own."""
+    settings: Settings = request.app.state.settings
+    if not settings.auth_required:
+        return EVERY_ROW
+    if not caller.signed_in:
+        raise NotAuthenticated(NOT_AUTHENTICATED, token_sent=False)
+    if caller.is_admin:
+        return EVERY_ROW
+    return Scope(owner_id=caller.user_id)
+
+
+ScopeDep = Annotated[Scope, Depends(caller_scope)]
+
+
+def document_access(app: FastAPI, *, auth_required: bool) -> None:
+    """Make the app's OpenAPI say who may call what in this mode.
+
+    Every operation that reads a token declares the bearer scheme. With
+    AUTH=open a token is optional everywhere (`{}` among the alternatives, as
+    OpenAPI writes "none needed"); with AUTH=required, signing up needs an
+    email and a password.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        if not auth_required:
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    security = operation.get("security")
+                    if security is not None and {} not in security:
+                        security.append({})
+        else:
+            sign_up = schema["components"]["schemas"]["UserCreate"]
+            sign_up["required"] = sorted({*sign_up.get("required", []), "email", "password"})
+            for field in ("email", "password"):  # no longer nullable
+                sign_up["properties"][field] = sign_up["properties"][field]["anyOf"][0] | {
+                    key: value for key, value in sign_up["properties"][field].items() if key != "anyOf"
+                }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the OpenAPI

@@ -1,0 +1,156 @@
+"""Every SQL statement on refresh tokens and login failures.
+
+Each operation that must hold together is one statement, so it is atomic in
+autocommit too: exchanging a refresh token marks it used and issues its
+successor in one `WITH ... UPDATE ... INSERT`, and two exchanges of the same
+token cannot both succeed.
+"""
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Executable, RowMapping, bindparam, delete, func, insert, select, text, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import LOGIN_FAILURES, REFRESH_TOKENS
+
+# Login throttling: this many failures within the window refuse further tries.
+THROTTLE_WINDOW_MINUTES = 15
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_ADDRESS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Exchanged:
+    """The account a refresh token was exchanged for."""
+
+    user_id: int
+    is_admin: bool
+
+
+_ISSUE = insert(REFRESH_TOKENS).values(
+    user_id=bindparam("user_id"),
+    login_id=bindparam("login_id"),
+    token_hash=bindparam("token_hash"),
+    expires_at=bindparam("expires_at"),
+)
+
+# Consume the presented token (if it is live) and issue its successor in the
+# same login, in one statement; answer the account the pair is for.
+_EXCHANGE = text(
+    """
+    WITH consumed AS (
+        UPDATE refresh_tokens SET used_at = now()
+        WHERE token_hash = :presented AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+        RETURNING user_id, login_id
+    ), issued AS (
+        INSERT INTO refresh_tokens (user_id, login_id, token_hash, expires_at)
+        SELECT user_id, login_id, :successor, :expires_at FROM consumed
+        RETURNING user_id
+    )
+    SELECT users.id AS user_id, users.is_admin FROM issued JOIN users ON users.id = issued.user_id
+    """
+)
+_LOGIN_OF = select(REFRESH_TOKENS.c.login_id, REFRESH_TOKENS.c.used_at).where(
+    REFRESH_TOKENS.c.token_hash == bindparam("token_hash")
+)
+_REVOKE_LOGIN = (
+    update(REFRESH_TOKENS)
+    .where(REFRESH_TOKENS.c.login_id == bindparam("login_id"), REFRESH_TOKENS.c.revoked_at.is_(None))
+    .values(revoked_at=func.now())
+)
+_REVOKE_USER = (
+    update(REFRESH_TOKENS)
+    .where(REFRESH_TOKENS.c.user_id == bindparam("user_id"), REFRESH_TOKENS.c.revoked_at.is_(None))
+    .values(revoked_at=func.now())
+)
+
+# The moment the throttle lifts for this email and this address: when the
+# oldest failure that keeps the count at its limit leaves the window. NULL: not throttled.
+_THROTTLED_UNTIL = text(
+    f"""
+    SELECT greatest(
+        (array_agg(failed_at ORDER BY failed_at DESC) FILTER (WHERE email = :email))[{MAX_FAILURES_PER_EMAIL}],
+        (array_agg(failed_at ORDER BY failed_at DESC)
+            FILTER (WHERE client_address = :client_address))[{MAX_FAILURES_PER_ADDRESS}]
+    ) + interval '{THROTTLE_WINDOW_MINUTES} minutes' AS until
+    FROM login_failures
+    WHERE (email = :email OR client_address = :client_address)
+        AND failed_at > now() - interval '{THROTTLE_WINDOW_MINUTES} minutes'
+    """
+)
+_RECORD_FAILURE = insert(LOGIN_FAILURES).values(email=bindparam("email"), client_address=bindparam("client_address"))
+_FORGIVE_EMAIL = delete(LOGIN_FAILURES).where(LOGIN_FAILURES.c.email == bindparam("email"))
+
+
+class AuthRepository:
+    """Refresh tokens and login failures, for one request's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _run(self, statement: Executable, params: dict[str, Any]) -> RowMapping | None:
+        """Run one statement to its end; its first row, if it returns any."""
+        # As in app/repository.py: sqlmodel's exec() is typed for its own select() only.
+        result = await self.session.exec(statement, params=params)  # type: ignore[call-overload]
+        row = result.mappings().first() if result.returns_rows else None
+        await self.session.commit()
+        return row
+
+    # -- refresh tokens
+
+    async def issue(self, user_id: int, token_hash: str, lifetime: timedelta) -> None:
+        """The first refresh token of a new login."""
+        await self._run(
+            _ISSUE,
+            {"user_id": user_id, "login_id": uuid.uuid4(), "token_hash": token_hash, "expires_at": _from_now(lifetime)},
+        )
+
+    async def exchange(self, presented_hash: str, successor_hash: str, lifetime: timedelta) -> Exchanged | None:
+        """Consume a live refresh token and store its successor; None if the token is not live.
+
+        A token presented again after it was consumed was copied: every token
+        of its login is revoked, the thief's and the owner's alike.
+        """
+        params = {"presented": presented_hash, "successor": successor_hash, "expires_at": _from_now(lifetime)}
+        row = await self._run(_EXCHANGE, params)
+        if row is not None:
+            return Exchanged(row["user_id"], row["is_admin"])
+        known = await self._run(_LOGIN_OF, {"token_hash": presented_hash})
+        if known is not None and known["used_at"] is not None:
+            await self._run(_REVOKE_LOGIN, {"login_id": known["login_id"]})
+        return None
+
+    async def revoke_login(self, token_hash: str) -> None:
+        """Sign out: every token of the login this one belongs to stops working."""
+        known = await self._run(_LOGIN_OF, {"token_hash": token_hash})
+        if known is not None:
+            await self._run(_REVOKE_LOGIN, {"login_id": known["login_id"]})
+
+    async def revoke_user(self, user_id: int) -> None:
+        """Every login of this user ends (a new password)."""
+        await self._run(_REVOKE_USER, {"user_id": user_id})
+
+    # -- login throttling
+
+    async def throttled_for(self, email: str, client_address: str) -> int | None:
+        """Seconds until this email and address may try again, or None if they may now."""
+        row = await self._run(_THROTTLED_UNTIL, {"email": email, "client_address": client_address})
+        until = row["until"] if row is not None else None
+        if until is None:
+            return None
+        return max(1, math.ceil((until - datetime.now(UTC)).total_seconds()))
+
+    async def record_failure(self, email: str, client_address: str) -> None:
+        await self._run(_RECORD_FAILURE, {"email": email, "client_address": client_address})
+
+    async def forgive(self, email: str) -> None:
+        """A successful login clears its email's failures (not its address's: one person, many accounts)."""
+        await self._run(_FORGIVE_EMAIL, {"email": email})
+
+
+def _from_now(lifetime: timedelta) -> datetime:
+    return datetime.now(UTC) + lifetime

@@ -1,0 +1,57 @@
+"""/auth: sign in (OAuth2's password flow, so /docs' Authorize button works), refresh, sign out."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.auth.models import RefreshRequest, TokenPair
+from app.dependencies import AuthenticatorDep
+from app.errors import ErrorDetail
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "Wrong credentials, or a refresh token that is no longer valid"}
+}
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorDetail,
+        "description": "Too many failed sign-ins for this email or from this address lately",
+        "headers": {
+            "Retry-After": {"description": "Seconds until a sign-in may be tried", "schema": {"type": "integer"}}
+        },
+    }
+}
+# RFC 6749, 5.1: a token response must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _client_address(request: Request) -> str:
+    # uvicorn has already replaced it with X-Forwarded-For's when the peer is a TRUSTED_PROXIES proxy.
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/token", responses={**UNAUTHORIZED, **THROTTLED})
+async def sign_in(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    authenticator: AuthenticatorDep,
+    request: Request,
+    response: Response,
+) -> TokenPair:
+    """Sign in with `username` (your email) and `password`, as a form: an access token and a refresh token."""
+    response.headers.update(NO_STORE)
+    return await authenticator.sign_in(form.username, form.password, _client_address(request))
+
+
+@router.post("/refresh", responses=UNAUTHORIZED)
+async def refresh(body: RefreshRequest, authenticator: AuthenticatorDep, response: Response) -> TokenPair:
+    """A new token pair for a refresh token, which then stops working. A used one presented again ends the login."""
+    response.headers.update(NO_STORE)
+    return await authenticator.refresh(body.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def sign_out(body: RefreshRequest, authenticator: AuthenticatorDep) -> None:
+    """Sign out: every token of this refresh token's login stops working (access tokens at their expiry)."""
+    await authenticator.sign_out(body.refresh_token)

@@ -1,0 +1,120 @@
+"""Access tokens (short-lived JWTs, checked without the database) and refresh tokens (opaque, stored hashed).
+
+An access token is a JWT signed with HS256 and SECRET_KEY: `sub` (the user's
+id), `adm` (admin or not), `typ` ("access"), `iss`, `aud`, `iat`, `exp` and
+a `jti`. Decoding pins the algorithm, the issuer and the audience and requires
+every claim, so `alg: none`, a token for another service, or one missing a
+claim is refused. Being self-contained, it is valid until it expires
+(ACCESS_TOKEN_MINUTES): revoking a login or demoting an admin takes effect at
+the next refresh, at most that many minutes later.
+
+A refresh token is 256 random bits; the database keeps only its SHA-256
+(app/auth/repository.py), so a copy of the table cannot be replayed.
+"""
+
+import hashlib
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+
+from app.config import PROJECT_ROOT, Settings
+
+ISSUER = "portfolio-api"
+AUDIENCE = "portfolio-api"
+ALGORITHM = "HS256"
+ACCESS = "access"
+_REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti", "typ", "adm"]
+
+GENERATED_KEY_FILE = PROJECT_ROOT / ".data" / "secret-key"
+
+
+class InvalidToken(Exception):
+    """An access token that is malformed, expired, wrongly signed or not an access token."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    is_admin: bool
+
+
+class AccessTokens:
+    """Issues and checks access tokens with one key."""
+
+    def __init__(self, key: bytes, lifetime: timedelta) -> None:
+        self._key = key
+        self.lifetime = lifetime
+
+    def issue(self, user_id: int, *, is_admin: bool) -> str:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": str(user_id),
+            "adm": is_admin,
+            "typ": ACCESS,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "exp": now + self.lifetime,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def check(self, token: str) -> TokenClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from None
+        user_id, is_admin = claims["sub"], claims["adm"]
+        if claims["typ"] != ACCESS or not isinstance(is_admin, bool):
+            raise InvalidToken("not an access token")
+        if not (isinstance(user_id, str) and user_id.isascii() and user_id.isdigit()):
+            raise InvalidToken("malformed subject")
+        return TokenClaims(user_id=int(user_id), is_admin=is_admin)
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_digest(token: str) -> str:
+    """What the database keeps of a refresh token: SHA-256, hex (the token itself has 256 random bits)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def signing_key(settings: Settings) -> bytes:
+    """SECRET_KEY, or on a loopback HOST without one, a key generated once into .data/secret-key.
+
+    Generated so tokens survive a restart of `make run`, and shared by every
+    worker: the first process to get there writes it, the others read it.
+    """
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    return _generated_key(GENERATED_KEY_FILE)
+
+
+def _generated_key(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # atomic, and fails if another worker got there first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip().encode()
