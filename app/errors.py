@@ -24,9 +24,9 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from app.paging import InvalidCursor
 from app.auth.access import Forbidden, NotAuthenticated
 from app.auth.service import TooManyFailures
+from app.paging import InvalidCursor
 from app.repository import Conflict, NotFound, VersionMismatch
 
 logger = logging.getLogger(__name__)
