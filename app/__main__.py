@@ -58,16 +58,13 @@ def next_revision_id() -> str:
 
 def cannot_listen(host: str, port: int) -> str | None:
     """Why uvicorn could not listen on host:port, found before anything starts; None if it can."""
-    try:
-        family, kind, protocol, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as error:
-        return f"HOST {host!r} cannot be resolved ({error.strerror}); try 127.0.0.1 or 0.0.0.0"
-    with socket.socket(family, kind, protocol) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    # The socket uvicorn binds: IPv6 for an address with a colon, else IPv4, SO_REUSEADDR set.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(address)
+            probe.bind((host, port))
+        except socket.gaierror as error:
+            return f"HOST {host!r} cannot be resolved ({error.strerror}); try 127.0.0.1 or 0.0.0.0"
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 return f"port {port} is in use; set PORT to a free one, e.g. PORT={port + 1} make run"
@@ -249,7 +246,7 @@ def _run(command: str, arguments: argparse.Namespace, settings: Settings, url: s
     if command == "psql":
         return open_psql(url)
 
-    if not (command == "serve" and arguments.__dict__.get("no_migrate")):
+    if not (command == "serve" and getattr(arguments, "no_migrate", False)):
         try:
             migrate(url)
         except OperationalError as error:

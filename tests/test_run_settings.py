@@ -1,10 +1,12 @@
 """Settings for running and deploying: HOST, DB_CONNECT_TIMEOUT, TRUSTED_PROXIES fail loudly, naming themselves."""
 
+import socket
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from app.__main__ import cannot_listen
 from app.config import PRIVATE_NETWORKS, Settings, describe_settings_error
 
 # Beyond loopback, accounts need a shared SECRET_KEY (README, Deploy).
@@ -74,3 +76,26 @@ def test_a_trusted_proxy_that_is_no_address_fails_naming_the_setting(
 ) -> None:
     monkeypatch.setenv("TRUSTED_PROXIES", proxies)
     assert _problem() == f"Invalid setting TRUSTED_PROXIES: {problem}"
+
+
+def test_a_port_in_use_is_named_with_what_to_do() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert (
+            cannot_listen("127.0.0.1", port)
+            == f"port {port} is in use; set PORT to a free one, e.g. PORT={port + 1} make run"
+        )
+        assert cannot_listen("localhost", port) is not None  # uvicorn binds localhost on IPv4 too
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("no-such-host.invalid", "HOST 'no-such-host.invalid' cannot be resolved"),
+        ("192.0.2.1", "HOST 192.0.2.1 is not an address of this machine; try 127.0.0.1 or 0.0.0.0"),
+    ],
+)
+def test_a_host_this_machine_cannot_listen_on_is_named(host: str, problem: str) -> None:
+    assert (cannot_listen(host, 8000) or "").startswith(problem)
