@@ -6,11 +6,12 @@ a 503 the client may retry; anything unforeseen is a bare 500 whose traceback
 goes to the log, never to the client.
 """
 
+import email.message
 import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import psycopg
@@ -18,7 +19,9 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.params import Form
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -63,6 +66,15 @@ APP_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorDetail, "description": "The request body is larger than MAX_BODY_BYTES"},
     503: {"model": ErrorDetail, "description": "The database cannot be reached; retry after `Retry-After` seconds"},
 }
+# ... and what a route taking a JSON body may answer (added to each such operation by `_document_json_bodies`).
+UNSUPPORTED_MEDIA_TYPE_RESPONSE = {
+    "description": "The body was not sent as JSON: `Content-Type: application/json` is missing or other",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}},
+}
+
+# An echoed `input` longer than this, as text or as JSON, is cut: a 900 KB name
+# must not come back as a 900 KB error.
+ECHOED_INPUT_MAX_CHARACTERS = 200
 
 
 class SafeJSONResponse(JSONResponse):
@@ -117,10 +129,83 @@ def _redact(value: Any) -> Any:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if _body_is_not_json(request, errors):
+        return JSONResponse(
+            status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            content={"detail": _send_json_instead(request.headers.get("content-type"))},
+        )
     return SafeJSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": jsonable_encoder([_without_secrets(error) for error in exc.errors()])},
+        content={"detail": [_readable(_without_secrets(error), request) for error in errors]},
     )
+
+
+def _body_is_not_json(request: Request, errors: Sequence[Any]) -> bool:
+    """Whether a route that reads a JSON body got a body of another media type (or none stated).
+
+    FastAPI parses a body as JSON only under `application/json` or
+    `application/*+json`; any other body reaches validation as raw bytes and
+    fails as "Input should be a valid dictionary", which hides the real
+    mistake (curl's `-d` without `-H 'Content-Type: application/json'` sends a
+    form). A route whose body is a form (`Form(...)`) is not concerned.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is None or isinstance(route.body_field.field_info, Form):
+        return False
+    if _is_json(request.headers.get("content-type")):
+        return False
+    return any(error["loc"][:1] == ("body",) and isinstance(error.get("input"), bytes) for error in errors)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """`application/json` or `application/*+json`, parameters (`; charset=utf-8`) aside: what FastAPI parses."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _send_json_instead(content_type: str | None) -> str:
+    sent = f"it was sent as {content_type}" if content_type else "it was sent without a Content-Type"
+    return f"The body must be JSON, sent with `Content-Type: application/json`; {sent}"
+
+
+def _readable(error: Any, request: Request) -> Any:
+    """One validation error as the client gets it: a body's unknown field named with the known ones, input cut."""
+    error = dict(error)
+    unknown_field = error["type"] == "extra_forbidden" and len(error["loc"]) == 2 and error["loc"][0] == "body"
+    if unknown_field and (fields := _body_fields(request)):
+        error["msg"] = f"Unknown field; this body takes {', '.join(fields)}"
+    if "input" in error:
+        error["input"] = _cut(jsonable_encoder(error["input"]))
+    return jsonable_encoder(error)
+
+
+def _body_fields(request: Request) -> list[str]:
+    route = request.scope.get("route")
+    body = route.body_field.field_info.annotation if isinstance(route, APIRoute) and route.body_field else None
+    fields = getattr(body, "model_fields", {})
+    return [field.alias or name for name, field in fields.items()]
+
+
+def _cut(value: Any) -> Any:
+    """`value`, or when its text (a string's own, anything else's JSON) is over the limit, that text cut and marked.
+
+    `"JJJ...J…[cut: 900000 characters in all]"`: the first 200 characters, then
+    how long the whole was. A cut list or object becomes such a string too.
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, dict | list):
+        text = json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"))
+    else:
+        return value
+    if len(text) <= ECHOED_INPUT_MAX_CHARACTERS:
+        return value
+    return f"{text[:ECHOED_INPUT_MAX_CHARACTERS]}…[cut: {len(text)} characters in all]"
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -258,7 +343,24 @@ def _handle(app: FastAPI, error: type[Failure], handler: Callable[[Request, Fail
     app.add_exception_handler(error, cast(Callable[[Request, Exception], Awaitable[Response]], handler))
 
 
+def _document_json_bodies(app: FastAPI) -> None:
+    """List the 415 in the OpenAPI of each operation whose body is JSON (a form body is never refused so)."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build_openapi()  # built once, then FastAPI's cached copy, which this completes in place
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                    operation["responses"].setdefault("415", UNSUPPORTED_MEDIA_TYPE_RESPONSE)
+        return document
+
+    # FastAPI's documented way to extend its OpenAPI ("Extending OpenAPI"): replace the method.
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def register_error_handlers(app: FastAPI) -> None:
+    _document_json_bodies(app)
     _handle(app, NotFound, _not_found)
     _handle(app, VersionMismatch, _version_mismatch)
     _handle(app, InvalidCursor, _invalid_cursor)

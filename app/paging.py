@@ -26,7 +26,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response, params
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy import ColumnElement, and_, or_, tuple_
 
 from app.models import INT32_MAX
@@ -93,6 +96,7 @@ class Page(Generic[Item]):
 
 
 async def page_params(
+    request: Request,
     skip: Annotated[int, Query(ge=0, le=INT32_MAX, description="Rows to skip (after the cursor, if any).")] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Rows to return, 1 to {MAX_PAGE_SIZE}.")
@@ -108,10 +112,47 @@ async def page_params(
 ) -> PageParams:
     # A coroutine, not the class itself: FastAPI runs plain functions and
     # classes in a thread pool, a hop that costs more than the work here.
+    refuse_unknown_query_parameters(request)
     return PageParams(skip, limit, cursor, _wants_exact_count(prefer))
 
 
 PageParamsDep = Annotated[PageParams, Depends(page_params)]
+
+
+def refuse_unknown_query_parameters(request: Request) -> None:
+    """A 422 naming each query parameter the route does not declare: `?colour=red` is a typo, not a filter.
+
+    Left unchecked, a misspelt filter (`?is_actve=false`) answers the whole
+    list as if it had worked.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = documented_query_parameters(route)
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in known]
+    if unknown:
+        takes = f"this list takes {', '.join(sorted(known))}"
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": f"Unknown query parameter; {takes}",
+                 "input": request.query_params[name]}
+                for name in unknown
+            ]
+        )  # fmt: skip
+
+
+def documented_query_parameters(route: APIRoute) -> tuple[str, ...]:
+    """The query parameters `route` declares, its dependencies' included: exactly those its OpenAPI lists."""
+    # Worked out once per route (routes live as long as the process); routes are not hashable.
+    known = _query_parameters.get(id(route))
+    if known is None or known[0] is not route:
+        flat = get_flat_params(route.dependant)
+        names = tuple(dict.fromkeys(field.alias for field in flat if isinstance(field.field_info, params.Query)))
+        known = _query_parameters[id(route)] = (route, names)
+    return known[1]
+
+
+_query_parameters: dict[int, tuple[APIRoute, tuple[str, ...]]] = {}
 
 
 def _wants_exact_count(prefer: str | None) -> bool:
