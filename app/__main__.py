@@ -270,13 +270,12 @@ def _run(command: str, arguments: argparse.Namespace, settings: Settings, url: s
             return 1
     elif command == "serve":
         # Once it has shut down cleanly, uvicorn raises the signal it caught
-        # again, so that the process dies of it: SystemExit from our SIGTERM
-        # handler, KeyboardInterrupt for Ctrl-C. A clean stop is a success
-        # (`make run` would end with "Error 143"), so it exits 0.
+        # again, so that the process dies of it: for SIGTERM that is our
+        # handler's SystemExit(143) (Ctrl-C's KeyboardInterrupt uvicorn.run
+        # swallows itself). A clean stop is a success (`make run` would end
+        # with "Error 143"), so it exits 0.
         try:
             serve(settings)
-        except KeyboardInterrupt:
-            logger.info("Stopped by SIGINT")
         except SystemExit as stop:
             if stop.code != 128 + signal.SIGTERM:
                 raise
