@@ -8,6 +8,7 @@ here reads DATABASE_URL or .env, so the tests never touch the development data.
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
@@ -70,6 +71,14 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield app
 
 
+@pytest.fixture(scope="session")
+async def required_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app with AUTH=required: tokens needed, each user reaching only their own data."""
+    app = create_app(settings.model_copy(update={"auth": "required"}))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
 @pytest.fixture
 async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection inside a transaction that is rolled back after the test."""
@@ -92,7 +101,21 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
-    """An HTTP client for the app, whose sessions all run in the test's transaction."""
+    """An HTTP client for the app (AUTH=open, as on a loopback HOST), in the test's transaction."""
+    async with client_in_transaction(app, connection) as client:
+        yield client
+
+
+@pytest.fixture
+async def required_client(required_app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
+    """An HTTP client for the AUTH=required app, in the test's transaction."""
+    async with client_in_transaction(required_app, connection) as client:
+        yield client
+
+
+@asynccontextmanager
+async def client_in_transaction(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
+    """An HTTP client for `app`, whose sessions all run in the test's transaction."""
     # The app's commits become savepoint releases; the outer rollback undoes them.
     sessionmaker = async_sessionmaker(
         bind=connection,

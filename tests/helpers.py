@@ -6,7 +6,7 @@ from httpx import AsyncClient
 
 JOHN = {"name": "John Doe", "age": 30}
 # Signs the tests' access tokens; tests/test_auth.py makes others to show they are refused.
-TEST_SECRET_KEY = "test-secret-key-that-is-at-least-32-bytes-long"
+TEST_SECRET_KEY = "test-secret-key-long-enough-for-hs256-and-for-hs512-also-64-bytes"
 AAPL = {"name": "AAPL", "price": 175.50, "quantity": 10, "is_active": True}
 
 # Every operation that reaches the database, as (method, path, valid body).
@@ -48,3 +48,24 @@ def error_locations(response_json: dict[str, Any]) -> list[tuple[Any, ...]]:
 def libpq_url(url: str) -> str:
     """The same URL without SQLAlchemy's driver name, for psycopg.connect()."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def sign_up(client: AsyncClient, email: str, password: str = PASSWORD, **fields: Any) -> dict[str, Any]:
+    """A new user with an account, by POST /users/ (as anyone may)."""
+    response = await client.post("/users/", json={**JOHN, "email": email, "password": password, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def sign_in(client: AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    """The token pair of a successful POST /auth/token."""
+    response = await client.post("/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}

@@ -32,10 +32,11 @@ class Exchanged:
 
 
 _ISSUE = insert(REFRESH_TOKENS).values(
-    user_id=bindparam("user_id"),
-    login_id=bindparam("login_id"),
-    token_hash=bindparam("token_hash"),
-    expires_at=bindparam("expires_at"),
+    # Parameters named apart from the columns, which SQLAlchemy reserves for VALUES and SET.
+    user_id=bindparam("new_user_id"),
+    login_id=bindparam("new_login_id"),
+    token_hash=bindparam("new_token_hash"),
+    expires_at=bindparam("new_expires_at"),
 )
 
 # Consume the presented token (if it is live) and issue its successor in the
@@ -59,12 +60,12 @@ _LOGIN_OF = select(REFRESH_TOKENS.c.login_id, REFRESH_TOKENS.c.used_at).where(
 )
 _REVOKE_LOGIN = (
     update(REFRESH_TOKENS)
-    .where(REFRESH_TOKENS.c.login_id == bindparam("login_id"), REFRESH_TOKENS.c.revoked_at.is_(None))
+    .where(REFRESH_TOKENS.c.login_id == bindparam("of_login"), REFRESH_TOKENS.c.revoked_at.is_(None))
     .values(revoked_at=func.now())
 )
 _REVOKE_USER = (
     update(REFRESH_TOKENS)
-    .where(REFRESH_TOKENS.c.user_id == bindparam("user_id"), REFRESH_TOKENS.c.revoked_at.is_(None))
+    .where(REFRESH_TOKENS.c.user_id == bindparam("of_user"), REFRESH_TOKENS.c.revoked_at.is_(None))
     .values(revoked_at=func.now())
 )
 
@@ -82,7 +83,9 @@ _THROTTLED_UNTIL = text(
         AND failed_at > now() - interval '{THROTTLE_WINDOW_MINUTES} minutes'
     """
 )
-_RECORD_FAILURE = insert(LOGIN_FAILURES).values(email=bindparam("email"), client_address=bindparam("client_address"))
+_RECORD_FAILURE = insert(LOGIN_FAILURES).values(
+    email=bindparam("new_email"), client_address=bindparam("new_client_address")
+)
 _FORGIVE_EMAIL = delete(LOGIN_FAILURES).where(LOGIN_FAILURES.c.email == bindparam("email"))
 
 
@@ -106,7 +109,12 @@ class AuthRepository:
         """The first refresh token of a new login."""
         await self._run(
             _ISSUE,
-            {"user_id": user_id, "login_id": uuid.uuid4(), "token_hash": token_hash, "expires_at": _from_now(lifetime)},
+            {
+                "new_user_id": user_id,
+                "new_login_id": uuid.uuid4(),
+                "new_token_hash": token_hash,
+                "new_expires_at": _from_now(lifetime),
+            },
         )
 
     async def exchange(self, presented_hash: str, successor_hash: str, lifetime: timedelta) -> Exchanged | None:
@@ -121,18 +129,18 @@ class AuthRepository:
             return Exchanged(row["user_id"], row["is_admin"])
         known = await self._run(_LOGIN_OF, {"token_hash": presented_hash})
         if known is not None and known["used_at"] is not None:
-            await self._run(_REVOKE_LOGIN, {"login_id": known["login_id"]})
+            await self._run(_REVOKE_LOGIN, {"of_login": known["login_id"]})
         return None
 
     async def revoke_login(self, token_hash: str) -> None:
         """Sign out: every token of the login this one belongs to stops working."""
         known = await self._run(_LOGIN_OF, {"token_hash": token_hash})
         if known is not None:
-            await self._run(_REVOKE_LOGIN, {"login_id": known["login_id"]})
+            await self._run(_REVOKE_LOGIN, {"of_login": known["login_id"]})
 
     async def revoke_user(self, user_id: int) -> None:
         """Every login of this user ends (a new password)."""
-        await self._run(_REVOKE_USER, {"user_id": user_id})
+        await self._run(_REVOKE_USER, {"of_user": user_id})
 
     # -- login throttling
 
@@ -145,7 +153,7 @@ class AuthRepository:
         return max(1, math.ceil((until - datetime.now(UTC)).total_seconds()))
 
     async def record_failure(self, email: str, client_address: str) -> None:
-        await self._run(_RECORD_FAILURE, {"email": email, "client_address": client_address})
+        await self._run(_RECORD_FAILURE, {"new_email": email, "new_client_address": client_address})
 
     async def forgive(self, email: str) -> None:
         """A successful login clears its email's failures (not its address's: one person, many accounts)."""

@@ -1,0 +1,161 @@
+"""Who may call what: every operation in the OpenAPI, for every kind of caller, in both modes.
+
+The table below is the access policy. An operation added to the API without a
+row here fails `test_every_operation_has_a_decision`, so nobody can add an
+endpoint without deciding who may call it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.passwords import hash_password
+from app.models import STOCKS, USERS
+from tests.helpers import AAPL, JOHN, PASSWORD, bearer
+
+CALLERS = ("anonymous", "other", "owner", "admin")
+
+
+@dataclass
+class World:
+    """An owner with one stock, another user, an admin, and a token for each."""
+
+    owner_id: int
+    stock_id: int
+    tokens: dict[str, str | None]
+    emails: dict[str, str]
+
+
+# operationId -> (method, path, body, status for anonymous, another user, the owner, an admin), AUTH=required.
+# A body may depend on the caller (their own password, a fresh refresh token); then it is a function.
+Body = dict[str, Any] | Callable[[str], Any] | None
+REQUIRED: dict[str, tuple[str, str, Body, tuple[int, int, int, int]]] = {
+    "health": ("GET", "/", None, (200, 200, 200, 200)),
+    "liveness": ("GET", "/health/live", None, (200, 200, 200, 200)),
+    "readiness": ("GET", "/health/ready", None, (200, 200, 200, 200)),
+    "sign_in": ("POST", "/auth/token", "credentials", (200, 200, 200, 200)),
+    "refresh": ("POST", "/auth/refresh", "refresh", (200, 200, 200, 200)),
+    "sign_out": ("POST", "/auth/logout", "refresh", (204, 204, 204, 204)),
+    "create_user": ("POST", "/users/", "sign-up", (201, 201, 201, 201)),
+    "read_users": ("GET", "/users/", None, (401, 200, 200, 200)),
+    "read_me": ("GET", "/users/me", None, (401, 200, 200, 200)),
+    "change_my_password": ("PUT", "/users/me/password", "password", (401, 204, 204, 204)),
+    "read_user": ("GET", "/users/{owner}", None, (401, 404, 200, 200)),
+    "replace_user": ("PUT", "/users/{owner}", {"name": "Jane Doe"}, (401, 404, 200, 200)),
+    "update_user": ("PATCH", "/users/{owner}", {"age": 31}, (401, 404, 200, 200)),
+    "delete_user": ("DELETE", "/users/{owner}", None, (401, 404, 204, 204)),
+    "create_stock_for_user": ("POST", "/users/{owner}/stocks/", AAPL, (401, 404, 201, 201)),
+    "read_user_stocks": ("GET", "/users/{owner}/stocks/", None, (401, 404, 200, 200)),
+    "read_portfolio": ("GET", "/users/{owner}/portfolio", None, (401, 404, 200, 200)),
+    "read_stocks": ("GET", "/stocks/", None, (401, 200, 200, 200)),
+    "read_stock": ("GET", "/stocks/{stock}", None, (401, 404, 200, 200)),
+    "replace_stock": ("PUT", "/stocks/{stock}", AAPL, (401, 404, 200, 200)),
+    "update_stock": ("PATCH", "/stocks/{stock}", {"quantity": 3}, (401, 404, 200, 200)),
+    "delete_stock": ("DELETE", "/stocks/{stock}", None, (401, 404, 204, 204)),
+}
+# With AUTH=open, everyone gets what an admin gets, as in the guide; "me" needs someone to be.
+SIGNED_IN_ONLY = {"read_me", "change_my_password"}
+OPEN = {
+    operation: (method, path, body, (401 if operation in SIGNED_IN_ONLY else admin, admin, admin, admin))
+    for operation, (method, path, body, (_, _, _, admin)) in REQUIRED.items()
+}
+
+
+def test_every_operation_has_a_decision(required_app: FastAPI, app: FastAPI) -> None:
+    for served in (required_app, app):
+        operations = {
+            operation["operationId"] for methods in served.openapi()["paths"].values() for operation in methods.values()
+        }
+        assert operations == set(REQUIRED)
+
+
+@pytest.mark.parametrize("mode", ["required", "open"])
+@pytest.mark.parametrize("operation", sorted(REQUIRED))
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_who_may_call_what(
+    mode: str,
+    operation: str,
+    caller: str,
+    required_app: FastAPI,
+    app: FastAPI,
+    required_client: AsyncClient,
+    client: AsyncClient,
+    session: AsyncSession,
+) -> None:
+    served, http = (required_app, required_client) if mode == "required" else (app, client)
+    method, path, body, statuses = (REQUIRED if mode == "required" else OPEN)[operation]
+    expected = statuses[CALLERS.index(caller)]
+
+    world = await build_world(session, served)
+    token = world.tokens[caller]
+    request_body = await resolve_body(body, caller, world, http)
+    url = path.format(owner=world.owner_id, stock=world.stock_id)
+    if body == "credentials":
+        response = await http.post(url, data=request_body, headers=bearer(token) if token else {})
+    else:
+        response = await http.request(method, url, json=request_body, headers=bearer(token) if token else {})
+    assert response.status_code == expected, (mode, operation, caller, response.text)
+    if expected == 404:  # exactly as if it did not exist
+        resource = "Stock" if "{stock}" in path else "User"
+        row_id = world.stock_id if resource == "Stock" else world.owner_id
+        assert response.json() == {"detail": f"{resource} with ID {row_id} not found"}
+    if operation == "read_stocks" and mode == "required" and caller == "other":
+        assert response.json() == []  # their own: none
+    if operation == "read_users" and mode == "required" and caller in ("other", "owner"):
+        assert [user["email"] for user in response.json()] == [world.emails[caller]]
+
+
+async def build_world(session: AsyncSession, app: FastAPI) -> World:
+    """Users written straight to the test's transaction (one hash for all of them), with tokens minted."""
+    password_hash = await _password_hash()
+    ids: dict[str, int] = {}
+    emails: dict[str, str] = {}
+    for name in ("other", "owner", "admin"):
+        emails[name] = f"{name}@example.com"
+        ids[name] = (
+            await session.exec(
+                insert(USERS)
+                .values(name="John Doe", email=emails[name], password_hash=password_hash, is_admin=name == "admin")
+                .returning(USERS.c.id)
+            )
+        ).scalar_one()
+    stock_id = (
+        await session.exec(
+            insert(STOCKS).values(name="AAPL", price=1, quantity=1, user_id=ids["owner"]).returning(STOCKS.c.id)
+        )
+    ).scalar_one()
+    tokens: dict[str, str | None] = {"anonymous": None}
+    for name in ("other", "owner", "admin"):
+        tokens[name] = app.state.access_tokens.issue(ids[name], is_admin=name == "admin")
+    return World(owner_id=ids["owner"], stock_id=stock_id, tokens=tokens, emails=emails)
+
+
+_HASH: list[str] = []
+
+
+async def _password_hash() -> str:
+    if not _HASH:
+        _HASH.append(await hash_password(PASSWORD))
+    return _HASH[0]
+
+
+async def resolve_body(body: Body, caller: str, world: World, http: AsyncClient) -> Any:
+    """The request body for this caller: fixed, or made for them (their credentials, a live refresh token)."""
+    email = world.emails.get(caller, world.emails["owner"])
+    if body == "credentials":
+        return {"username": email, "password": PASSWORD}
+    if body == "refresh":
+        response = await http.post("/auth/token", data={"username": email, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"refresh_token": response.json()["refresh_token"]}
+    if body == "sign-up":
+        return {**JOHN, "email": f"new-{caller}@example.com", "password": PASSWORD}
+    if body == "password":
+        return {"current_password": PASSWORD, "new_password": PASSWORD}
+    return body
