@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from app.auth.tokens import ALGORITHM, AUDIENCE, ISSUER
+from app.auth.tokens import AUDIENCE, ISSUER
 from tests.helpers import JOHN, PASSWORD, TEST_SECRET_KEY, bearer, error_locations, sign_in, sign_up
 
 JANE = "jane@example.com"
