@@ -74,20 +74,24 @@ def restore(database_url: str, file: Path, *, force: bool) -> None:
             "restoring would replace it. Restore into an empty database, or pass --force "
             "(make restore FILE=... RESTORE_FLAGS=--force) to replace what is there"
         )
-    options = [
-        # The target's own role owns what is restored: a backup from one
-        # platform loads into another whose user has a different name.
-        "--no-owner",
-        "--no-privileges",
-    ]
-    if tables:  # replace the tables that exist (empty ones, or with --force); leave anything else alone
-        options += ["--clean", "--if-exists"]
-    _load([pg_restore, "--file=-", *options, str(file)], conninfo, environment, older_than_17=server_version < 170000)
+    # The target's own role owns what is restored (--no-owner): a backup
+    # from one platform loads into another whose user has a different name.
+    dump = [pg_restore, "--file=-", "--no-owner", "--no-privileges", str(file)]
+    # The tables there (empty ones, or with --force) go first, in the same
+    # transaction: the database becomes what the backup holds, even when its
+    # schema is newer than the backup's (the next migrate brings it up again).
+    preamble = b""
+    if tables:
+        names = sql.SQL(", ").join(sql.Identifier(*table) for table in tables)
+        preamble = sql.SQL("DROP TABLE {} CASCADE;\n").format(names).as_string().encode()
+    _load(dump, preamble, conninfo, environment, older_than_17=server_version < 170000)
     logger.info("Restored %s into %s", file, mask_password(database_url))
 
 
-def _load(pg_restore: list[str], conninfo: str, environment: dict[str, str], *, older_than_17: bool) -> None:
-    """pg_restore's SQL through psql, in one transaction: all of it or, on any error, none.
+def _load(
+    pg_restore: list[str], preamble: bytes, conninfo: str, environment: dict[str, str], *, older_than_17: bool
+) -> None:
+    """`preamble`, then pg_restore's SQL, through psql in one transaction: all of it or, on any error, none.
 
     Not `pg_restore --dbname`, because pg_restore 18 always starts with
     `SET transaction_timeout = 0`, which PostgreSQL before 17 refuses; that
@@ -101,11 +105,12 @@ def _load(pg_restore: list[str], conninfo: str, environment: dict[str, str], *, 
         )
         dumping = subprocess.Popen(pg_restore, stdout=subprocess.PIPE, stderr=restore_errors, env=environment)
         assert dumping.stdout is not None and loading.stdin is not None
-        in_preamble = True
+        in_settings = True
         try:
+            loading.stdin.write(preamble)
             for line in dumping.stdout:
-                if in_preamble:
-                    in_preamble = not line.startswith(b"-- Name: ")  # the first object ends the SETs
+                if in_settings:
+                    in_settings = not line.startswith(b"-- Name: ")  # the first object ends the SETs
                     if older_than_17 and line.strip() == b"SET transaction_timeout = 0;":
                         continue
                 loading.stdin.write(line)
@@ -123,7 +128,7 @@ def _load(pg_restore: list[str], conninfo: str, environment: dict[str, str], *, 
                 raise BackupError(f"{program} could not restore: {reason or f'exit status {finished.returncode}'}")
 
 
-def _inspect(conninfo: str, environment: dict[str, str]) -> tuple[int, list[str], list[str]]:
+def _inspect(conninfo: str, environment: dict[str, str]) -> tuple[int, list[tuple[str, str]], list[str]]:
     """The server's version number, its tables outside PostgreSQL's own schemas, and those holding rows."""
     password = environment.get("PGPASSWORD")
     try:
@@ -145,7 +150,7 @@ def _inspect(conninfo: str, environment: dict[str, str]) -> tuple[int, list[str]
             server_version = connection.info.server_version
     except psycopg.OperationalError as error:
         raise BackupError(f"Cannot reach the database: {_first_line(str(error))}") from None
-    return server_version, [table for _, table in tables], holding_rows
+    return server_version, [(schema, table) for schema, table in tables], holding_rows
 
 
 def _run(command: list[str], environment: dict[str, str], failure: str) -> None:

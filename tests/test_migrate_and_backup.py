@@ -7,10 +7,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic import command
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from app.backup import libpq_connection
+from app.db import alembic_config
 from app.health import migration_head
 from app.migrate import MIGRATION_LOCK
 from tests.helpers import libpq_url
@@ -123,16 +125,28 @@ def test_a_backup_restores_every_row_into_an_empty_database(database_url: str, t
 
 
 @pytest.mark.slow
-def test_a_backup_restores_into_a_database_the_release_step_has_migrated(database_url: str, tmp_path: Path) -> None:
+def test_an_older_backup_restores_into_a_database_the_release_step_has_migrated(
+    database_url: str, tmp_path: Path
+) -> None:
     backup_file = tmp_path / "portfolio.dump"
     with scratch_database(database_url, "portfolio_backed_up") as source:
-        _succeed(source, "demo", "--users", "3", "--stocks-per-user", "2")
+        # A backup from before the newest migrations, with a user and a stock.
+        command.upgrade(alembic_config(source), "0003")
+        with psycopg.connect(libpq_url(source), autocommit=True) as connection:
+            connection.execute("INSERT INTO users (name, age) VALUES ('Ada Lovelace', 36)")
+            connection.execute("INSERT INTO stocks (name, price, quantity, user_id) VALUES ('AAPL', 175.5, 10, 1)")
         _succeed(source, "backup", str(backup_file))
         expected = _rows(source)
     with scratch_database(database_url, "portfolio_restored") as target:
-        _succeed(target, "migrate")
+        _succeed(target, "migrate")  # a fresh deploy: migrated to head, no rows
         _succeed(target, "restore", str(backup_file))  # empty tables are no data to protect
-        assert _rows(target) == expected
+        assert _rows(target) == expected  # as the backup was, revision 0003 included
+        _succeed(target, "migrate")
+        with psycopg.connect(libpq_url(target)) as connection:
+            assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(migration_head(),)]
+            assert connection.execute(
+                "SELECT u.name, s.name FROM users u JOIN stocks s ON s.user_id = u.id"
+            ).fetchall() == [("Ada Lovelace", "AAPL")]
 
 
 def test_the_password_reaches_pg_dump_in_its_environment_never_its_arguments() -> None:
