@@ -12,10 +12,12 @@ these classes define and answer with the `...Public` schemas.
 """
 
 import re
+import unicodedata
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import regex
 from pydantic import (
     MISSING,
     AfterValidator,
@@ -79,23 +81,93 @@ def _kind(value: Any) -> str:
 JsonNumber = BeforeValidator(_json_number)
 
 
-def _starts_with_capital(value: str) -> str:
-    if not value[0].isupper():
-        raise ValueError("Name must start with a capital letter")
+def _not_null(value: Any) -> Any:
+    """Refuse JSON null by saying so, where Pydantic would list the types it takes (Decimal's include strings)."""
+    if value is None:
+        raise PydanticCustomError("null_forbidden", "Field may not be null")
     return value
 
 
+# Place it last in an Annotated type, so it runs before every other validator.
+NotNull = BeforeValidator(_not_null)
+
+# Names. The guide's rule, "Name must start with a capital letter", holds where
+# the first letter has a case (John, Élodie, Øystein; not john); a letter from
+# a script without case (李小龙, محمد) is fine. Names are trimmed; control
+# characters (tab, newline) and invisible ones (zero-width spaces and joiners,
+# word joiner, BOM, direction marks) are refused anywhere, since two names that
+# look the same must be the same name. "At least 3 characters" counts what a
+# reader sees as characters (grapheme clusters: "Zoë" is 3 however its ë is
+# encoded); the 255 at most are code points, as sent, which is what the
+# varchar(255) column counts.
+USER_NAME_MIN_LENGTH = 3
 USER_NAME_MAX_LENGTH = 255
+# What str.strip() removes (tests/test_names.py checks it): every Unicode space, tab and line break.
+_NAME_SPACE = r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Control (Cc), line and paragraph separators (Zl, Zp) and format characters
+# (Cf) of the Basic Multilingual Plane, per Python's unicodedata
+# (tests/test_names.py checks it); the validator refuses those beyond it too.
+_NAME_REFUSED = (
+    r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+)
+# The first character: never ASCII other than A-Z (so not a-z, a digit or punctuation).
+_NAME_FIRST = rf"[^\u0000-\u0040\u005b-\u009f{_NAME_SPACE}{_NAME_REFUSED}]"
+# A stored (trimmed) name, as the database's CHECK states it; every engine here
+# (Python's re, ECMA-262 for JSON Schema, PostgreSQL) reads `\uXXXX` alike.
+STORED_NAME_PATTERN = rf"^{_NAME_FIRST}(?:[^{_NAME_REFUSED}]*[^{_NAME_SPACE}{_NAME_REFUSED}])?$"
+# A name as sent, for the OpenAPI. A JSON Schema pattern cannot say "a letter
+# that is not lower-case" in every script, so this is the part it can say:
+# every name it refuses the API refuses, and the rest is the validator's.
+NAME_PATTERN = rf"^[{_NAME_SPACE}]*{_NAME_FIRST}[^{_NAME_REFUSED}]*[{_NAME_SPACE}]*$"
+_GRAPHEME = regex.compile(r"\X")
+
+
+def user_name(value: str) -> str:
+    """The name trimmed, or a ValueError saying which rule it breaks."""
+    name = value.strip()
+    if len(_GRAPHEME.findall(name)) < USER_NAME_MIN_LENGTH:
+        raise PydanticCustomError(
+            "string_too_short",
+            "String should have at least {min_length} characters",
+            {"min_length": USER_NAME_MIN_LENGTH},
+        )
+    for char in name:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp"):
+            raise ValueError(f"Name must not contain control characters such as tab or newline (it has {_code(char)})")
+        if category == "Cf":
+            raise ValueError(
+                f"Name must not contain invisible characters such as zero-width spaces (it has {_code(char)})"
+            )
+    first = unicodedata.category(name[0])
+    if not first.startswith("L"):
+        raise ValueError("Name must start with a letter")
+    if first == "Ll":
+        raise ValueError("Name must start with a capital letter")
+    return name
+
+
+def _code(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
 UserName = Annotated[
     str,
     Rules(
-        min_length=3,
+        min_length=USER_NAME_MIN_LENGTH,
         max_length=USER_NAME_MAX_LENGTH,
-        description="Full name: 3 to 255 characters, starting with a capital letter.",
+        description=(
+            "Full name, trimmed: at least 3 characters as a reader counts them, at most 255 as sent. "
+            "It starts with a letter, a capital one where the script has case (John, Élodie; 李小龙 too), "
+            "and has no control characters (tab, newline) or invisible ones (zero-width space, joiners)."
+        ),
         examples=["John Doe"],
+        json_schema_extra={"pattern": NAME_PATTERN},
     ),
     AfterValidator(storable_text),
-    AfterValidator(_starts_with_capital),
+    AfterValidator(user_name),
+    NotNull,
 ]
 
 Age = Annotated[int, Rules(ge=0, le=150, description="Age in years, 0 to 150.", examples=[30]), JsonNumber]
@@ -106,10 +178,14 @@ Age = Annotated[int, Rules(ge=0, le=150, description="Age in years, 0 to 150.", 
 SYMBOL_MAX_LENGTH = 10
 _SYMBOL_WHITESPACE = " \t\n\r"
 _SYMBOL = re.compile(r"[A-Za-z0-9.\-]+")
+# A stored symbol, as the database's CHECK states it: `.` and `-` only after a letter or digit (BRK.B, RDS-A).
+STORED_SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-]*$"
+# ... and as a client may send it, any case, before trimming.
+_SYMBOL_CLIENT = rf"[A-Za-z0-9][A-Za-z0-9.\-]{{0,{SYMBOL_MAX_LENGTH - 1}}}"
 
 
 def normalize_symbol(value: str) -> str:
-    """`" brk.b "` -> `"BRK.B"`; anything but A-Z, digits, `.` and `-` is refused."""
+    """`" brk.b "` -> `"BRK.B"`; refused: anything but A-Z, digits, `.` and `-`, and a first character of `.` or `-`."""
     symbol = value.strip(_SYMBOL_WHITESPACE)
     if not symbol:
         raise ValueError("Symbol must not be empty")
@@ -117,6 +193,8 @@ def normalize_symbol(value: str) -> str:
         raise ValueError(f"Symbol must be at most {SYMBOL_MAX_LENGTH} characters")
     if not _SYMBOL.fullmatch(symbol):
         raise ValueError("Symbol may contain only letters A-Z, digits, '.' and '-'")
+    if not symbol[0].isalnum():
+        raise ValueError("Symbol must start with a letter A-Z or a digit")
     return symbol.upper()
 
 
@@ -127,16 +205,20 @@ Symbol = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": rf"^[{_SYMBOL_WHITESPACE}]*[A-Za-z0-9.\-]{{1,{SYMBOL_MAX_LENGTH}}}[{_SYMBOL_WHITESPACE}]*$",
-            "description": "Stock symbol: 1 to 10 of A-Z, 0-9, '.' and '-'; trimmed and upper-cased.",
+            "pattern": rf"^[{_SYMBOL_WHITESPACE}]*{_SYMBOL_CLIENT}[{_SYMBOL_WHITESPACE}]*$",
+            "description": (
+                "Stock symbol: 1 to 10 of A-Z, 0-9, '.' and '-', starting with a letter or digit; "
+                "trimmed and upper-cased."
+            ),
             "examples": ["AAPL"],
         },
         mode="validation",
     ),
     WithJsonSchema(
-        {"type": "string", "pattern": rf"^[A-Z0-9.\-]{{1,{SYMBOL_MAX_LENGTH}}}$", "examples": ["AAPL"]},
+        {"type": "string", "pattern": rf"^[A-Z0-9][A-Z0-9.\-]{{0,{SYMBOL_MAX_LENGTH - 1}}}$", "examples": ["AAPL"]},
         mode="serialization",
     ),
+    NotNull,
 ]
 
 # Money is NUMERIC in the database and Decimal in Python, so it is exact. It
@@ -166,10 +248,14 @@ Price = Annotated[
         mode="validation",
     ),
     WithJsonSchema({"type": "number", "description": PRICE_DESCRIPTION, "examples": [175.5]}, mode="serialization"),
+    NotNull,
 ]
 
 Quantity = Annotated[
-    int, Rules(gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", examples=[10]), JsonNumber
+    int,
+    Rules(gt=0, le=INT32_MAX, description="Number of shares, 1 to 2147483647.", examples=[10]),
+    JsonNumber,
+    NotNull,
 ]
 
 
@@ -290,6 +376,8 @@ class User(UserBase, table=True):
     # The rules hold in the database too, for writes that do not come through the API.
     __table_args__ = (
         CheckConstraint("char_length(name) >= 3", name="name_length"),
+        # The name rules a pattern can state (see UserName); PostgreSQL reads its \uXXXX escapes as Python does.
+        CheckConstraint(f"name ~ '{STORED_NAME_PATTERN}'", name="name_format"),
         CheckConstraint("age BETWEEN 0 AND 150", name="age_range"),
         # One address, one account, whatever its spelling.
         CheckConstraint("email = lower(email)", name="email_lower_case"),
@@ -360,6 +448,7 @@ class Stock(StockBase, table=True):
     __table_args__ = (
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(f"name ~ '{STORED_SYMBOL_PATTERN}'", name="symbol_format"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -138,7 +138,7 @@ async def test_deleting_a_user_deletes_their_stocks(client: AsyncClient, session
         ({"name": "J" * 256}, "name", "string_too_long"),
         ({"name": "john Doe"}, "name", "value_error"),
         ({"name": "123 Main"}, "name", "value_error"),
-        ({"name": None}, "name", "string_type"),
+        ({"name": None}, "name", "null_forbidden"),
         ({"name": 12345}, "name", "string_type"),
         ({"name": "John\u0000Doe"}, "name", "value_error"),
         ({"name": "John Doe", "age": -1}, "age", "greater_than_equal"),
