@@ -131,7 +131,14 @@ def _log_request(scope: Scope, status: int, duration_ms: float) -> None:
     }
     # The path arrives percent-decoded: a %0A in it must not start a forged line of text.
     shown = path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
-    logger.info("%s %s %d %.1f ms", method, shown, status, duration_ms, extra={"request_line": fields})
+    # Not logger.info(): it would first walk the stack to find the caller's
+    # file and line (always this function), a third of the line's cost.
+    where = _log_request.__code__
+    record = logger.makeRecord(
+        logger.name, logging.INFO, where.co_filename, where.co_firstlineno,
+        "%s %s %d %.1f ms", (method, shown, status, duration_ms), None, extra={"request_line": fields},
+    )  # fmt: skip
+    logger.handle(record)
 
 
 def _route_template(scope: Scope) -> str | None:
