@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql reset clean
+.PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql admin reset clean
 
 run: $(STAMP)
 	$(PY) -m app
@@ -57,6 +57,12 @@ restore: $(STAMP)
 # psql on the database `make run` uses (embedded, or DATABASE_URL).
 psql: $(STAMP)
 	@$(PY) -m app psql
+
+# make admin EMAIL=you@example.com: make EMAIL an admin, creating the user (password:
+# ADMIN_PASSWORD, or asked without echo). Running it again changes nothing.
+admin: $(STAMP)
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.com" >&2; exit 2; }
+	$(PY) -m app create-admin '$(EMAIL)'
 
 # Delete the embedded development data (.data/postgres), after asking.
 reset: $(STAMP)

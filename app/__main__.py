@@ -9,6 +9,7 @@ python -m app backup FILE          write the database to FILE (pg_dump's custom 
 python -m app restore FILE [--force]   load FILE into an empty database (--force: replace what is there)
 python -m app psql                 open psql on the database `make run` uses
 python -m app reset [--yes]        delete the embedded development data, after asking
+python -m app create-admin EMAIL   make EMAIL an admin, creating the user (password: ADMIN_PASSWORD, or asked)
 """
 
 import argparse
@@ -189,6 +190,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("psql", help="open psql on the database `make run` uses")
     reset_command = commands.add_parser("reset", help="delete the embedded development data (.data/postgres)")
     reset_command.add_argument("--yes", action="store_true", help="do not ask")
+    admin = commands.add_parser("create-admin", help="make EMAIL an admin, creating the user if there is none")
+    admin.add_argument("email", metavar="EMAIL")
     return parser
 
 
@@ -245,6 +248,16 @@ def _run(command: str, arguments: argparse.Namespace, settings: Settings, url: s
         return 0
     if command == "psql":
         return open_psql(url)
+    if command == "create-admin":
+        from app.auth.admin import AdminRefused, create_admin
+
+        migrate(url)
+        try:
+            logger.info("%s", create_admin(settings.model_copy(update={"database_url": url}), arguments.email))
+        except AdminRefused as refusal:
+            logger.error("%s", refusal)
+            return 1
+        return 0
 
     if not (command == "serve" and getattr(arguments, "no_migrate", False)):
         try:

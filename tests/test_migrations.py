@@ -32,3 +32,36 @@ def test_downgrade_base_drops_everything_and_upgrade_head_restores_it(database_u
     finally:
         command.upgrade(config, "head")  # leave the shared test database usable whatever happened
         engine.dispose()
+
+
+def test_upgrading_a_database_with_data_from_before_accounts_loses_nothing(database_url: str) -> None:
+    """0003 -> head (0004 adds accounts): every user and stock survives, with no email, no password, no admin."""
+    config = alembic_config(database_url)
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        command.downgrade(config, "0003")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO users (name, age) VALUES ('John Doe', 30), ('Ana Lima', NULL)"))
+            connection.execute(
+                sa.text(
+                    "INSERT INTO stocks (name, price, quantity, user_id, is_active) "
+                    "SELECT 'AAPL', 175.5, 10, id, true FROM users "
+                    "UNION ALL SELECT 'BRK.B', 0.0001, 1, id, false FROM users"
+                )
+            )
+            users_before = connection.execute(sa.text("SELECT * FROM users ORDER BY id")).mappings().all()
+            stocks_before = connection.execute(sa.text("SELECT * FROM stocks ORDER BY id")).all()
+
+        command.upgrade(config, "head")
+        with engine.begin() as connection:
+            users_after = connection.execute(sa.text("SELECT * FROM users ORDER BY id")).mappings().all()
+            assert connection.execute(sa.text("SELECT * FROM stocks ORDER BY id")).all() == stocks_before
+        assert [{key: row[key] for key in before} for row, before in zip(users_after, users_before, strict=True)] == [
+            dict(before) for before in users_before
+        ]
+        assert {(row["email"], row["password_hash"], row["is_admin"]) for row in users_after} == {(None, None, False)}
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("TRUNCATE users, stocks RESTART IDENTITY CASCADE"))
+        command.upgrade(config, "head")  # leave the shared test database usable whatever happened
+        engine.dispose()
