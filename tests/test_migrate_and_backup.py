@@ -108,9 +108,14 @@ def test_a_backup_restores_every_row_into_an_empty_database(database_url: str, t
     assert backup_file.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
 
     with scratch_database(database_url, "portfolio_restored") as target:
+        with psycopg.connect(libpq_url(target), autocommit=True) as connection:
+            # Another schema in the same database, as a provider keeps its own: not ours to touch.
+            connection.execute("CREATE SCHEMA provider; CREATE TABLE provider.accounts AS SELECT 1 AS id")
         output = _succeed(_with_password(target), "restore", str(backup_file))
         assert PASSWORD not in output
         assert _rows(target) == expected
+        with psycopg.connect(libpq_url(target)) as connection:
+            assert connection.execute("SELECT id FROM provider.accounts").fetchall() == [(1,)]
 
         refused = run_app({"DATABASE_URL": target}, "restore", str(backup_file))
         output = _finish(refused)
