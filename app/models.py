@@ -480,7 +480,7 @@ class StockUpdate(Schema):
 
 
 class StockPublic(StockBase, Identified):
-    user_id: int
+    user_id: int = Field(schema_extra={"examples": [1]})
     created_at: datetime
     updated_at: datetime
 
@@ -504,6 +504,6 @@ class Position(Schema):
 
 
 class Portfolio(Schema):
-    user_id: int
+    user_id: int = Field(schema_extra={"examples": [1]})
     total_value: Money = Field(description="Sum of the positions' values.", schema_extra={"examples": [1755.0]})
     positions: list[Position] = Field(description="By value, largest first.")

@@ -23,15 +23,13 @@ from app.stocks.repository import StockFilters
 router = APIRouter(tags=["stocks"])
 portfolio_router = APIRouter(tags=["portfolio"])
 
-# OpenAPI links from a new stock to what can be done with it (see users/routes.py).
+# OpenAPI links from a new stock: read it, change or delete it if unchanged (see users/routes.py).
 _NEW_STOCK_ID = {"stock_id": "$response.body#/id"}
-_CHANGES = [("ReplaceStock", "replace_stock"), ("UpdateStock", "update_stock"), ("DeleteStock", "delete_stock")]
+_IF_UNCHANGED = {**_NEW_STOCK_ID, **IF_MATCH_FROM_ETAG}
 NEW_STOCK_LINKS = {
-    name: {"operationId": operation, "parameters": _NEW_STOCK_ID}
-    for name, operation in [("ReadStock", "read_stock"), *_CHANGES]
-} | {
-    f"{name}IfUnchanged": {"operationId": operation, "parameters": {**_NEW_STOCK_ID, **IF_MATCH_FROM_ETAG}}
-    for name, operation in _CHANGES
+    "ReadStock": {"operationId": "read_stock", "parameters": _NEW_STOCK_ID},
+    "UpdateStockIfUnchanged": {"operationId": "update_stock", "parameters": _IF_UNCHANGED},
+    "DeleteStockIfUnchanged": {"operationId": "delete_stock", "parameters": _IF_UNCHANGED},
 }
 
 ONE_STOCK = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}
@@ -125,6 +123,8 @@ async def update_stock(
 @router.delete(
     "/stocks/{stock_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    # No body, so no Content-Type either (FastAPI's default class would send application/json).
+    response_class=Response,
     responses={**NOT_FOUND_RESPONSE, **PRECONDITION_FAILED_RESPONSE},
 )
 async def delete_stock(stock_id: StockId, stocks: StockRepositoryDep, if_match: IfMatchDep) -> None:
