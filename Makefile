@@ -24,7 +24,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Schemathesis against our own OpenAPI, every check and phase, on a throwaway
+# Schemathesis against our own OpenAPI, every check and phase, in both AUTH modes
+# (FUZZ_SECONDS split between them), on a throwaway
 # embedded PostgreSQL. `make test` runs a short deterministic slice of it.
 FUZZ_SECONDS ?= 180
 fuzz: $(STAMP)

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator
 
 from app.auth.access import SignedInDep
@@ -81,10 +81,22 @@ async def read_me(caller: SignedInDep, users: UserRepositoryDep, response: Respo
     return answer_with_etag(response, await users.read_with_stocks(caller.user_id))
 
 
-@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=FORBIDDEN)
+@router.put(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    # 404: the token outlived its user (tokens are checked without the database).
+    responses={**FORBIDDEN, **NOT_FOUND_RESPONSE},
+)
 async def change_my_password(change: PasswordChange, caller: SignedInDep, users: UserServiceDep) -> None:
     """Change your password: the current one, then the new one. Every refresh token of yours stops working."""
     await users.change_password(change)
+
+
+@router.api_route("/me", methods=["PUT", "PATCH", "DELETE", "POST"], include_in_schema=False)
+async def me_is_read_only() -> None:
+    """`/users/me` is only read; without this, `PUT /users/me` would reach `/users/{user_id}` as a bad id (422)."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED)
 
 
 @router.get("/{user_id}", responses=ONE_USER)
