@@ -124,7 +124,7 @@ _GRAPHEME = regex.compile(r"\X")
 
 
 def user_name(value: str) -> str:
-    """The name trimmed, or a ValueError saying which rule it breaks."""
+    """The name, trimmed; refused (too short, as pydantic words it, or a ValueError) naming the rule it breaks."""
     name = value.strip()
     if len(_GRAPHEME.findall(name)) < USER_NAME_MIN_LENGTH:
         raise PydanticCustomError(
