@@ -9,9 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from app.auth.access import CallerDep, ScopeDep
-from app.auth.repository import AuthRepository
 from app.auth.service import Authenticator
-from app.db import SessionDep
+from app.db import SessionDep, SessionOpenerDep
 from app.repository import EVERY_ROW
 from app.stocks.repository import StockRepository
 from app.users.repository import UserRepository
@@ -33,31 +32,24 @@ async def stock_repository(session: SessionDep, scope: ScopeDep) -> StockReposit
     return StockRepository(session, scope)
 
 
-async def auth_repository(session: SessionDep) -> AuthRepository:
-    return AuthRepository(session)
-
-
 UserRepositoryDep = Annotated[UserRepository, Depends(user_repository)]
 StockRepositoryDep = Annotated[StockRepository, Depends(stock_repository)]
-AuthRepositoryDep = Annotated[AuthRepository, Depends(auth_repository)]
 
 
+# The account services open their own sessions, around their statements only (app/db.py, SessionOpenerDep).
 async def user_service(
-    request: Request, users: UserRepositoryDep, auth: AuthRepositoryDep, caller: CallerDep
+    request: Request, open_session: SessionOpenerDep, scope: ScopeDep, caller: CallerDep
 ) -> UserService:
-    return UserService(users, auth, caller, request.app.state.settings)
+    return UserService(open_session, scope, caller, request.app.state.settings)
 
 
-async def sign_up_service(
-    request: Request, session: SessionDep, auth: AuthRepositoryDep, caller: CallerDep
-) -> UserService:
+async def sign_up_service(request: Request, open_session: SessionOpenerDep, caller: CallerDep) -> UserService:
     """For POST /users/, which anyone may call: creating a row needs no scope, the service decides the rest."""
-    return UserService(UserRepository(session, EVERY_ROW), auth, caller, request.app.state.settings)
+    return UserService(open_session, EVERY_ROW, caller, request.app.state.settings)
 
 
-async def authenticator(request: Request, session: SessionDep, auth: AuthRepositoryDep) -> Authenticator:
-    state = request.app.state
-    return Authenticator(UserRepository(session, EVERY_ROW), auth, state.access_tokens, state.settings)
+async def authenticator(request: Request, open_session: SessionOpenerDep) -> Authenticator:
+    return Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
 
 
 UserServiceDep = Annotated[UserService, Depends(user_service)]

@@ -15,11 +15,12 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings, normalize_database_url
-from app.db import create_engine, get_session, upgrade_to_head
+from app.db import SessionOpener, create_engine, get_session, get_session_opener, upgrade_to_head
 from app.main import create_app
 from tests.helpers import TEST_SECRET_KEY, libpq_url
 
@@ -54,7 +55,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, secret_key=TEST_SECRET_KEY)
+    return Settings(_env_file=None, database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY))
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +129,11 @@ async def client_in_transaction(app: FastAPI, connection: AsyncConnection) -> As
         async with sessionmaker() as session:
             yield session
 
+    async def opener_in_test_transaction() -> SessionOpener:
+        return asynccontextmanager(session_in_test_transaction)
+
     app.dependency_overrides[get_session] = session_in_test_transaction
+    app.dependency_overrides[get_session_opener] = opener_in_test_transaction
     try:
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
             yield client

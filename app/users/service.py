@@ -16,8 +16,9 @@ from app.auth.models import PasswordChange
 from app.auth.passwords import hash_password, verify_password
 from app.auth.repository import AuthRepository
 from app.config import Settings
+from app.db import SessionOpener
 from app.models import UserCreate, UserPublic, UserReplace, UserUpdate, password_problem
-from app.repository import IfMatch, Versioned
+from app.repository import IfMatch, Scope, Versioned
 from app.users.repository import UserRepository
 
 ONLY_ADMINS_MAKE_ADMINS = "Only an admin may set is_admin"
@@ -33,9 +34,16 @@ def invalid_field(field: str, message: str, kind: str = "value_error") -> Reques
 
 
 class UserService:
-    def __init__(self, users: UserRepository, auth: AuthRepository, caller: Caller, settings: Settings) -> None:
-        self.users = users
-        self.auth = auth
+    """Account rules around the user rows, for one caller and the rows they may reach (`scope`).
+
+    A session is opened around statements only, never while a password is
+    hashed: a flood of sign-ups must not hold the connections every other
+    request needs.
+    """
+
+    def __init__(self, open_session: SessionOpener, scope: Scope, caller: Caller, settings: Settings) -> None:
+        self.open_session = open_session
+        self.scope = scope
         self.caller = caller
         self.settings = settings
 
@@ -50,11 +58,13 @@ class UserService:
         values = user.model_dump(exclude={"password"})
         if user.password is not None:
             values["password_hash"] = await self._hash_checked(user.password, user.email)
-        return await self.users.create(values)
+        async with self.open_session() as session:
+            return await UserRepository(session, self.scope).create(values)
 
     async def replace(self, user_id: int, user: UserReplace, if_match: IfMatch) -> Versioned[UserPublic]:
         """PUT: name and age, as in the guide."""
-        return await self.users.change(user_id, user.model_dump(), if_match)
+        async with self.open_session() as session:
+            return await UserRepository(session, self.scope).change(user_id, user.model_dump(), if_match)
 
     async def update(self, user_id: int, changes: UserUpdate, if_match: IfMatch) -> Versioned[UserPublic]:
         """PATCH: the fields sent, under the account rules."""
@@ -63,14 +73,17 @@ class UserService:
             raise Forbidden(ONLY_ADMINS_MAKE_ADMINS)
         password: SecretStr | None = values.pop("password", None)
         if password is not None:
-            current = await self.users.read(user_id)  # 404 before anything else for a user out of reach
-            if not self.caller.is_admin and await self.users.password_hash(user_id) is not None:
+            async with self.open_session() as session:
+                users = UserRepository(session, self.scope)
+                current = await users.read(user_id)  # a 404 first, for a user out of reach
+                has_password = await users.password_hash(user_id) is not None
+            if has_password and not self.caller.is_admin:
                 raise Forbidden(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
-            email = values.get("email", current.body.email)
-            values["password_hash"] = await self._hash_checked(password, email)
-        changed = await self.users.change(user_id, values, if_match)
-        if password is not None:
-            await self.auth.revoke_user(user_id)
+            values["password_hash"] = await self._hash_checked(password, values.get("email", current.body.email))
+        async with self.open_session() as session:
+            changed = await UserRepository(session, self.scope).change(user_id, values, if_match)
+            if password is not None:
+                await AuthRepository(session).revoke_user(user_id)
         return changed
 
     async def change_password(self, change: PasswordChange) -> None:
@@ -78,16 +91,17 @@ class UserService:
         if self.caller.user_id is None:
             raise NotAuthenticated("Not authenticated", token_sent=False)
         user_id = self.caller.user_id
-        matches, _ = await verify_password(
-            change.current_password.get_secret_value(), await self.users.password_hash(user_id)
-        )
+        async with self.open_session() as session:
+            users = UserRepository(session, self.scope)
+            stored_hash = await users.password_hash(user_id)
+            email = (await users.read(user_id)).body.email
+        matches, _ = await verify_password(change.current_password.get_secret_value(), stored_hash)
         if not matches:
             raise Forbidden(WRONG_CURRENT_PASSWORD)
-        email = (await self.users.read(user_id)).body.email
-        await self.users.set_password_hash(
-            user_id, await self._hash_checked(change.new_password, email, "new_password")
-        )
-        await self.auth.revoke_user(user_id)
+        new_hash = await self._hash_checked(change.new_password, email, "new_password")
+        async with self.open_session() as session:
+            await UserRepository(session, self.scope).set_password_hash(user_id, new_hash)
+            await AuthRepository(session).revoke_user(user_id)
 
     async def _hash_checked(self, password: SecretStr, email: str | None, field: str = "password") -> str:
         if problem := password_problem(password, email):
