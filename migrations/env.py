@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import app.auth.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Imported for what importing does: each registers its tables on SQLModel.metadata.
+import app.auth.models
 import app.models  # noqa: F401
 from app.config import Settings
 

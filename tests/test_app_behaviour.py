@@ -1,7 +1,6 @@
 """Cross-cutting behaviour: unforeseen errors, CORS, 405 with Allow, HEAD."""
 
 from collections.abc import AsyncIterator
-
 from typing import Any
 
 import pytest

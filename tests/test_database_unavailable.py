@@ -31,9 +31,11 @@ def silent_server() -> Iterator[int]:
 
 async def _client_for(database_url: str) -> AsyncIterator[AsyncClient]:
     app: FastAPI = create_app(Settings(_env_file=None, database_url=database_url))
-    async with app.router.lifespan_context(app):
-        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
 
 
 @pytest.fixture
@@ -41,8 +43,6 @@ async def refused_client() -> AsyncIterator[AsyncClient]:
     """A client for an app whose database port refuses connections (PostgreSQL stopped)."""
     async for client in _client_for(f"postgresql://postgres@127.0.0.1:{free_port()}/portfolio"):
         yield client
-
-
 
 
 @pytest.mark.parametrize(("method", "path", "body"), EVERY_OPERATION)

@@ -176,10 +176,7 @@ async def test_symbols_with_other_characters_are_refused_saying_why(
 async def test_concurrent_patches_of_different_fields_both_apply(committed_client: AsyncClient) -> None:
     user = await create_user(committed_client, age=30)
     responses = await asyncio.gather(
-        *(
-            committed_client.patch(f"/users/{user['id']}", json=body)
-            for body in ({"name": "Jane Doe"}, {"age": 44})
-        )
+        *(committed_client.patch(f"/users/{user['id']}", json=body) for body in ({"name": "Jane Doe"}, {"age": 44}))
     )
     assert [response.status_code for response in responses] == [200, 200]
     final = (await committed_client.get(f"/users/{user['id']}")).json()

@@ -23,7 +23,7 @@ def statements_sent(app: FastAPI) -> Iterator[list[str]]:
     """The first word of every SQL statement the app sends meanwhile: SELECT, INSERT, ..."""
     statements: list[str] = []
 
-    def log(conn, cursor, statement, *_) -> None:  # noqa: ANN001
+    def log(conn, cursor, statement, *_) -> None:
         statements.append(statement.split(None, 1)[0].upper())
 
     engine = app.state.database.engine.sync_engine
