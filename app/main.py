@@ -21,6 +21,7 @@ from app.request_log import RequestLog, configure_logging
 from app.runtime import freeze_startup_heap
 from app.stocks import routes as stocks
 from app.users import routes as users
+from app.web import install_web_app
 
 DESCRIPTION = """
 Users and their stock holdings over REST, on FastAPI + SQLModel + PostgreSQL.
@@ -99,5 +100,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stocks.router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(stocks.portfolio_router, responses=UNAUTHORIZED_RESPONSE)
     mount_docs(app)
+    install_web_app(app, settings)  # the pages under /app/ (app/web/)
     document_access(app, auth_required=settings.auth_required)
     return app

@@ -1,0 +1,51 @@
+// The portfolio pages' own script: the CSRF header for htmx, and the allocation chart.
+// Loaded as a module (deferred, so htmx and Chart.js, loaded before it, are there); no inline script anywhere.
+
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
+
+// Every request htmx makes carries the session's CSRF token (app/web/session.py).
+document.body.addEventListener("htmx:configRequest", (event) => {
+  if (csrf) event.detail.headers["X-CSRF-Token"] = csrf;
+});
+
+const COLOURS = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#dc2626", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+const charts = new Set();
+
+function drawCharts(root) {
+  for (const chart of charts) {
+    if (!chart.canvas.isConnected) {
+      chart.destroy();
+      charts.delete(chart);
+    }
+  }
+  for (const canvas of root.querySelectorAll("canvas[data-values]")) {
+    if (window.Chart.getChart(canvas)) continue;
+    const labels = JSON.parse(canvas.dataset.labels);
+    // Exact decimals from the server; the chart only needs their proportions.
+    const values = JSON.parse(canvas.dataset.values).map(Number);
+    charts.add(
+      new window.Chart(canvas, {
+        type: "doughnut",
+        data: {
+          labels,
+          datasets: [{ data: values, backgroundColor: labels.map((_, i) => COLOURS[i % COLOURS.length]), borderWidth: 1 }],
+        },
+        options: {
+          animation: false,
+          maintainAspectRatio: false,
+          plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+        },
+      }),
+    );
+  }
+}
+
+drawCharts(document);
+document.body.addEventListener("htmx:afterSettle", () => drawCharts(document));
+
+// A swapped-in row or section keeps keyboard users where they were: focus what asked for it.
+document.body.addEventListener("htmx:afterSettle", (event) => {
+  const target = event.detail.elt;
+  const wanted = target?.querySelector?.("[autofocus]");
+  if (wanted) wanted.focus();
+});

@@ -1,0 +1,14 @@
+"""The web app for people: server-rendered pages under /app/ on the API's own repositories (README, Web app)."""
+
+from fastapi import FastAPI
+
+from app.auth.tokens import signing_key
+from app.config import Settings
+from app.web.routes import router
+from app.web.session import cookie_key
+
+
+def install_web_app(app: FastAPI, settings: Settings) -> None:
+    """Serve the pages under /app/ (not in the OpenAPI); their scripts and styles are in app/static/web/."""
+    app.state.web_cookie_key = cookie_key(signing_key(settings))
+    app.include_router(router)

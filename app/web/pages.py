@@ -1,0 +1,362 @@
+"""What every page shares: who the visitor is, CSRF, templates, money formatting, and errors as HTML.
+
+Pages answer in HTML, never in the API's JSON: a route of the web router
+that raises a domain error (`NotFound`), fails CSRF, or cannot reach the
+database gets a page (or, for htmx, a message in the page's alert area)
+from `PageRoute`, which also sets the session cookie and the security
+headers on every answer.
+"""
+
+import json
+import re
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+
+from app.auth.access import ANONYMOUS, Caller, NotAuthenticated
+from app.auth.service import Authenticator
+from app.auth.tokens import InvalidToken
+from app.config import Settings
+from app.db import SessionOpenerDep
+from app.errors import RETRY_AFTER_SECONDS
+from app.repository import EVERY_ROW, NotFound, Scope
+from app.web import session as cookies
+from app.web.session import BrowserSession
+
+# The vendored libraries' versions, also in their URLs so a browser drops a cached copy on upgrade
+# (app/static/README.md); WEB_ASSETS_VERSION is ours, moved when app.css or app.js change.
+HTMX_VERSION = "2.0.11"
+CHART_JS_VERSION = "4.6.1"
+WEB_ASSETS_VERSION = "1"
+
+# Scripts only from the app itself, and no inline script or style element: htmx is told not to
+# add its indicator <style> (the htmx-config meta tag), Chart.js styles its canvas through the DOM.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Pages carry a CSRF token and someone's portfolio: no shared or back-button cache.
+    "Cache-Control": "no-store",
+}
+
+CSRF_REFUSED = "This form has expired or did not come from this site; reload the page and try again."
+SESSION_ENDED = "Your session has ended; please sign in again."
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+# ---------------------------------------------------------------- money
+
+
+def money(value: Decimal) -> str:
+    """A stored amount exactly, with thousands separators: 1234567.5 is "1,234,567.50", 0.1234 stays "0.1234".
+
+    At least two decimal places; more only where the stored value has them. Decimal formatting, never float.
+    """
+    digits, exponent = value.as_tuple().digits, value.as_tuple().exponent
+    assert isinstance(exponent, int), "money is finite"
+    places = -exponent
+    while places > 2 and digits and digits[-1] == 0:  # NUMERIC(12,4) keeps 175.5 as 175.5000
+        digits, places = digits[:-1], places - 1
+    return f"{value:,.{max(places, 2)}f}"
+
+
+def share(value: Decimal, total: Decimal) -> str:
+    """A position's share of the total as a percentage with one decimal place ("45.2%")."""
+    if not total:
+        return "0.0%"
+    return f"{(value * 100 / total).quantize(Decimal('0.1'))}%"
+
+
+def plain(value: Decimal) -> str:
+    """An amount as an input field holds it: exact, no separators ("1234567.50")."""
+    return money(value).replace(",", "")
+
+
+templates.env.filters["money"] = money
+templates.env.filters["plain"] = plain
+templates.env.filters["share"] = share
+
+
+# ---------------------------------------------------------------- the visitor
+
+
+class SignInNeeded(Exception):
+    """The page needs a signed-in visitor (AUTH=required); they are sent to the sign-in page."""
+
+
+class CsrfRefused(Exception):
+    """A state-changing request without the session's CSRF token: 403."""
+
+
+@dataclass(slots=True)
+class Visitor:
+    """The person behind a page request: their browser session, who they are, and what they may reach."""
+
+    session: BrowserSession
+    caller: Caller
+    auth_required: bool
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+    @property
+    def sees_everyone(self) -> bool:
+        """Open mode, or an admin: the users list is theirs to browse."""
+        return not self.auth_required or self.caller.is_admin
+
+    def scope(self) -> Scope:
+        """The rows this visitor may reach, as `caller_scope` decides for the API; `SignInNeeded` if anonymous."""
+        if self.sees_everyone:
+            return EVERY_ROW
+        if self.caller.user_id is None:
+            raise SignInNeeded
+        return Scope(owner_id=self.caller.user_id)
+
+
+def web_cookie_key(request: Request) -> bytes:
+    key: bytes = request.app.state.web_cookie_key
+    return key
+
+
+def keep_session(request: Request, session: BrowserSession) -> None:
+    """Have `PageRoute` write this session into the cookie of the answer."""
+    request.state.web_session = session
+
+
+async def current_visitor(request: Request, open_session: SessionOpenerDep) -> Visitor:
+    """The visitor named by the session cookie, refreshing their token pair when the access token has expired."""
+    settings: Settings = request.app.state.settings
+    session = cookies.decode(request.cookies.get(cookies.COOKIE_NAME), web_cookie_key(request))
+    if session is None:
+        session = cookies.new_session()
+        keep_session(request, session)
+    if not settings.auth_required or session.refresh_token is None:
+        request.state.visitor = visitor = Visitor(session, ANONYMOUS, settings.auth_required)
+        return visitor
+    caller = ANONYMOUS
+    try:
+        claims = request.app.state.access_tokens.check(session.access_token or "")
+        caller = Caller(user_id=claims.user_id, is_admin=claims.is_admin)
+    except InvalidToken:
+        authenticator = Authenticator(open_session, request.app.state.access_tokens, settings)
+        try:
+            pair = await authenticator.refresh(session.refresh_token)
+        except NotAuthenticated:
+            session = session.signed_out()
+        else:
+            session = BrowserSession(session.csrf, pair.access_token, pair.refresh_token)
+            claims = request.app.state.access_tokens.check(pair.access_token)
+            caller = Caller(user_id=claims.user_id, is_admin=claims.is_admin)
+        keep_session(request, session)
+    if caller.user_id is not None:
+        request.state.user_id = caller.user_id  # for the request's log line, as the API's routes do
+    request.state.visitor = visitor = Visitor(session, caller, settings.auth_required)
+    return visitor
+
+
+VisitorDep = Annotated[Visitor, Depends(current_visitor)]
+
+
+async def csrf_checked_visitor(request: Request, visitor: VisitorDep) -> Visitor:
+    """The visitor, once the request has shown the session's CSRF token (header from htmx, or form field)."""
+    sent = request.headers.get(cookies.CSRF_HEADER)
+    if sent is None:
+        form = await request.form()
+        field = form.get(cookies.CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    if not cookies.csrf_matches(visitor.session, sent):
+        raise CsrfRefused
+    return visitor
+
+
+# For every route that changes something (every POST).
+ActingVisitorDep = Annotated[Visitor, Depends(csrf_checked_visitor)]
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(
+    request: Request, template: str, visitor: Visitor | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "visitor": visitor,
+            "static": static_url(request),
+            "favicon": page_url(request, "/static/favicon.svg"),
+            "htmx_config": HTMX_CONFIG,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def static_url(request: Request) -> Callable[[str], str]:
+    prefix = request.scope.get("root_path", "").rstrip("/")
+    versions = {"htmx.min.js": HTMX_VERSION, "chart.umd.min.js": CHART_JS_VERSION}
+
+    def url(name: str) -> str:
+        return f"{prefix}/static/web/{name}?v={versions.get(name, WEB_ASSETS_VERSION)}"
+
+    return url
+
+
+def page_url(request: Request, path: str) -> str:
+    return request.scope.get("root_path", "").rstrip("/") + path
+
+
+def go_to(request: Request, path: str) -> Response:
+    """To another page: a 303 for a browser, `HX-Redirect` for htmx (which would otherwise swap the page in)."""
+    url = page_url(request, path)
+    if is_htmx(request):
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+# htmx swaps 2xx answers only, by default; pages answer a field error (422), a lost race (412) or
+# an alert (404, 403, 503) with HTML meant to be shown, so every answer is swapped. No eval, no
+# inline styles (the CSP allows neither).
+HTMX_CONFIG = json.dumps(
+    {
+        "includeIndicatorStyles": False,
+        "allowEval": False,
+        "allowScriptTags": False,
+        "responseHandling": [{"code": "204", "swap": False}, {"code": "...", "swap": True}],
+    },
+    separators=(",", ":"),
+)
+
+
+# ---------------------------------------------------------------- form errors in the API's words
+
+
+def field_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Validation errors by field, in the API's own words (its 422 `msg`), the first for each field."""
+    found: dict[str, str] = {}
+    for error in errors:
+        where = [part for part in error.get("loc", ()) if part != "body"]
+        field = str(where[0]) if where else "form"
+        if error.get("type") == "number_type":
+            # The API's words for a string where a JSON number goes; a form only has strings, so this is
+            # text that is not a number, in pydantic's words for that.
+            found.setdefault(field, "Input should be a valid number")
+        found.setdefault(field, _readable(str(error.get("msg", ""))))
+    return found
+
+
+def _readable(message: str) -> str:
+    # Pydantic puts "Value error, " before the API's own sentences; on a page it is noise.
+    return message.removeprefix("Value error, ")
+
+
+def errors_of(failure: ValidationError | RequestValidationError) -> dict[str, str]:
+    return field_errors(failure.errors())
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def as_json_body(fields: Mapping[str, str], numbers: Sequence[str] = (), flags: Sequence[str] = ()) -> str:
+    """The JSON body the API would be sent for these form fields, so the same model answers in the same words.
+
+    A numeric field that reads as a JSON number goes as one, anything else as
+    a string (which the model then refuses, as the API would); an empty field
+    is left out; a flag (a checkbox) is true when sent.
+    """
+    members = []
+    for name, text in fields.items():
+        text = text.strip() if name in numbers else text
+        if name in flags:
+            value = "true" if text == "on" else "false"
+        elif text == "":
+            continue
+        elif name in numbers and _JSON_NUMBER.fullmatch(text):
+            value = text  # as typed: 175.50 reaches the model as the JSON number 175.50, exactly
+        else:
+            value = json.dumps(text)
+        members.append(f"{json.dumps(name)}:{value}")
+    return "{" + ",".join(members) + "}"
+
+
+# ---------------------------------------------------------------- errors as pages
+
+
+def _database_unreachable(error: Exception) -> bool:
+    if isinstance(error, sa_exc.TimeoutError | psycopg.OperationalError):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and (
+        isinstance(error.orig, psycopg.OperationalError) or error.connection_invalidated
+    )
+
+
+def _alert(request: Request, message: str, status_code: int, headers: Mapping[str, str] | None = None) -> Response:
+    visitor: Visitor | None = getattr(request.state, "visitor", None)
+    if is_htmx(request):
+        # Into the page's alert area, wherever the request meant to swap.
+        response = render(request, "_alert.html", visitor, status_code, message=message)
+        response.headers.update({"HX-Retarget": "#alert", "HX-Reswap": "innerHTML"})
+    else:
+        response = render(request, "error.html", visitor, status_code, message=message)
+    response.headers.update(headers or {})
+    return response
+
+
+class PageRoute(APIRoute):
+    """A page's route: HTML for every failure, and the session cookie and security headers on every answer."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_page(request: Request) -> Response:
+            try:
+                response = await handle(request)
+            except SignInNeeded:
+                response = go_to(request, "/app/sign-in")
+            except NotFound as failure:
+                response = _alert(request, failure.detail, status.HTTP_404_NOT_FOUND)
+            except RequestValidationError:  # a path that names no page: /app/users/abc
+                response = _alert(request, "There is no such page.", status.HTTP_404_NOT_FOUND)
+            except CsrfRefused:
+                response = _alert(request, CSRF_REFUSED, status.HTTP_403_FORBIDDEN)
+            except Exception as failure:
+                if not _database_unreachable(failure):
+                    raise
+                response = _alert(
+                    request,
+                    "The database cannot be reached just now, so this page cannot be shown or saved. "
+                    "Nothing was lost; please try again in a moment.",
+                    status.HTTP_503_SERVICE_UNAVAILABLE,
+                    {"Retry-After": RETRY_AFTER_SECONDS},
+                )
+            session: BrowserSession | None = getattr(request.state, "web_session", None)
+            if session is not None:
+                settings: Settings = request.app.state.settings
+                max_age = settings.refresh_token_days * 24 * 3600
+                cookies.write_cookie(response, request, session, web_cookie_key(request), max_age)
+            response.headers.update(PAGE_HEADERS)
+            return response
+
+        return handle_page

@@ -1,0 +1,396 @@
+"""The web app under /app/: sign-in and sign-up, the users list, and a user's portfolio.
+
+Each page calls the repositories and services the JSON routes call, with the
+same scope (`Visitor.scope()` decides as `caller_scope` does), so a page can
+reach exactly what the API would let its visitor reach: another user's
+portfolio is a 404 page. Changes to a portfolio answer htmx with the new
+portfolio section (totals, positions, chart and holdings), so nothing
+reloads; without JavaScript the same forms post and redirect.
+"""
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.access import NotAuthenticated
+from app.auth.service import Authenticator, TooManyFailures
+from app.db import SessionDep, SessionOpener, SessionOpenerDep
+from app.models import StockCreate, StockPublic, StockUpdate, UserCreate, UserPublic
+from app.paging import PageParams, SortOrder, encode_cursor
+from app.repository import ANY_VERSION, Conflict, IfMatch, NotFound, Scope, Versioned, VersionMismatch
+from app.stocks.repository import StockRepository
+from app.users.repository import UserRepository
+from app.users.service import UserService
+from app.web.pages import (
+    ActingVisitorDep,
+    PageRoute,
+    Visitor,
+    VisitorDep,
+    as_json_body,
+    errors_of,
+    go_to,
+    is_htmx,
+    keep_session,
+    render,
+)
+from app.web.session import BrowserSession, new_session
+
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=PageRoute)
+
+USERS_PER_PAGE = 20
+# A portfolio page shows every holding; a user with more sees the first this many, and is told so.
+HOLDINGS_SHOWN = 1000
+
+FormText = Annotated[str, Form()]
+
+
+# ---------------------------------------------------------------- entry, sign-in, sign-up, sign-out
+
+
+@router.get("/")
+async def entry(request: Request, visitor: VisitorDep) -> Response:
+    """Open mode and admins: the users list. A signed-in user: their portfolio. Anyone else: sign in."""
+    if visitor.sees_everyone:
+        return go_to(request, "/app/users")
+    if visitor.caller.user_id is None:
+        return go_to(request, "/app/sign-in")
+    return go_to(request, f"/app/users/{visitor.caller.user_id}")
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request, visitor: VisitorDep) -> Response:
+    if not visitor.auth_required or visitor.caller.signed_in:
+        return go_to(request, "/app/")
+    return render(request, "sign_in.html", visitor, email="", error=None)
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _sign_in(request: Request, open_session: SessionOpener, email: str, password: str) -> None:
+    """Sign in with the Authenticator the API uses; the token pair goes into the session cookie."""
+    authenticator = Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
+    pair = await authenticator.sign_in(email, password, _client_address(request))
+    # A new CSRF token with every login, so one seen before signing in is of no use after.
+    keep_session(request, BrowserSession(new_session().csrf, pair.access_token, pair.refresh_token))
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    visitor: ActingVisitorDep,
+    open_session: SessionOpenerDep,
+    email: FormText = "",
+    password: FormText = "",
+) -> Response:
+    if not visitor.auth_required:
+        return go_to(request, "/app/")
+    try:
+        await _sign_in(request, open_session, email, password)
+    except (NotAuthenticated, TooManyFailures) as failure:
+        code = status.HTTP_429_TOO_MANY_REQUESTS if isinstance(failure, TooManyFailures) else 401
+        return render(request, "sign_in.html", visitor, code, email=email, error=failure.detail)
+    return go_to(request, "/app/")
+
+
+@router.get("/sign-up")
+async def sign_up_page(request: Request, visitor: VisitorDep) -> Response:
+    if not visitor.auth_required or visitor.caller.signed_in:
+        return go_to(request, "/app/")
+    return render(request, "sign_up.html", visitor, values={}, errors={})
+
+
+async def _create_user(
+    request: Request, visitor: Visitor, open_session: SessionOpener, fields: dict[str, str]
+) -> Versioned[UserPublic] | dict[str, str]:
+    """A new user from the form, through the service POST /users/ uses; or the errors, by field."""
+    service = UserService(open_session, Scope(), visitor.caller, request.app.state.settings)
+    try:
+        user = UserCreate.model_validate_json(as_json_body(fields, numbers=("age",)))
+        return await service.sign_up(user)
+    except (ValidationError, RequestValidationError) as failure:
+        return errors_of(failure)
+    except Conflict as failure:
+        return {"email": failure.detail}
+
+
+@router.post("/sign-up")
+async def sign_up(
+    request: Request,
+    visitor: ActingVisitorDep,
+    open_session: SessionOpenerDep,
+    name: FormText = "",
+    age: FormText = "",
+    email: FormText = "",
+    password: FormText = "",
+) -> Response:
+    if not visitor.auth_required:
+        return go_to(request, "/app/")
+    fields = {"name": name, "age": age, "email": email, "password": password}
+    created = await _create_user(request, visitor, open_session, fields)
+    if isinstance(created, dict):
+        values = {**fields, "password": ""}
+        return render(request, "sign_up.html", visitor, 422, values=values, errors=created)
+    await _sign_in(request, open_session, email, password)
+    return go_to(request, "/app/")
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, visitor: ActingVisitorDep, open_session: SessionOpenerDep) -> Response:
+    """Ends the login as POST /auth/logout does (its refresh token revoked), and forgets the tokens."""
+    if visitor.session.refresh_token is not None:
+        authenticator = Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
+        await authenticator.sign_out(visitor.session.refresh_token)
+    keep_session(request, new_session())
+    return go_to(request, "/app/sign-in")
+
+
+# ---------------------------------------------------------------- users
+
+
+async def _users_page(
+    request: Request,
+    visitor: Visitor,
+    session: AsyncSession,
+    name: str | None,
+    cursor: str | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    users = UserRepository(session, visitor.scope())
+    page = await users.list(name or None, SortOrder("id"), PageParams(limit=USERS_PER_PAGE, cursor=cursor))
+    next_cursor = encode_cursor(page.order, page.last_row) if page.last_row is not None else None
+    return render(
+        request,
+        "users.html",
+        visitor,
+        status_code,
+        users=page.items,
+        name=name or "",
+        next_cursor=next_cursor,
+        first_page=cursor is None,
+        values=context.pop("values", {}),
+        errors=context.pop("errors", {}),
+        **context,
+    )
+
+
+@router.get("/users")
+async def users_page(
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    name: Annotated[str | None, Query(max_length=255)] = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """Everyone, for an admin or in open mode (name search, pages by cursor); a user's own portfolio otherwise."""
+    if not visitor.sees_everyone:
+        visitor.scope()  # anonymous: off to sign in
+        return go_to(request, f"/app/users/{visitor.caller.user_id}")
+    return await _users_page(request, visitor, session, name, cursor)
+
+
+@router.post("/users")
+async def create_user(
+    request: Request,
+    visitor: ActingVisitorDep,
+    session: SessionDep,
+    open_session: SessionOpenerDep,
+    name: FormText = "",
+    age: FormText = "",
+    email: FormText = "",
+    password: FormText = "",
+) -> Response:
+    if not visitor.sees_everyone:
+        visitor.scope()
+        raise NotFound("Page", 0)
+    fields = {"name": name, "age": age, "email": email, "password": password}
+    created = await _create_user(request, visitor, open_session, fields)
+    if isinstance(created, dict):
+        values = {**fields, "password": ""}
+        return await _users_page(request, visitor, session, None, None, 422, values=values, errors=created)
+    return go_to(request, f"/app/users/{created.body.id}")
+
+
+# ---------------------------------------------------------------- a portfolio
+
+
+@dataclass(slots=True)
+class Editing:
+    """A holding open for editing: its row as read (with the version its form sends back), and what went wrong."""
+
+    stock: StockPublic
+    version: int
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    conflict: str | None = None
+
+
+async def _portfolio_context(session: AsyncSession, scope: Scope, user_id: int) -> dict[str, Any]:
+    """The user, their valuation (GET /users/{id}/portfolio's own statement) and every holding, newest last."""
+    user = (await UserRepository(session, scope).read_with_stocks(user_id)).body
+    portfolio = await StockRepository(session, scope).portfolio(user_id)
+    holdings = user.stocks[:HOLDINGS_SHOWN]
+    return {
+        "user": user,
+        "portfolio": portfolio,
+        "holdings": holdings,
+        "more_holdings": len(user.stocks) - len(holdings),
+        "chart_labels": [position.name for position in portfolio.positions],
+        "chart_values": [str(position.value) for position in portfolio.positions],
+    }
+
+
+async def _render_portfolio(
+    request: Request,
+    visitor: Visitor,
+    session: AsyncSession,
+    user_id: int,
+    status_code: int = 200,
+    *,
+    add_values: dict[str, str] | None = None,
+    add_errors: dict[str, str] | None = None,
+    editing: Editing | None = None,
+    notice: str | None = None,
+) -> HTMLResponse:
+    """The portfolio: its section alone for htmx (swapped in place), the whole page otherwise."""
+    context = await _portfolio_context(session, visitor.scope(), user_id)
+    template = "_portfolio.html" if is_htmx(request) else "portfolio.html"
+    return render(
+        request,
+        template,
+        visitor,
+        status_code,
+        add_values=add_values or {},
+        add_errors=add_errors or {},
+        editing=editing,
+        notice=notice,
+        **context,
+    )
+
+
+@router.get("/users/{user_id}")
+async def portfolio_page(request: Request, user_id: int, visitor: VisitorDep, session: SessionDep) -> Response:
+    return await _render_portfolio(request, visitor, session, user_id)
+
+
+@router.post("/users/{user_id}/stocks")
+async def add_holding(
+    request: Request,
+    user_id: int,
+    visitor: ActingVisitorDep,
+    session: SessionDep,
+    name: FormText = "",
+    price: FormText = "",
+    quantity: FormText = "",
+    is_active: FormText = "",
+) -> Response:
+    """A new holding, through the repository POST /users/{id}/stocks/ uses; the API's 422 beside the fields."""
+    fields = {"name": name, "price": price, "quantity": quantity, "is_active": is_active}
+    stocks = StockRepository(session, visitor.scope())
+    try:
+        stock = StockCreate.model_validate_json(
+            as_json_body(fields, numbers=("price", "quantity"), flags=("is_active",))
+        )
+    except ValidationError as failure:
+        return await _render_portfolio(
+            request, visitor, session, user_id, 422, add_values=fields, add_errors=errors_of(failure)
+        )
+    added = await stocks.create_for_user(user_id, stock)
+    if not is_htmx(request):
+        return go_to(request, f"/app/users/{user_id}")
+    return await _render_portfolio(
+        request, visitor, session, user_id, notice=f"Added {added.body.name}: {added.body.quantity} shares."
+    )
+
+
+def _edit_row(request: Request, visitor: Visitor, editing: Editing, status_code: int = 200) -> HTMLResponse:
+    return render(request, "_holding_edit.html", visitor, status_code, editing=editing, stock=editing.stock)
+
+
+@router.get("/stocks/{stock_id}/edit")
+async def edit_holding(request: Request, stock_id: int, visitor: VisitorDep, session: SessionDep) -> Response:
+    """The holding's row as a form, with the version it was read at (sent back as If-Match)."""
+    current = await StockRepository(session, visitor.scope()).read(stock_id)
+    editing = Editing(current.body, current.version)
+    if is_htmx(request):
+        return _edit_row(request, visitor, editing)
+    return await _render_portfolio(request, visitor, session, current.body.user_id, editing=editing)
+
+
+@router.get("/stocks/{stock_id}/row")
+async def holding_row(request: Request, stock_id: int, visitor: VisitorDep, session: SessionDep) -> Response:
+    """The holding's row as shown (cancelling an edit)."""
+    current = await StockRepository(session, visitor.scope()).read(stock_id)
+    if not is_htmx(request):
+        return go_to(request, f"/app/users/{current.body.user_id}")
+    return render(request, "_holding_row.html", visitor, stock=current.body)
+
+
+@router.post("/stocks/{stock_id}")
+async def save_holding(
+    request: Request,
+    stock_id: int,
+    visitor: ActingVisitorDep,
+    session: SessionDep,
+    version: FormText = "",
+    price: FormText = "",
+    quantity: FormText = "",
+    is_active: FormText = "",
+) -> Response:
+    """Price, quantity and active, as PATCH /stocks/{id} with If-Match: the version the form was opened at."""
+    stocks = StockRepository(session, visitor.scope())
+    fields = {"price": price, "quantity": quantity, "is_active": is_active}
+    if_match = IfMatch(any_version=False, versions=(int(version),)) if version.isdigit() else ANY_VERSION
+    try:
+        changes = StockUpdate.model_validate_json(
+            as_json_body(fields, numbers=("price", "quantity"), flags=("is_active",))
+        )
+        changed = await stocks.patch(stock_id, changes, if_match)
+    except ValidationError as failure:
+        current = await stocks.read(stock_id)
+        editing = Editing(current.body, int(version) if version.isdigit() else current.version, fields)
+        editing.errors = errors_of(failure)
+        return await _answer_edit(request, visitor, session, editing, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    except VersionMismatch:
+        current = await stocks.read(stock_id)
+        editing = Editing(current.body, current.version, fields)
+        editing.conflict = (
+            f"Someone changed {current.body.name} since you opened this form: it is now "
+            f"{current.body.quantity} at {current.body.price}. Nothing was saved."
+        )
+        return await _answer_edit(request, visitor, session, editing, status.HTTP_412_PRECONDITION_FAILED)
+    user_id = changed.body.user_id
+    if not is_htmx(request):
+        return go_to(request, f"/app/users/{user_id}")
+    response = await _render_portfolio(request, visitor, session, user_id, notice=f"Saved {changed.body.name}.")
+    # The form asked to replace its row; the answer is the whole section (totals and chart moved too).
+    response.headers.update({"HX-Retarget": "#portfolio", "HX-Reswap": "outerHTML"})
+    return response
+
+
+async def _answer_edit(
+    request: Request, visitor: Visitor, session: AsyncSession, editing: Editing, status_code: int
+) -> Response:
+    if is_htmx(request):
+        return _edit_row(request, visitor, editing, status_code)
+    return await _render_portfolio(request, visitor, session, editing.stock.user_id, status_code, editing=editing)
+
+
+@router.post("/stocks/{stock_id}/delete")
+async def delete_holding(request: Request, stock_id: int, visitor: ActingVisitorDep, session: SessionDep) -> Response:
+    """Deletes the holding (the browser asked for confirmation first), as DELETE /stocks/{id}."""
+    stocks = StockRepository(session, visitor.scope())
+    stock = (await stocks.read(stock_id)).body
+    await stocks.delete(stock_id)
+    if not is_htmx(request):
+        return go_to(request, f"/app/users/{stock.user_id}")
+    return await _render_portfolio(
+        request, visitor, session, stock.user_id, notice=f"Deleted {stock.name} ({stock.quantity} shares)."
+    )

@@ -1,0 +1,322 @@
+"""The web app's pages through the ASGI client: what they show, how they refuse, whose data they reach.
+
+The browser tests (tests/test_web_browser.py) drive the same pages in Chromium.
+"""
+
+import re
+from decimal import Decimal
+
+import pytest
+from httpx import AsyncClient
+
+from app.web.pages import CSRF_REFUSED, money
+from app.web.session import COOKIE_NAME
+
+HTMX = {"HX-Request": "true"}
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+async def open_page(client: AsyncClient, path: str) -> tuple[str, str]:
+    """The page's HTML and the CSRF token it carries (the session cookie is in the client now)."""
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    return page.text, csrf_of(page.text)
+
+
+async def new_user(client: AsyncClient, name: str = "Ada Lovelace", **extra: object) -> int:
+    created = await client.post("/users/", json={"name": name, **extra})
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+async def add_stock(
+    client: AsyncClient, user_id: int, name: str, price: str, quantity: int, active: bool = True
+) -> int:
+    body = f'{{"name": "{name}", "price": {price}, "quantity": {quantity}, "is_active": {str(active).lower()}}}'
+    created = await client.post(f"/users/{user_id}/stocks/", content=body, headers={"Content-Type": "application/json"})
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+# ---------------------------------------------------------------- money
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("175.5000", "175.50"),
+        ("0.1234", "0.1234"),
+        ("1234567.125", "1,234,567.125"),
+        ("99999999.9999", "99,999,999.9999"),
+        ("0", "0.00"),
+        ("1E+3", "1,000.00"),
+        ("0.1000000000000000055511151231257827", "0.1000000000000000055511151231257827"),
+    ],
+)
+def test_money_is_shown_exactly_with_thousands_separators(stored: str, shown: str) -> None:
+    assert money(Decimal(stored)) == shown
+
+
+# ---------------------------------------------------------------- open mode
+
+
+async def test_open_mode_entry_page_is_the_users_list(client: AsyncClient) -> None:
+    answer = await client.get("/app/", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].endswith("/app/users")
+    html, _ = await open_page(client, "/app/users")
+    assert "<h1>Users</h1>" in html
+
+
+async def test_users_page_searches_by_name_and_pages_by_cursor(client: AsyncClient) -> None:
+    for number in range(25):
+        await new_user(client, f"Pager Person {number:02}")
+    await new_user(client, "Someone Else")
+    html, _ = await open_page(client, "/app/users?name=pager")
+    assert html.count("Pager Person") == 20
+    assert "Someone Else" not in html
+    next_link = re.search(r'rel="next" href="([^"]+)"', html)
+    assert next_link, "a next page is linked"
+    second = await client.get(next_link.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    assert second.text.count("Pager Person") == 5
+    assert 'rel="next"' not in second.text
+
+
+async def test_portfolio_page_shows_totals_positions_and_every_holding(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    await add_stock(client, user_id, "AAPL", "175.50", 10)
+    await add_stock(client, user_id, "AAPL", "160", 5)
+    await add_stock(client, user_id, "MSFT", "1234567.125", 2)
+    await add_stock(client, user_id, "TSLA", "250", 4, active=False)
+    html, _ = await open_page(client, f"/app/users/{user_id}")
+    api = (await client.get(f"/users/{user_id}/portfolio")).json()
+    assert Decimal(str(api["total_value"])) == Decimal("2471689.25")
+    assert '<p class="total money" data-total="2471689.2500">2,471,689.25</p>' in html
+    assert '<tr data-symbol="AAPL"><th scope="row">AAPL</th><td class="num">15</td>' in html
+    assert "2,469,134.25" in html  # MSFT's value, exact
+    assert "99.9%" in html
+    assert "TSLA" in html and "Inactive" in html  # inactive holdings are listed, not counted
+    assert 'id="allocation"' in html and 'data-values=\'["2469134.2500", "2555.0000"]\'' in html
+
+
+async def test_pages_carry_a_csp_that_allows_only_the_apps_own_scripts(client: AsyncClient) -> None:
+    page = await client.get("/app/users")
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    assert "<script>" not in page.text and "style=" not in page.text
+    assert page.headers["cache-control"] == "no-store"
+    cookie = page.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/app" in cookie
+    assert "Secure" not in cookie  # served over http here
+
+
+async def test_the_cookie_is_secure_over_https(app: object, client: AsyncClient) -> None:
+    page = await client.get("https://test/app/users")
+    assert "Secure" in page.headers["set-cookie"]
+
+
+async def test_a_post_without_the_csrf_token_is_refused(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"name": "AAPL", "price": "10", "quantity": "1", "is_active": "on"}
+    refused = await client.post(f"/app/users/{user_id}/stocks", data=form)
+    assert refused.status_code == 403
+    assert CSRF_REFUSED in refused.text
+    wrong = await client.post(f"/app/users/{user_id}/stocks", data=form, headers={"X-CSRF-Token": "x" + csrf})
+    assert wrong.status_code == 403
+    assert (await client.get(f"/users/{user_id}/stocks/")).json() == []
+    accepted = await client.post(f"/app/users/{user_id}/stocks", data={**form, "csrf_token": csrf})
+    assert accepted.status_code == 303
+
+
+async def test_adding_a_holding_with_htmx_answers_the_new_portfolio_section(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"name": " brk.b ", "price": "412.25", "quantity": "3", "is_active": "on"}
+    answer = await client.post(f"/app/users/{user_id}/stocks", data=form, headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 200
+    assert answer.text.startswith('<div id="portfolio">') or '<div id="portfolio">' in answer.text[:200]
+    assert "<html" not in answer.text
+    assert "Added BRK.B: 3 shares." in answer.text
+    assert "1,236.75" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("price", "0", "Input should be greater than 0"),
+        ("price", "abc", "Input should be a valid number"),
+        ("price", "1.23456", "Decimal input should have no more than 4 decimal places"),
+        ("name", "$$$", "Symbol may contain only letters A-Z, digits, '.' and '-'"),
+        ("quantity", "", "Field required"),
+    ],
+)
+async def test_a_bad_holding_shows_the_apis_own_message_beside_the_field(
+    client: AsyncClient, field: str, value: str, message: str
+) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"name": "AAPL", "price": "10", "quantity": "1", "is_active": "on", field: value}
+    answer = await client.post(f"/app/users/{user_id}/stocks", data=form, headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 422
+    assert f'<p class="error" id="add-{field}-error">{message}</p>'.replace("'", "&#39;") in answer.text
+    assert (await client.get(f"/users/{user_id}/stocks/")).json() == []
+    if field in ("name", "price") and value != "abc":  # the JSON API's own words (abc is no JSON number there)
+        body = {"name": "AAPL", "price": 10, "quantity": 1, field: value if field == "name" else float(value)}
+        api = await client.post(f"/users/{user_id}/stocks/", json=body)
+        assert message in api.json()["detail"][0]["msg"]
+
+
+async def test_a_lower_case_user_name_shows_the_guides_message(client: AsyncClient) -> None:
+    _, csrf = await open_page(client, "/app/users")
+    answer = await client.post("/app/users", data={"name": "john", "csrf_token": csrf})
+    assert answer.status_code == 422
+    assert "Name must start with a capital letter" in answer.text
+    created = await client.post("/app/users", data={"name": "John Doe", "age": "30", "csrf_token": csrf})
+    assert created.status_code == 303
+    assert re.fullmatch(r".*/app/users/\d+", created.headers["location"])
+
+
+async def test_editing_sends_the_version_it_read_and_a_stale_edit_is_a_conflict(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "175.50", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    form_html = (await client.get(f"/app/stocks/{stock_id}/edit", headers=HTMX)).text
+    version = re.search(r'name="version" value="(\d+)"', form_html)
+    assert version and 'value="175.50"' in form_html
+    form = {"version": version.group(1), "price": "180.25", "quantity": "12", "is_active": "on"}
+    saved = await client.post(f"/app/stocks/{stock_id}", data=form, headers=headers)
+    assert saved.status_code == 200
+    assert saved.headers["HX-Retarget"] == "#portfolio"
+    assert "2,163.00" in saved.text
+    stale = await client.post(f"/app/stocks/{stock_id}", data={**form, "quantity": "1"}, headers=headers)
+    assert stale.status_code == 412
+    assert "Someone changed AAPL since you opened this form: it is now 12 at 180.2500" in stale.text
+    assert "Reload to see the current values" in stale.text
+    assert (await client.get(f"/stocks/{stock_id}")).json()["quantity"] == 12
+
+
+async def test_deleting_a_holding_updates_the_totals(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    keep = await add_stock(client, user_id, "AAPL", "10", 1)
+    gone = await add_stock(client, user_id, "MSFT", "20", 1)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    answer = await client.post(f"/app/stocks/{gone}/delete", headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 200
+    assert 'data-total="10.0000"' in answer.text and "Deleted MSFT (1 shares)." in answer.text
+    assert [stock["id"] for stock in (await client.get(f"/users/{user_id}/stocks/")).json()] == [keep]
+
+
+async def test_a_missing_portfolio_is_a_404_page(client: AsyncClient) -> None:
+    answer = await client.get("/app/users/999999")
+    assert answer.status_code == 404
+    assert "User with ID 999999 not found" in answer.text and "<h1>Not found</h1>" in answer.text
+    assert (await client.get("/app/users/abc")).status_code == 404
+
+
+async def test_pages_are_not_in_the_openapi(client: AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert not [path for path in paths if path.startswith("/app")]
+
+
+# ---------------------------------------------------------------- required mode
+
+
+async def sign_up_through_the_page(client: AsyncClient, name: str, email: str) -> int:
+    _, csrf = await open_page(client, "/app/sign-up")
+    answer = await client.post(
+        "/app/sign-up",
+        data={"name": name, "email": email, "password": "correct horse battery", "csrf_token": csrf},
+    )
+    assert answer.status_code == 303, answer.text
+    entry = await client.get("/app/", follow_redirects=False)
+    return int(entry.headers["location"].rsplit("/", 1)[1])
+
+
+async def test_required_mode_sends_a_stranger_to_sign_in(required_client: AsyncClient) -> None:
+    for path in ("/app/", "/app/users", "/app/users/1"):
+        answer = await required_client.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].endswith("/app/sign-in")
+    html, _ = await open_page(required_client, "/app/sign-in")
+    assert '<label for="email">Email</label>' in html and '<label for="password">Password</label>' in html
+
+
+async def test_sign_up_sign_in_and_out(required_client: AsyncClient) -> None:
+    user_id = await sign_up_through_the_page(required_client, "Grace Hopper", "grace@example.com")
+    html, csrf = await open_page(required_client, f"/app/users/{user_id}")
+    assert "Grace Hopper\u2019s portfolio" in html and "Sign out" in html
+    # The users list is an admin's; a user is shown their own portfolio.
+    assert (
+        (await required_client.get("/app/users", follow_redirects=False))
+        .headers["location"]
+        .endswith(f"/app/users/{user_id}")
+    )
+    out = await required_client.post("/app/sign-out", data={"csrf_token": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert (await required_client.get(f"/app/users/{user_id}", follow_redirects=False)).status_code == 303
+    wrong = await required_client.post(
+        "/app/sign-in",
+        data={"email": "grace@example.com", "password": "wrong password!", "csrf_token": csrf_of(html)},
+    )
+    # The CSRF token changed at sign-out; the sign-in page's own works.
+    assert wrong.status_code == 403
+    _, csrf = await open_page(required_client, "/app/sign-in")
+    wrong = await required_client.post(
+        "/app/sign-in", data={"email": "grace@example.com", "password": "wrong password!", "csrf_token": csrf}
+    )
+    assert wrong.status_code == 401 and "Incorrect email or password" in wrong.text
+    right = await required_client.post(
+        "/app/sign-in", data={"email": "grace@example.com", "password": "correct horse battery", "csrf_token": csrf}
+    )
+    assert right.status_code == 303
+    assert (await required_client.get(f"/app/users/{user_id}")).status_code == 200
+
+
+async def test_sign_up_errors_are_shown_beside_their_fields(required_client: AsyncClient) -> None:
+    _, csrf = await open_page(required_client, "/app/sign-up")
+    answer = await required_client.post(
+        "/app/sign-up", data={"name": "grace", "email": "not-an-email", "password": "short", "csrf_token": csrf}
+    )
+    assert answer.status_code == 422
+    assert 'id="name-error">Name must start with a capital letter' in answer.text
+    assert 'id="email-error">' in answer.text and 'id="password-error">' in answer.text
+    assert "short" not in answer.text.replace("shortly", "")  # the password is never echoed
+
+
+async def test_another_users_portfolio_is_a_404_page(required_client: AsyncClient) -> None:
+    other = await sign_up_through_the_page(required_client, "Alan Turing", "alan@example.com")
+    required_client.cookies.clear()
+    mine = await sign_up_through_the_page(required_client, "Grace Hopper", "grace@example.com")
+    assert (await required_client.get(f"/app/users/{mine}")).status_code == 200
+    theirs = await required_client.get(f"/app/users/{other}")
+    assert theirs.status_code == 404
+    assert f"User with ID {other} not found" in theirs.text
+    _, csrf = await open_page(required_client, f"/app/users/{mine}")
+    adding = await required_client.post(
+        f"/app/users/{other}/stocks",
+        data={"name": "AAPL", "price": "1", "quantity": "1", "is_active": "on", "csrf_token": csrf},
+    )
+    assert adding.status_code == 404
+
+
+async def test_an_expired_access_token_is_refreshed_from_the_cookie(required_client: AsyncClient) -> None:
+    from app.web import session as cookies
+
+    user_id = await sign_up_through_the_page(required_client, "Grace Hopper", "grace@example.com")
+    app = required_client._transport.app  # type: ignore[attr-defined]
+    key = app.state.web_cookie_key
+    current = cookies.decode(required_client.cookies[COOKIE_NAME], key)
+    assert current is not None and current.refresh_token is not None
+    expired = cookies.BrowserSession(current.csrf, "not-a-valid-token", current.refresh_token)
+    required_client.cookies.set(COOKIE_NAME, cookies.encode(expired, key), path="/app")
+    answer = await required_client.get(f"/app/users/{user_id}")
+    assert answer.status_code == 200
+    renewed = cookies.decode(answer.cookies[COOKIE_NAME], key)
+    assert renewed is not None and renewed.refresh_token not in (None, current.refresh_token)
