@@ -27,6 +27,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,9 @@ _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 logger = logging.getLogger("app.request")
 
+# Told of every request when it is done: method, route template (None: no route), status, seconds taken.
+RequestObserver = Callable[[str, str | None, int, float], None]
+
 
 def current_request_id() -> str | None:
     """The id of the request this code runs for, or None outside any request."""
@@ -65,9 +69,11 @@ def _request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
 class RequestLog:
     """Request ids in and out, one log line per request, and the last word on unhandled errors."""
 
-    def __init__(self, app: ASGIApp, *, log_requests: bool) -> None:
+    def __init__(self, app: ASGIApp, *, log_requests: bool, observe: RequestObserver | None = None) -> None:
         self.app = app
         self.log_requests = log_requests
+        # The metrics (app/metrics.py), which count and time requests with this one clock.
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,8 +107,11 @@ class RequestLog:
             response = await _internal_error_response(scope, error)
             await response(scope, receive, send_with_request_id)
         finally:
+            seconds = time.perf_counter() - started
             if self.log_requests and logger.isEnabledFor(logging.INFO):
-                _log_request(scope, status or 500, (time.perf_counter() - started) * 1000)
+                _log_request(scope, status or 500, seconds * 1000)
+            if self.observe is not None:
+                self.observe(scope["method"], _route_template(scope), status or 500, seconds)
             _request_id.reset(token)
 
 
