@@ -282,13 +282,17 @@ def _run(command: str, arguments: argparse.Namespace, settings: Settings, url: s
             logger.error("%s", refusal)
             return 1
     elif command == "serve":
+        from app.metrics import multiprocess_directory
+
         # Once it has shut down cleanly, uvicorn raises the signal it caught
         # again, so that the process dies of it: for SIGTERM that is our
         # handler's SystemExit(143) (Ctrl-C's KeyboardInterrupt uvicorn.run
         # swallows itself). A clean stop is a success (`make run` would end
-        # with "Error 143"), so it exits 0.
+        # with "Error 143"), so it exits 0. With metrics and several workers,
+        # their shared directory lasts as long as this server.
         try:
-            serve(settings)
+            with multiprocess_directory(settings):
+                serve(settings)
         except SystemExit as stop:
             if stop.code != 128 + signal.SIGTERM:
                 raise

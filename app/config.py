@@ -14,6 +14,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # HS256 keys shorter than the hash's 32 bytes weaken it (RFC 7518, 3.2).
 MIN_SECRET_KEY_BYTES = 32
+MIN_METRICS_TOKEN_CHARACTERS = 16
+# Pruning more often than this buys nothing; less often than daily lets tables grow.
+MIN_HOUSEKEEPING_INTERVAL_SECONDS = 10
+MAX_HOUSEKEEPING_INTERVAL_SECONDS = 24 * 60 * 60
 
 # Spellings people paste from docs and cloud consoles; all mean "PostgreSQL",
 # and all are served by the one driver we ship (psycopg 3).
@@ -147,6 +151,23 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Lifetime of an access token.")
     refresh_token_days: int = Field(default=30, ge=1, le=365, description="Lifetime of a refresh token.")
 
+    # Operations (README, Metrics and Housekeeping).
+    metrics_enabled: bool = Field(default=False, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The bearer token /metrics asks for; required when METRICS_ENABLED and HOST is not loopback "
+            "or TRUSTED_PROXIES is set (a proxy would hand /metrics to anyone)."
+        ),
+    )
+    housekeeping_interval_seconds: int = Field(
+        default=300,
+        description=(
+            "How often each worker tries to prune expired refresh tokens and old login failures "
+            "(one instance at a time does it); 0 turns pruning off."
+        ),
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalize_database_url(cls, value: str | None) -> str | None:
@@ -209,6 +230,43 @@ class Settings(BaseSettings):
                 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < MIN_METRICS_TOKEN_CHARACTERS:
+            raise ValueError(
+                f"must be at least {MIN_METRICS_TOKEN_CHARACTERS} characters; make one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        return value
+
+    @field_validator("housekeeping_interval_seconds")
+    @classmethod
+    def _check_housekeeping_interval(cls, value: int) -> int:
+        if value != 0 and not MIN_HOUSEKEEPING_INTERVAL_SECONDS <= value <= MAX_HOUSEKEEPING_INTERVAL_SECONDS:
+            raise ValueError(
+                f"must be 0 (off) or from {MIN_HOUSEKEEPING_INTERVAL_SECONDS} to {MAX_HOUSEKEEPING_INTERVAL_SECONDS}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _guard_metrics(self) -> "Settings":
+        """/metrics reachable from other machines answers only with METRICS_TOKEN."""
+        if self.metrics_enabled and self.metrics_token is None and self.metrics_exposed:
+            where = f"HOST is {self.host}" if not self.on_loopback else "TRUSTED_PROXIES is set"
+            raise ValueError(
+                f"METRICS_ENABLED with {where} needs METRICS_TOKEN, or anyone could read /metrics; make one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        return self
+
+    @property
+    def metrics_exposed(self) -> bool:
+        """Whether /metrics can be reached from other machines: a HOST other than loopback, or a proxy in front."""
+        return not self.on_loopback or bool(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _choose_auth_safely(self) -> "Settings":

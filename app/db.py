@@ -112,18 +112,24 @@ class Database:
         # expire_on_commit=False: a commit never marks anything for a reload,
         # which in async would be implicit I/O (an error) rather than a lazy load.
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        self._line = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
+        self.capacity = settings.db_pool_size + settings.db_max_overflow
+        self._line = asyncio.Semaphore(self.capacity)
         self._patience = settings.db_pool_timeout
+        # Requests in line for a place now (app/metrics.py reads it); counted on the waiting path only.
+        self.waiting = 0
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Wait in line for a connection (at most DB_POOL_TIMEOUT seconds), and hold a place until done."""
         if self._line.locked():  # others are waiting: join the line, for a while
+            self.waiting += 1
             try:
                 async with asyncio.timeout(self._patience):
                     await self._line.acquire()
             except TimeoutError:
                 raise PoolTimeoutError(f"no database connection free within {self._patience} s") from None
+            finally:
+                self.waiting -= 1
         else:  # a place is free and nobody waits: take it, no timer needed
             await self._line.acquire()
         try:
@@ -136,6 +142,11 @@ class Database:
         """A place in the line and a session; closing it returns the connection and the place."""
         async with self.turn(), self.sessions() as session:
             yield session
+
+    @property
+    def in_use(self) -> int:
+        """Connections checked out of the pool now (requests, health checks, housekeeping)."""
+        return int(self.engine.pool.checkedout())  # type: ignore[attr-defined]  # QueuePool's, typed on Pool as absent
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -29,6 +29,7 @@ from starlette.routing import compile_path
 
 from app.auth.access import Forbidden, NotAuthenticated
 from app.auth.service import TooManyFailures
+from app.metrics import metrics_of
 from app.paging import InvalidCursor
 from app.repository import Conflict, NotFound, VersionMismatch
 
@@ -301,6 +302,8 @@ async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONRespo
 async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
     if isinstance(exc.orig, psycopg.OperationalError) or exc.connection_invalidated:
         # Refused, dropped, shutting down, or a statement timeout (QueryCanceled).
+        if isinstance(exc.orig, psycopg.errors.QueryCanceled) and (metrics := metrics_of(request)) is not None:
+            metrics.statement_timeouts.inc()
         logger.warning("Database unavailable: %s: %s", type(exc.orig).__name__, _first_line(exc.orig))
         return database_unavailable_response()
     if isinstance(exc, sa_exc.DataError):

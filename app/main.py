@@ -1,5 +1,6 @@
 """The application factory: routers, middleware, error handlers and the engine's lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,6 +18,8 @@ from app.db import Database
 from app.docs import mount_docs
 from app.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.head import HeadAsGet
+from app.metrics import Metrics
+from app.metrics import router as metrics_routes
 from app.request_log import RequestLog, configure_logging
 from app.runtime import freeze_startup_heap
 from app.stocks import routes as stocks
@@ -44,16 +47,27 @@ OPENAPI_TAGS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the engine is created at startup and disposed at shutdown."""
     settings = settings or Settings()
+    metrics = Metrics(settings) if settings.metrics_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         app.state.database = database = Database(settings)
+        background = []
+        if metrics is not None:
+            metrics.watch(database)
+            if metrics.multiprocess:
+                background.append(asyncio.create_task(metrics.keep_writing_gauges()))
         # Last, once everything start-up builds is in place.
         freeze_startup_heap()
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if metrics is not None:
+                metrics.worker_stopped()
             await database.dispose()
 
     app = FastAPI(
@@ -88,11 +102,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added after the others, so it is outside them: everything inside sees a GET.
     app.add_middleware(HeadAsGet)
     # Outermost: its id is on every answer (413s and 500s too) and on every log line of the request.
-    app.add_middleware(RequestLog, log_requests=settings.access_log)
+    app.add_middleware(
+        RequestLog, log_requests=settings.access_log, observe=None if metrics is None else metrics.observe
+    )
     register_error_handlers(app)
 
     # Accounts: every worker checks tokens with the same key (README, Authentication).
     app.state.settings = settings
+    app.state.metrics = metrics
+    if metrics is not None:
+        app.include_router(metrics_routes)
     app.state.access_tokens = AccessTokens(signing_key(settings), timedelta(minutes=settings.access_token_minutes))
     app.include_router(health.router)
     app.include_router(auth.router)

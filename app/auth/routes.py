@@ -5,9 +5,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.auth.access import NotAuthenticated
 from app.auth.models import RefreshRequest, TokenPair
+from app.auth.service import TooManyFailures
 from app.dependencies import AuthenticatorDep
 from app.errors import ErrorDetail
+from app.metrics import metrics_of
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -41,7 +44,16 @@ async def sign_in(
 ) -> TokenPair:
     """Sign in with `username` (your email) and `password`, as a form: an access token and a refresh token."""
     response.headers.update(NO_STORE)
-    return await authenticator.sign_in(form.username, form.password, _client_address(request))
+    try:
+        return await authenticator.sign_in(form.username, form.password, _client_address(request))
+    except NotAuthenticated:
+        if (metrics := metrics_of(request)) is not None:
+            metrics.login_failures.inc()
+        raise
+    except TooManyFailures:
+        if (metrics := metrics_of(request)) is not None:
+            metrics.logins_throttled.inc()
+        raise
 
 
 @router.post("/refresh", responses=UNAUTHORIZED)

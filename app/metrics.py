@@ -1,0 +1,210 @@
+"""GET /metrics: Prometheus metrics of requests, the connection line, statement timeouts and sign-ins.
+
+Off unless METRICS_ENABLED=true. What is measured, and where:
+
+- every request but the scrapes themselves: a count and a latency histogram
+  by method, route template and status. The timing is RequestLog's
+  (app/request_log.py), which already times every request and knows its
+  route: `Metrics.observe` is handed its figures, so no second middleware
+  runs;
+- the connection line (app/db.py): connections in use and requests waiting,
+  read from `Database` when scraped, so requests pay nothing for them;
+- statements PostgreSQL cancelled (statement_timeout), counted where the
+  error is answered (app/errors.py);
+- refused sign-ins: wrong credentials (401) and throttled (429), counted by
+  the sign-in route.
+
+With WORKERS > 1 each worker is a process of its own, and a scrape reaches
+only one of them. So `python -m app` points prometheus-client's
+multiprocess mode at a fresh directory before uvicorn starts the workers
+(`multiprocess_directory`): every worker writes its figures there, and the
+worker that answers a scrape adds them all up. Gauges, which only the worker
+holding them can read, are written there by each worker every second.
+
+Reachable from other machines (a HOST other than loopback, or a proxy in
+front), /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`;
+Settings refuses to start without one.
+"""
+
+import asyncio
+import hmac
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request, Response, status
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.db import Database
+
+logger = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"
+# prometheus-client's own variable: it chooses where (and whether) values go to files when first imported.
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+# The route label of a request no route matched (an unknown path, a 413, a HEAD; see app/head.py).
+UNMATCHED = "unmatched"
+# Any other method is `OTHER`: a client must not be able to make up label values.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# How often each worker writes its gauges for the others to read, in multiprocess mode.
+GAUGE_SECONDS = 1.0
+
+router = APIRouter()
+
+
+class Metrics:
+    """One app's metrics, in a registry of its own (so that several apps in one process never clash)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = MULTIPROCESS_DIRECTORY in os.environ
+        token = settings.metrics_token
+        self._token = None if token is None else token.get_secret_value().encode()
+        self._database: Database | None = None
+        registry = self.registry
+        self.requests = Counter(
+            "http_requests", "Requests answered, by method, route template and status.",
+            ["method", "route", "status"], registry=registry,
+        )  # fmt: skip
+        self.request_seconds = Histogram(
+            "http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, by method, route template and status.",
+            ["method", "route", "status"], registry=registry,
+        )  # fmt: skip
+        # livesum: in multiprocess mode, the sum over the workers alive now.
+        self.pool_size = Gauge(
+            "db_pool_size", "Connections the pool may hold (DB_POOL_SIZE + DB_MAX_OVERFLOW), over all workers.",
+            registry=registry, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.pool_in_use = Gauge(
+            "db_pool_connections_in_use", "Database connections checked out of the pool now, over all workers.",
+            registry=registry, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.pool_waiting = Gauge(
+            "db_pool_requests_waiting", "Requests waiting in line for a database connection now, over all workers.",
+            registry=registry, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.statement_timeouts = Counter(
+            "db_statement_timeouts", "Statements PostgreSQL cancelled (DB_STATEMENT_TIMEOUT_MS passed); each a 503.",
+            registry=registry,
+        )  # fmt: skip
+        self.login_failures = Counter(
+            "auth_login_failures", "Sign-ins refused for a wrong email or password (401).", registry=registry
+        )
+        self.logins_throttled = Counter(
+            "auth_logins_throttled", "Sign-ins refused unchecked: too many failures lately (429).", registry=registry
+        )
+        # Per label set, the counter and histogram to add to: labels() validates and locks on every call.
+        self._children: dict[tuple[str, str | None, int], tuple[Counter, Histogram]] = {}
+
+    # -- recording
+
+    def observe(self, method: str, route: str | None, status_code: int, seconds: float) -> None:
+        """Count one answered request (RequestLog calls this when a request is done)."""
+        if route == METRICS_PATH:
+            return
+        key = (method, route, status_code)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method if method in _METHODS else "OTHER", route or UNMATCHED, str(status_code))
+            children = self._children[key] = (self.requests.labels(*labels), self.request_seconds.labels(*labels))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def watch(self, database: "Database") -> None:
+        """Read the connection line of this worker's database."""
+        self._database = database
+        self.pool_size.set(database.capacity)
+        self.write_gauges()
+
+    def write_gauges(self) -> None:
+        if self._database is not None:
+            self.pool_in_use.set(self._database.in_use)
+            self.pool_waiting.set(self._database.waiting)
+
+    async def keep_writing_gauges(self) -> None:
+        """In multiprocess mode, this worker's gauges where the worker answering a scrape can read them."""
+        while True:
+            await asyncio.sleep(GAUGE_SECONDS)
+            self.write_gauges()
+
+    def worker_stopped(self) -> None:
+        """A worker's gauges leave the sums when it stops (its counts stay: they happened)."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # untyped upstream
+
+    # -- scraping
+
+    def authorized(self, authorization: str | None) -> bool:
+        if self._token is None:
+            return True
+        scheme, _, credentials = (authorization or "").partition(" ")
+        # compare_digest: the time taken says nothing about how much of the token was right.
+        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self._token)
+
+    def exposition(self) -> bytes:
+        """The text format, of this process or, in multiprocess mode, of every worker of this server."""
+        self.write_gauges()
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        everyone = CollectorRegistry()
+        multiprocess.MultiProcessCollector(everyone)  # type: ignore[no-untyped-call]  # untyped upstream
+        return generate_latest(everyone)
+
+
+@router.get(METRICS_PATH, include_in_schema=False)
+async def read_metrics(request: Request) -> Response:
+    """Prometheus' text format; hidden from the OpenAPI, as it is for the operator, not for clients."""
+    metrics: Metrics = request.app.state.metrics
+    if not metrics.authorized(request.headers.get("authorization")):
+        return Response(
+            b'{"detail":"Send Authorization: Bearer <METRICS_TOKEN>"}',
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            media_type="application/json",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_of(request: Request) -> Metrics | None:
+    """The app's metrics, or None when METRICS_ENABLED is off."""
+    metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+    return metrics
+
+
+@contextmanager
+def multiprocess_directory(settings: Settings) -> Iterator[None]:
+    """For a server with several workers and metrics on: a fresh directory for their figures, for this run only.
+
+    Set before uvicorn starts the workers, which inherit it; a directory left
+    from an earlier run would add that run's counts to this one's.
+    """
+    if not (settings.metrics_enabled and settings.workers > 1):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="portfolio-metrics-")
+    previous = os.environ.get(MULTIPROCESS_DIRECTORY)
+    os.environ[MULTIPROCESS_DIRECTORY] = directory
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_DIRECTORY, None)
+        else:
+            os.environ[MULTIPROCESS_DIRECTORY] = previous
+        shutil.rmtree(directory, ignore_errors=True)
