@@ -18,6 +18,7 @@ from app.db import Database
 from app.docs import mount_docs
 from app.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.head import HeadAsGet
+from app.housekeeping import keep_house
 from app.metrics import Metrics
 from app.metrics import router as metrics_routes
 from app.request_log import RequestLog, configure_logging
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.watch(database)
             if metrics.multiprocess:
                 background.append(asyncio.create_task(metrics.keep_writing_gauges()))
+        if settings.housekeeping_interval_seconds:
+            background.append(asyncio.create_task(keep_house(database, settings.housekeeping_interval_seconds)))
         # Last, once everything start-up builds is in place.
         freeze_startup_heap()
         try:

@@ -55,7 +55,13 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY))
+    # Housekeeping off: its background passes would race the tests that prune (tests/test_housekeeping.py).
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        secret_key=SecretStr(TEST_SECRET_KEY),
+        housekeeping_interval_seconds=0,
+    )
 
 
 @pytest.fixture(scope="session")

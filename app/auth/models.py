@@ -22,7 +22,8 @@ class RefreshToken(SQLModel, table=True):
     # SHA-256 of the token (app/auth/tokens.py); the token itself is never stored.
     token_hash: str = Field(sa_type=String(64), unique=True)
     created_at: datetime | None = server_timestamp()
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # Indexed for housekeeping (app/housekeeping.py), which deletes the expired ones.
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     # Set when exchanged for a new pair; a second exchange is a stolen token replayed.
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,4 +1,4 @@
-"""Every SQL statement on refresh tokens and login failures.
+"""Every SQL statement on refresh tokens and login failures, the pruning of both included.
 
 Each operation that must hold together is one statement, so it is atomic in
 autocommit too: exchanging a refresh token marks it used and issues its
@@ -88,6 +88,37 @@ _RECORD_FAILURE = insert(LOGIN_FAILURES).values(
 )
 _FORGIVE_EMAIL = delete(LOGIN_FAILURES).where(LOGIN_FAILURES.c.email == bindparam("email"))
 
+# Housekeeping (app/housekeeping.py). Each batch is one short transaction that
+# first takes this lock, for that transaction only: whoever holds it prunes,
+# any other instance finds it taken and leaves the work to them. A lock held
+# per session instead would outlive a pass cut short (a worker stopping between
+# lock and unlock) on the pooled connection, and stop all pruning until that
+# connection closed. "tidyauth" in ASCII; app/migrate.py's lock is another.
+HOUSEKEEPING_LOCK = int.from_bytes(b"tidyauth", "big")
+_TAKE_HOUSEKEEPING_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_LIMIT_THIS_TRANSACTION = text("SELECT set_config('statement_timeout', :milliseconds, true)")
+# A refresh token is kept until it expires, used or revoked alike: presenting a
+# used one while it could still be live is how a copied token is caught
+# (`exchange`), and past its expiry it is refused anyway. Oldest first, by the
+# index on expires_at; rows a sign-out is revoking right now are left for next time.
+_PRUNE_REFRESH_TOKENS = text(
+    """
+    DELETE FROM refresh_tokens WHERE id IN (
+        SELECT id FROM refresh_tokens WHERE expires_at < now()
+        ORDER BY expires_at LIMIT :batch_size FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+# A failure older than the throttle's window counts for nothing.
+_PRUNE_LOGIN_FAILURES = text(
+    f"""
+    DELETE FROM login_failures WHERE id IN (
+        SELECT id FROM login_failures WHERE failed_at < now() - interval '{THROTTLE_WINDOW_MINUTES} minutes'
+        LIMIT :batch_size FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+
 
 class AuthRepository:
     """Refresh tokens and login failures, for one request's session."""
@@ -158,6 +189,42 @@ class AuthRepository:
     async def forgive(self, email: str) -> None:
         """A successful login clears its email's failures (not its address's: one person, many accounts)."""
         await self._run(_FORGIVE_EMAIL, {"email": email})
+
+
+class PruningRepository:
+    """Deleting what no rule needs any more: expired refresh tokens, failures older than the throttle's window.
+
+    Each call is one transaction on its own session, under HOUSEKEEPING_LOCK and
+    a statement time limit of its own: None if another instance holds the lock,
+    else how many rows it deleted (at most `batch_size`).
+    """
+
+    def __init__(self, session: AsyncSession, statement_timeout_ms: int) -> None:
+        self.session = session
+        self.statement_timeout_ms = statement_timeout_ms
+
+    async def prune_refresh_tokens(self, batch_size: int) -> int | None:
+        return await self._prune(_PRUNE_REFRESH_TOKENS, batch_size)
+
+    async def prune_login_failures(self, batch_size: int) -> int | None:
+        return await self._prune(_PRUNE_LOGIN_FAILURES, batch_size)
+
+    async def _prune(self, statement: Executable, batch_size: int) -> int | None:
+        # The app's sessions autocommit each statement; the lock and the limit must span these three.
+        await self.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+        try:
+            # As in AuthRepository: sqlmodel's exec() is typed for its own select() only.
+            exec_ = self.session.exec
+            await exec_(_LIMIT_THIS_TRANSACTION, params={"milliseconds": str(self.statement_timeout_ms)})  # type: ignore[call-overload]
+            locked = await exec_(_TAKE_HOUSEKEEPING_LOCK, params={"key": HOUSEKEEPING_LOCK})  # type: ignore[call-overload]
+            if not locked.scalar_one():
+                return None
+            result = await exec_(statement, params={"batch_size": batch_size})  # type: ignore[call-overload]
+            deleted: int = result.rowcount
+            await self.session.commit()
+            return deleted
+        finally:
+            await self.session.rollback()  # a no-op after the commit; else it ends the transaction and the lock
 
 
 def _from_now(lifetime: timedelta) -> datetime:

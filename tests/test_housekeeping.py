@@ -1,0 +1,136 @@
+"""Housekeeping: exactly the expired refresh tokens and the stale login failures go, one instance at a time."""
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+from app.auth.repository import HOUSEKEEPING_LOCK
+from app.config import Settings
+from app.db import Database
+from app.housekeeping import Pruned, housekeeping_pass, prune_once
+from app.main import create_app
+from tests.helpers import libpq_url
+from tests.processes import free_port
+
+# (token_hash, expires_at, used_at, revoked_at): what a login leaves behind, in every state.
+TOKENS = [
+    ("expired", "now() - interval '1 second'", "NULL", "NULL"),
+    ("expired-used", "now() - interval '1 day'", "now() - interval '20 days'", "NULL"),
+    ("expired-revoked", "now() - interval '1 hour'", "NULL", "now() - interval '2 days'"),
+    # Used or revoked but not yet expired: kept, so that a copied token presented again is still caught.
+    ("live", "now() + interval '30 days'", "NULL", "NULL"),
+    ("live-used", "now() + interval '1 day'", "now() - interval '1 day'", "NULL"),
+    ("live-revoked", "now() + interval '1 day'", "NULL", "now() - interval '1 day'"),
+]
+# failed_at: the throttle counts the last 15 minutes.
+FAILURES = [
+    ("stale", "now() - interval '15 minutes 1 second'"),
+    ("day-old", "now() - interval '1 day'"),
+    ("counting", "now() - interval '14 minutes'"),
+    ("just-now", "now()"),
+]
+
+
+@pytest.fixture
+def tables(database_url: str) -> Iterator[psycopg.Connection]:
+    """A user, the tokens and failures above, committed (housekeeping runs on its own connections); emptied after."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+        (user_id,) = connection.execute("INSERT INTO users (name) VALUES ('Jane Doe') RETURNING id").fetchone() or ()
+        for token_hash, expires_at, used_at, revoked_at in TOKENS:
+            connection.execute(
+                "INSERT INTO refresh_tokens (user_id, login_id, token_hash, expires_at, used_at, revoked_at)"
+                f" VALUES (%s, gen_random_uuid(), %s, {expires_at}, {used_at}, {revoked_at})",
+                [user_id, token_hash],
+            )
+        for email, failed_at in FAILURES:
+            connection.execute(
+                f"INSERT INTO login_failures (email, client_address, failed_at) VALUES (%s, '192.0.2.1', {failed_at})",
+                [email],
+            )
+        try:
+            yield connection
+        finally:
+            connection.execute("TRUNCATE users, stocks, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
+
+
+def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str]]:
+    tokens = [row[0] for row in connection.execute("SELECT token_hash FROM refresh_tokens ORDER BY id")]
+    failures = [row[0] for row in connection.execute("SELECT email FROM login_failures ORDER BY id")]
+    return tokens, failures
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def test_a_pass_deletes_expired_tokens_and_stale_failures_and_nothing_else(
+    tables: psycopg.Connection, database: Database
+) -> None:
+    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2)
+    assert remaining(tables) == (["live", "live-used", "live-revoked"], ["counting", "just-now"])
+    assert await prune_once(database) == Pruned()  # nothing left to do
+    assert database.in_use == 0  # every batch gave its connection back
+
+
+async def test_a_pass_works_in_batches_until_its_time_is_up(tables: psycopg.Connection, database: Database) -> None:
+    # Out of time at once: one batch of each table, the rest left for the next pass.
+    assert await prune_once(database, batch_size=2, seconds=0) == Pruned(refresh_tokens=2, login_failures=2)
+    assert len(remaining(tables)[0]) == 4
+    # With time, batch after batch until none is full.
+    assert await prune_once(database, batch_size=1) == Pruned(refresh_tokens=1)
+    assert remaining(tables) == (["live", "live-used", "live-revoked"], ["counting", "just-now"])
+
+
+async def test_a_pass_does_nothing_while_another_instance_prunes(
+    tables: psycopg.Connection, database: Database, database_url: str
+) -> None:
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as other_instance:
+        other_instance.execute("SELECT pg_advisory_lock(%s)", [HOUSEKEEPING_LOCK])
+        assert await prune_once(database) == Pruned(skipped=True)
+        assert len(remaining(tables)[0]) == len(TOKENS)
+        assert len(remaining(tables)[1]) == len(FAILURES)
+    # Its lock gone with its connection, the next pass prunes.
+    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2)
+
+
+async def test_an_outage_is_logged_and_the_pass_returns(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    nowhere = settings.model_copy(update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"})
+    database = Database(nowhere)
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.housekeeping"):
+            assert await housekeeping_pass(database) is None
+    finally:
+        await database.dispose()
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith("Housekeeping skipped this time: OperationalError: ")
+    assert record.exc_info is None  # one line, not a traceback
+
+
+async def test_a_pass_logs_what_it_deleted(
+    tables: psycopg.Connection, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="app.housekeeping"):
+        assert await housekeeping_pass(database) == Pruned(refresh_tokens=3, login_failures=2)
+    assert [record.getMessage() for record in caplog.records] == [
+        "Housekeeping: deleted 3 expired refresh tokens and 2 old login failures"
+    ]
+
+
+async def test_each_worker_runs_it_from_start_to_shutdown(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"housekeeping_interval_seconds": 10}))
+    async with app.router.lifespan_context(app):
+        pass  # started, waiting for its first pass; shutdown must cancel it cleanly
+
+
+@pytest.mark.parametrize("interval", [-1, 1, 9, 86401])
+def test_the_interval_is_0_or_10_seconds_to_a_day(interval: int) -> None:
+    with pytest.raises(ValueError, match="must be 0 \\(off\\) or from 10 to 86400"):
+        Settings(_env_file=None, housekeeping_interval_seconds=interval)
