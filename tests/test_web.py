@@ -102,7 +102,7 @@ async def test_portfolio_page_shows_totals_positions_and_every_holding(client: A
     assert "2,469,134.25" in html  # MSFT's value, exact
     assert "99.9%" in html
     assert "TSLA" in html and "Inactive" in html  # inactive holdings are listed, not counted
-    assert 'id="allocation"' in html and 'data-values=\'["2469134.2500", "2555.0000"]\'' in html
+    assert '<canvas class="allocation"' in html and 'data-values=\'["2469134.2500", "2555.0000"]\'' in html
 
 
 async def test_pages_carry_a_csp_that_allows_only_the_apps_own_scripts(client: AsyncClient) -> None:
@@ -197,7 +197,7 @@ async def test_editing_sends_the_version_it_read_and_a_stale_edit_is_a_conflict(
     assert "2,163.00" in saved.text
     stale = await client.post(f"/app/stocks/{stock_id}", data={**form, "quantity": "1"}, headers=headers)
     assert stale.status_code == 412
-    assert "Someone changed AAPL since you opened this form: it is now 12 at 180.2500" in stale.text
+    assert "Someone changed AAPL since you opened this form: it is now 12 at 180.25" in stale.text
     assert "Reload to see the current values" in stale.text
     assert (await client.get(f"/stocks/{stock_id}")).json()["quantity"] == 12
 

@@ -238,12 +238,15 @@ def go_to(request: Request, path: str) -> Response:
 
 # htmx swaps 2xx answers only, by default; pages answer a field error (422), a lost race (412) or
 # an alert (404, 403, 503) with HTML meant to be shown, so every answer is swapped. No eval, no
-# inline styles (the CSP allows neither).
+# inline styles (the CSP allows neither): no indicator <style>, and no copying of `style`
+# attributes between an old element and its new copy while settling (setAttribute("style") is
+# an inline style to the CSP; Chart.js sizes its canvas through the DOM, which is not).
 HTMX_CONFIG = json.dumps(
     {
         "includeIndicatorStyles": False,
         "allowEval": False,
         "allowScriptTags": False,
+        "attributesToSettle": ["class", "width", "height"],
         "responseHandling": [{"code": "204", "swap": False}, {"code": "...", "swap": True}],
     },
     separators=(",", ":"),

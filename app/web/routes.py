@@ -36,6 +36,7 @@ from app.web.pages import (
     go_to,
     is_htmx,
     keep_session,
+    money,
     render,
 )
 from app.web.session import BrowserSession, new_session
@@ -82,7 +83,7 @@ async def _sign_in(request: Request, open_session: SessionOpener, email: str, pa
 
 
 @router.post("/sign-in")
-async def sign_in(
+async def sign_in_form(
     request: Request,
     visitor: ActingVisitorDep,
     open_session: SessionOpenerDep,
@@ -121,7 +122,7 @@ async def _create_user(
 
 
 @router.post("/sign-up")
-async def sign_up(
+async def sign_up_form(
     request: Request,
     visitor: ActingVisitorDep,
     open_session: SessionOpenerDep,
@@ -142,7 +143,7 @@ async def sign_up(
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, visitor: ActingVisitorDep, open_session: SessionOpenerDep) -> Response:
+async def sign_out_form(request: Request, visitor: ActingVisitorDep, open_session: SessionOpenerDep) -> Response:
     """Ends the login as POST /auth/logout does (its refresh token revoked), and forgets the tokens."""
     if visitor.session.refresh_token is not None:
         authenticator = Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
@@ -197,7 +198,7 @@ async def users_page(
 
 
 @router.post("/users")
-async def create_user(
+async def create_user_form(
     request: Request,
     visitor: ActingVisitorDep,
     session: SessionDep,
@@ -363,7 +364,7 @@ async def save_holding(
         editing = Editing(current.body, current.version, fields)
         editing.conflict = (
             f"Someone changed {current.body.name} since you opened this form: it is now "
-            f"{current.body.quantity} at {current.body.price}. Nothing was saved."
+            f"{current.body.quantity:,} at {money(current.body.price)}. Nothing was saved."
         )
         return await _answer_edit(request, visitor, session, editing, status.HTTP_412_PRECONDITION_FAILED)
     user_id = changed.body.user_id

@@ -1,0 +1,395 @@
+"""The web app in a real Chromium (Debian's `chromium`, driven by Playwright), against `python -m app`.
+
+The server starts as `make run` starts it: `python -m app` with no
+DATABASE_URL, so an embedded PostgreSQL (here in a temporary directory) and
+AUTH=required. Playwright's own browsers are never downloaded: the tests
+launch the system's chromium by its path, with the Playwright release whose
+bundled Chromium has the same major version (requirements.txt), and fail
+saying so when the two drift apart.
+
+Without chromium these tests are skipped with one line, except in CI (env
+CI set), where .ci/run installs it and a missing one is a failure. Each page
+is photographed at 1280 and 375 px into tests/screenshots/ (git-ignored), for
+review.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
+
+from app.config import PROJECT_ROOT
+from tests.helpers import TEST_SECRET_KEY
+from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
+WIDTHS = (1280, 375)
+PASSWORD = "correct horse battery"
+ADMIN_EMAIL = "root@example.com"
+ADMIN_PASSWORD = "the operator's long passphrase"
+# Debian's /usr/bin/chromium is a shell script that adds flags; Playwright launches the binary itself.
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
+
+
+def find_chromium() -> str | None:
+    for candidate in CHROMIUM_CANDIDATES:
+        found = (
+            shutil.which(candidate) if "/" not in candidate else (candidate if os.access(candidate, os.X_OK) else None)
+        )
+        if found:
+            return found
+    return None
+
+
+def chromium_major(executable: str) -> int:
+    version = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=30).stdout
+    found = re.search(r"(\d+)\.\d+\.\d+\.\d+", version)
+    assert found, f"cannot read a version from `{executable} --version`: {version!r}"
+    return int(found.group(1))
+
+
+def bundled_chromium_major() -> tuple[str, int]:
+    """Playwright's version and the major version of the Chromium it was released for (its browsers.json)."""
+    import playwright
+
+    package = Path(playwright.__file__).parent / "driver" / "package"
+    browsers = json.loads((package / "browsers.json").read_text())["browsers"]
+    chromium = next(browser for browser in browsers if browser["name"] == "chromium")
+    release = json.loads((package / "package.json").read_text())["version"]
+    return release, int(chromium["browserVersion"].split(".")[0])
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium, whose major version must be the one the pinned Playwright was released for."""
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed, and CI must run the browser tests: apt-get install -y chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped")
+    release, expected = bundled_chromium_major()
+    installed = chromium_major(executable)
+    if installed != expected:
+        pytest.fail(
+            f"{executable} is Chromium {installed}, but Playwright {release} (requirements.txt) drives Chromium "
+            f"{expected}: pin the Playwright release whose bundled Chromium is {installed} (its "
+            "driver/package/browsers.json says which), or install a matching chromium"
+        )
+    return executable
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """`python -m app` as `make run` starts it (embedded PostgreSQL), with AUTH=required and a first admin."""
+    # Not pytest's tmp_path: its 0700 parents keep out the user PostgreSQL runs as when we are root.
+    with tempfile.TemporaryDirectory(prefix="portfolio-web-") as scratch:
+        yield from _serve(Path(scratch) / "postgres")
+
+
+def _serve(data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        "DATABASE_URL": "",
+        "EMBEDDED_DATA_DIR": str(data_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "AUTH": "required",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "LOG_FORMAT": "text",
+    }
+    admin = subprocess.run(
+        [sys.executable, "-m", "app", "create-admin", ADMIN_EMAIL],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env, "ADMIN_PASSWORD": ADMIN_PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_GUARD_SECONDS * 2,
+    )
+    assert admin.returncode == 0, admin.stderr
+    process = run_app(env, output=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base_url, process)
+        yield base_url
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Tab:
+    """One browser page, failing the test on any console error (a CSP violation is one)."""
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        text = message.text
+        # A 4xx a page answers on purpose (a field error, a lost race, a wrong password) is logged as a failed load.
+        if message.type == "error" and not re.match(r"Failed to load resource: .* status of 4\d\d", text):
+            self.errors.append(f"{text} at {message.location}")
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
+    def shoot(self, name: str) -> None:
+        """The page at each width, whole, into tests/screenshots/NAME-WIDTH.png."""
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page = self.page
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            # The chart follows a resize a frame or two later; no page may be wider than the screen.
+            page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
+            page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+        page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+
+
+def api_token(base_url: str, email: str, password: str) -> str:
+    answer = httpx.post(f"{base_url}/auth/token", data={"username": email, "password": password}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def check_against_the_api(tab: Tab, user_id: int, token: str) -> dict[str, Any]:
+    """The page's total and positions are exactly GET /users/{id}/portfolio's."""
+    api = httpx.get(
+        f"{tab.base_url}/users/{user_id}/portfolio", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    page = tab.page
+    total = page.locator(".summary .total")
+    expect(total).to_have_attribute("data-total", re.compile(r"[\d.]+"))
+    assert Decimal(total.get_attribute("data-total") or "NaN") == Decimal(str(api["total_value"]))
+    rows = page.locator("table.positions tbody tr")
+    expect(rows).to_have_count(len(api["positions"]))
+    for row, position in zip(rows.all(), api["positions"], strict=True):
+        cells = row.locator("th, td").all_inner_texts()
+        assert cells[0] == position["name"]
+        assert int(cells[1].replace(",", "")) == position["quantity"]
+        assert Decimal(cells[3].replace(",", "")) == Decimal(str(position["value"]))
+    return dict(api)
+
+
+def chart_state(tab: Tab) -> dict[str, Any] | None:
+    """The Chart.js instance on the allocation canvas: its labels, and how many pixels it painted."""
+    return tab.page.evaluate(
+        """() => {
+        const canvas = document.querySelector('canvas.allocation');
+        const chart = canvas && window.Chart.getChart(canvas);
+        if (!chart) return null;
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let painted = 0;
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) painted++;
+        return {labels: chart.data.labels, painted};
+    }"""
+    )
+
+
+def add_holding(tab: Tab, symbol: str, price: str, quantity: str) -> None:
+    page = tab.page
+    page.get_by_label("Symbol").fill(symbol)
+    page.locator("#add-price").fill(price)
+    page.locator("#add-quantity").fill(quantity)
+    page.get_by_role("button", name="Add holding").click()
+
+
+def test_a_person_signs_up_and_manages_a_portfolio(server: str, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = Tab(context.new_page(), server)
+    page = tab.page
+
+    # A stranger is sent to sign in; from there, to sign up.
+    tab.go("/app/")
+    expect(page).to_have_url(re.compile(r"/app/sign-in$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    tab.shoot("sign-in")
+    page.get_by_role("link", name="Create an account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create an account")
+    page.get_by_label("Name").fill("grace hopper")
+    page.get_by_label("Email").fill("grace@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#name-error")).to_have_text("Name must start with a capital letter")
+    tab.shoot("sign-up-error")
+    page.get_by_label("Name").fill("Grace Hopper")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper\u2019s portfolio")
+    user_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    tab.shoot("portfolio-empty")
+
+    # Signing out and in again.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/app/sign-in$"))
+    tab.go(f"/app/users/{user_id}")
+    expect(page).to_have_url(re.compile(r"/app/sign-in$"))
+    page.get_by_label("Email").fill("grace@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert").filter(has_text="Incorrect email or password")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper\u2019s portfolio")
+
+    # Three holdings, the last from the keyboard alone; totals and chart follow without a reload.
+    page.evaluate("window.notReloaded = true")
+    add_holding(tab, "AAPL", "175.50", "10")
+    expect(page.locator(".notice")).to_have_text("Added AAPL: 10 shares.")
+    add_holding(tab, "MSFT", "1234.5678", "7")
+    expect(page.locator(".notice")).to_have_text("Added MSFT: 7 shares.")
+    page.get_by_label("Symbol").focus()
+    page.keyboard.type("brk.b")
+    page.keyboard.press("Tab")
+    page.keyboard.type("412.25")
+    page.keyboard.press("Tab")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    expect(page.locator(".notice")).to_have_text("Added BRK.B: 3 shares.")
+    assert page.evaluate("window.notReloaded") is True
+    token = api_token(server, "grace@example.com", PASSWORD)
+    api = check_against_the_api(tab, user_id, token)
+    assert Decimal(str(api["total_value"])) == Decimal("11633.7246")
+    expect(page.locator(".summary .total")).to_have_text("11,633.7246")  # exact, with separators
+    chart = chart_state(tab)
+    assert chart is not None, "no Chart.js chart on the allocation canvas"
+    assert chart["labels"] == [position["name"] for position in api["positions"]]
+    assert chart["painted"] > 1000, "the chart's canvas is blank"
+    tab.shoot("portfolio")
+
+    # A bad price: the API's own message, beside the field; nothing added.
+    add_holding(tab, "TSLA", "0", "4")
+    expect(page.locator("#add-price-error")).to_have_text("Input should be greater than 0")
+    expect(page.locator("#add-price")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".holding")).to_have_count(3)
+    tab.shoot("portfolio-bad-price")
+
+    # Inline edit.
+    page.get_by_role("link", name=re.compile(r"^Edit AAPL")).click()
+    edit = page.get_by_role("form", name="Edit AAPL")
+    expect(edit.get_by_label("Price")).to_be_focused()
+    edit.get_by_label("Quantity").fill("12")
+    edit.get_by_role("button", name="Save").click()
+    expect(page.locator(".notice")).to_have_text("Saved AAPL.")
+    check_against_the_api(tab, user_id, token)
+    assert chart_state(tab) is not None, "the chart is redrawn after a change"
+
+    # A stale edit: a second tab changes MSFT while this one has its form open.
+    page.get_by_role("link", name=re.compile(r"^Edit MSFT")).click()
+    second = Tab(context.new_page(), server)
+    second.go(f"/app/users/{user_id}")
+    second.page.get_by_role("link", name=re.compile(r"^Edit MSFT")).click()
+    second.page.get_by_role("form", name="Edit MSFT").get_by_label("Price").fill("1300")
+    second.page.get_by_role("form", name="Edit MSFT").get_by_role("button", name="Save").click()
+    expect(second.page.locator(".notice")).to_have_text("Saved MSFT.")
+    edit = page.get_by_role("form", name="Edit MSFT")
+    edit.get_by_label("Quantity").fill("5")
+    edit.get_by_role("button", name="Save").click()
+    conflict = page.locator(".conflict")
+    expect(conflict).to_contain_text("Someone changed MSFT since you opened this form: it is now 7 at 1,300.00")
+    tab.shoot("portfolio-conflict")
+    conflict.get_by_role("link", name="Reload to see the current values").click()
+    expect(page.locator("#holding-" + edit_id(page, "MSFT"))).to_contain_text("1,300.00")
+    check_against_the_api(tab, user_id, token)
+
+    # Delete, after a confirmation; dismissing it deletes nothing.
+    dialogs: list[str] = []
+
+    def answer(accept: bool) -> Callable[[Dialog], None]:
+        def handle(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(accept=False))
+    page.get_by_role("button", name=re.compile(r"^Delete BRK\.B")).click()
+    expect(page.locator(".holding")).to_have_count(3)
+    page.once("dialog", answer(accept=True))
+    page.get_by_role("button", name=re.compile(r"^Delete BRK\.B")).click()
+    expect(page.locator(".notice")).to_have_text("Deleted BRK.B (3 shares).")
+    expect(page.locator(".holding")).to_have_count(2)
+    assert dialogs == ["Delete BRK.B, 3 shares at 412.25?"] * 2
+    check_against_the_api(tab, user_id, token)
+
+    # Headings, labels and the keyboard.
+    assert page.get_by_role("heading", level=2).all_inner_texts()[:5] == [
+        "Total value",
+        "Positions",
+        "Allocation",
+        "Holdings",
+        "Add a holding",
+    ]
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input:not([type=hidden])')].filter(i => i.labels.length === 0).length"
+    )
+    assert unlabelled == 0
+    page.reload()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # from the skip link's target, the first control of the page's content
+    expect(page.get_by_role("link", name=re.compile(r"^Edit "))).to_have_count(2)
+    tab.shoot("portfolio-after-changes")
+
+    # Signing out ends the login: the pages send to sign-in again.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/app/sign-in$"))
+    tab.go(f"/app/users/{user_id}")
+    expect(page).to_have_url(re.compile(r"/app/sign-in$"))
+    assert tab.errors == [] and second.errors == [], tab.errors + second.errors
+    context.close()
+
+
+def edit_id(page: Page, symbol: str) -> str:
+    """The stock id of the holding row showing `symbol`."""
+    row = page.locator(".holding").filter(has_text=symbol).first
+    return str(row.get_attribute("id")).removeprefix("holding-")
+
+
+def test_an_admin_browses_users_and_opens_a_portfolio(server: str, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = Tab(context.new_page(), server)
+    page = tab.page
+    tab.go("/app/sign-in")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+    page.get_by_label("Name", exact=True).fill("Ada Lovelace")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace\u2019s portfolio")
+    tab.go("/app/users")
+    tab.shoot("users")
+    page.get_by_label("Name contains").fill("ada")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(".users li")).to_have_count(1)
+    page.get_by_role("link", name="Ada Lovelace").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace\u2019s portfolio")
+    assert tab.errors == [], tab.errors
+    context.close()
