@@ -320,3 +320,47 @@ async def test_an_expired_access_token_is_refreshed_from_the_cookie(required_cli
     assert answer.status_code == 200
     renewed = cookies.decode(answer.cookies[COOKIE_NAME], key)
     assert renewed is not None and renewed.refresh_token not in (None, current.refresh_token)
+
+
+# ---------------------------------------------------------------- failures
+
+
+async def test_a_database_outage_is_a_clear_page_not_a_stack_trace() -> None:
+    from fastapi import FastAPI
+    from httpx import ASGITransport
+
+    from app.config import Settings
+    from app.main import create_app
+    from tests.processes import free_port
+
+    app: FastAPI = create_app(
+        Settings(_env_file=None, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/portfolio")
+    )
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        page = await client.get("/app/users/1")
+        assert page.status_code == 503
+        assert page.headers["retry-after"] == "1"
+        assert "<h1>Database unavailable</h1>" in page.text
+        assert "The database cannot be reached just now" in page.text and "Traceback" not in page.text
+        csrf = csrf_of(page.text)
+        partial = await client.post(
+            "/app/users/1/stocks",
+            data={"name": "AAPL", "price": "1", "quantity": "1"},
+            headers={**HTMX, "X-CSRF-Token": csrf},
+        )
+        assert partial.status_code == 503
+        # htmx puts it in the page's alert area, whatever the form meant to replace.
+        assert partial.headers["HX-Retarget"] == "#alert" and "<html" not in partial.text
+        assert "The database cannot be reached just now" in partial.text
+
+
+async def test_an_htmx_request_for_a_missing_row_gets_an_alert(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    answer = await client.post("/app/stocks/999999/delete", headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 404
+    assert answer.headers["HX-Retarget"] == "#alert"
+    assert "Stock with ID 999999 not found" in answer.text
