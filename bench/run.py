@@ -54,6 +54,7 @@ API = "api"
 FLOOR = "floor"
 LOG_ON = "api, request log on"
 NO_FREEZE = "api without heap freeze"
+METRICS_ON = "api, metrics on"
 # Bars that are not about one endpoint.
 LOG_COST_BAR = 0.05  # the request log line: at most 5% of throughput
 RSS_BAR_MB = 150  # per process, through the large run
@@ -269,6 +270,8 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
     uvicorn(FLOOR, "bench.floor:create_app")
     if arguments.log_cost:
         uvicorn(LOG_ON, "app.main:create_app", ACCESS_LOG="true")
+    if arguments.metrics_cost:
+        uvicorn(METRICS_ON, "app.main:create_app", METRICS_ENABLED="true")
     if arguments.without_heap_freeze:
         uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze")
     if arguments.against:
@@ -316,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--passes", type=int, default=1, help="run every endpoint this many times back to back")
     parser.add_argument("--log-cost", action="store_true", help="also the API with its request log on")
+    parser.add_argument("--metrics-cost", action="store_true", help="also the API with METRICS_ENABLED=true")
     parser.add_argument(
         "--without-heap-freeze", action="store_true", help="also the API without gc.freeze() after start-up"
     )
@@ -395,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 "peak_rss_mb_by_pass": {server.name: [round(mb, 1) for mb in server.peak_rss_mb] for server in servers},
                 "log_cost": comparisons.get("log_cost"),
+                "metrics_cost": comparisons.get("metrics_cost"),
                 "bars": checks,
             },
             indent=2,
@@ -416,6 +421,19 @@ def compare(summaries: dict[str, dict[str, dict[str, Any]]], others: list[Server
             "\nThe request log line costs "
             + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
             + f"; mean {result['log_cost']['mean']:+.1%} of throughput"
+        )
+    if METRICS_ON in names:
+        costs = {name: 1 - servers[METRICS_ON]["rps"] / servers[API]["rps"] for name, servers in summaries.items()}
+        p99s = {name: servers[METRICS_ON]["p99_ms"] / servers[API]["p99_ms"] - 1 for name, servers in summaries.items()}
+        result["metrics_cost"] = {
+            "by_endpoint": {name: round(cost, 3) for name, cost in costs.items()},
+            "mean": round(statistics.mean(costs.values()), 3),
+            "p99_change_by_endpoint": {name: round(change, 3) for name, change in p99s.items()},
+        }
+        result["lines"].append(
+            "\nMetrics cost "
+            + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
+            + f"; mean {result['metrics_cost']['mean']:+.1%} of throughput"
         )
     for name in names:
         if name.startswith("api at "):
