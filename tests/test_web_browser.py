@@ -196,6 +196,7 @@ def check_against_the_api(tab: Tab, user_id: int, token: str) -> dict[str, Any]:
 
 def chart_state(tab: Tab) -> dict[str, Any] | None:
     """The Chart.js instance on the allocation canvas: its labels, and how many pixels it painted."""
+    tab.page.wait_for_function("() => window.Chart.getChart(document.querySelector('canvas.allocation'))")
     return tab.page.evaluate(
         """() => {
         const canvas = document.querySelector('canvas.allocation');

@@ -38,7 +38,7 @@ from app.web.session import BrowserSession
 # (app/static/README.md); WEB_ASSETS_VERSION is ours, moved when app.css or app.js change.
 HTMX_VERSION = "2.0.11"
 CHART_JS_VERSION = "4.6.1"
-WEB_ASSETS_VERSION = "1"
+WEB_ASSETS_VERSION = "2"
 
 # Scripts only from the app itself, and no inline script or style element: htmx is told not to
 # add its indicator <style> (the htmx-config meta tag), Chart.js styles its canvas through the DOM.
@@ -207,6 +207,10 @@ def render(
             "visitor": visitor,
             "static": static_url(request),
             "favicon": page_url(request, "/static/favicon.svg"),
+            # The pages' own paths, for links repeated on every holding: Starlette's url_for looks
+            # its route up among all the app's routes each time, which for 100 holdings was most
+            # of the page's time.
+            "app": page_url(request, "/app"),
             "htmx_config": HTMX_CONFIG,
             **context,
         },

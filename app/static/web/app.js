@@ -41,11 +41,5 @@ function drawCharts(root) {
 }
 
 drawCharts(document);
-document.body.addEventListener("htmx:afterSettle", () => drawCharts(document));
-
-// A swapped-in row or section keeps keyboard users where they were: focus what asked for it.
-document.body.addEventListener("htmx:afterSettle", (event) => {
-  const target = event.detail.elt;
-  const wanted = target?.querySelector?.("[autofocus]");
-  if (wanted) wanted.focus();
-});
+// After each swap (a change redraws the section the chart is in); htmx itself focuses what asks for [autofocus].
+document.body.addEventListener("htmx:afterSwap", () => drawCharts(document));
