@@ -5,9 +5,14 @@ Revises: 0005
 Create Date: 2026-11-26
 
 app/housekeeping.py deletes expired refresh tokens in small batches, oldest
-first; with this index each batch reads only the rows it deletes. Built
-CONCURRENTLY (outside the migration's transaction), so logins and refreshes
-go on while it builds on a large table.
+first; with this index each batch reads only the rows it deletes.
+
+Not CONCURRENTLY: that waits for every transaction open anywhere on the
+database to end, and the other instances starting at the same moment are
+waiting inside one, for the migration lock this instance holds
+(app/migrate.py); it would wait for them forever (the three-instance test
+in tests/test_migrate_and_backup.py hung so). A plain build holds off
+logins and refreshes for as long as it takes.
 """
 
 from collections.abc import Sequence
@@ -21,16 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.get_context().autocommit_block():
-        op.create_index(
-            op.f("ix_refresh_tokens_expires_at"),
-            "refresh_tokens",
-            ["expires_at"],
-            unique=False,
-            postgresql_concurrently=True,
-        )
+    op.create_index(op.f("ix_refresh_tokens_expires_at"), "refresh_tokens", ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.get_context().autocommit_block():
-        op.drop_index(op.f("ix_refresh_tokens_expires_at"), table_name="refresh_tokens", postgresql_concurrently=True)
+    op.drop_index(op.f("ix_refresh_tokens_expires_at"), table_name="refresh_tokens")
