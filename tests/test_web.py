@@ -364,3 +364,35 @@ async def test_an_htmx_request_for_a_missing_row_gets_an_alert(client: AsyncClie
     assert answer.status_code == 404
     assert answer.headers["HX-Retarget"] == "#alert"
     assert "Stock with ID 999999 not found" in answer.text
+
+
+async def test_without_javascript_the_forms_post_and_redirect(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    added = await client.post(
+        f"/app/users/{user_id}/stocks",
+        data={"name": "AAPL", "price": "10", "quantity": "1", "is_active": "on", "csrf_token": csrf},
+    )
+    assert added.status_code == 303 and added.headers["location"].endswith(f"/app/users/{user_id}")
+    stock_id = (await client.get(f"/users/{user_id}/stocks/")).json()[0]["id"]
+    editing = await client.get(f"/app/stocks/{stock_id}/edit")
+    assert editing.status_code == 200 and "<h1>" in editing.text and 'aria-label="Edit AAPL"' in editing.text
+    version = re.search(r'name="version" value="(\d+)"', editing.text)
+    assert version
+    form = {"version": version.group(1), "price": "11", "quantity": "2", "csrf_token": csrf}
+    assert (await client.post(f"/app/stocks/{stock_id}", data=form)).status_code == 303
+    stock = (await client.get(f"/stocks/{stock_id}")).json()
+    assert (stock["price"], stock["quantity"], stock["is_active"]) == (11, 2, False)  # an unticked box is false
+    stale = await client.post(f"/app/stocks/{stock_id}", data=form)
+    assert stale.status_code == 412 and "<h1>" in stale.text and "Nothing was saved." in stale.text
+    deleted = await client.post(f"/app/stocks/{stock_id}/delete", data={"csrf_token": csrf})
+    assert deleted.status_code == 303
+    assert (await client.get(f"/users/{user_id}/stocks/")).json() == []
+
+
+async def test_open_mode_has_no_sign_in(client: AsyncClient) -> None:
+    for path in ("/app/sign-in", "/app/sign-up"):
+        answer = await client.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].endswith("/app/")
+    html, _ = await open_page(client, "/app/users")
+    assert "Sign out" not in html and "Email (optional)" in html

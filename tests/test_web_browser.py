@@ -33,19 +33,19 @@ from app.config import PROJECT_ROOT
 from tests.helpers import TEST_SECRET_KEY
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 
-pytestmark = pytest.mark.slow
-
 SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
 WIDTHS = (1280, 375)
 PASSWORD = "correct horse battery"
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "the operator's long passphrase"
 # Debian's /usr/bin/chromium is a shell script that adds flags; Playwright launches the binary itself.
+# CHROMIUM names another one (and only that one is tried).
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
 
 
 def find_chromium() -> str | None:
-    for candidate in CHROMIUM_CANDIDATES:
+    candidates = [os.environ["CHROMIUM"]] if os.environ.get("CHROMIUM") else CHROMIUM_CANDIDATES
+    for candidate in candidates:
         found = (
             shutil.which(candidate) if "/" not in candidate else (candidate if os.access(candidate, os.X_OK) else None)
         )
@@ -72,6 +72,19 @@ def bundled_chromium_major() -> tuple[str, int]:
     return release, int(chromium["browserVersion"].split(".")[0])
 
 
+def version_drift(executable: str) -> str | None:
+    """Why this chromium and the pinned Playwright do not go together, or None when their majors match."""
+    release, expected = bundled_chromium_major()
+    installed = chromium_major(executable)
+    if installed == expected:
+        return None
+    return (
+        f"{executable} is Chromium {installed}, but Playwright {release} (requirements.txt) drives Chromium "
+        f"{expected}: pin the Playwright release whose bundled Chromium is {installed} (its "
+        "driver/package/browsers.json says which), or install a matching chromium"
+    )
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
     """Debian's chromium, whose major version must be the one the pinned Playwright was released for."""
@@ -80,15 +93,26 @@ def chromium() -> str:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed, and CI must run the browser tests: apt-get install -y chromium")
         pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped")
-    release, expected = bundled_chromium_major()
-    installed = chromium_major(executable)
-    if installed != expected:
-        pytest.fail(
-            f"{executable} is Chromium {installed}, but Playwright {release} (requirements.txt) drives Chromium "
-            f"{expected}: pin the Playwright release whose bundled Chromium is {installed} (its "
-            "driver/package/browsers.json says which), or install a matching chromium"
-        )
+    if problem := version_drift(executable):
+        pytest.fail(problem)
     return executable
+
+
+def test_a_chromium_of_another_major_version_is_named_with_the_playwright_to_pin(tmp_path: Path) -> None:
+    release, expected = bundled_chromium_major()
+    for major, drifted in ((expected, False), (expected + 1, True)):
+        fake = tmp_path / f"chromium-{major}"
+        fake.write_text(f"#!/bin/sh\necho 'Chromium {major}.0.1234.5 built on Debian GNU/Linux 12 (bookworm)'\n")
+        fake.chmod(0o755)
+        problem = version_drift(str(fake))
+        if not drifted:
+            assert problem is None
+        else:
+            assert problem == (
+                f"{fake} is Chromium {major}, but Playwright {release} (requirements.txt) drives Chromium {expected}: "
+                f"pin the Playwright release whose bundled Chromium is {major} (its driver/package/browsers.json "
+                "says which), or install a matching chromium"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +242,8 @@ def add_holding(tab: Tab, symbol: str, price: str, quantity: str) -> None:
     page.get_by_role("button", name="Add holding").click()
 
 
-def test_a_person_signs_up_and_manages_a_portfolio(server: str, browser: Browser) -> None:
+@pytest.mark.slow
+def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = Tab(context.new_page(), server)
     page = tab.page
@@ -371,7 +396,8 @@ def edit_id(page: Page, symbol: str) -> str:
     return str(row.get_attribute("id")).removeprefix("holding-")
 
 
-def test_an_admin_browses_users_and_opens_a_portfolio(server: str, browser: Browser) -> None:
+@pytest.mark.slow
+def test_an_admin_browses_users_and_opens_a_portfolio(browser: Browser, server: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = Tab(context.new_page(), server)
     page = tab.page
