@@ -22,7 +22,7 @@ from app.auth.service import Authenticator, TooManyFailures
 from app.db import SessionDep, SessionOpener, SessionOpenerDep
 from app.models import StockCreate, StockPublic, StockUpdate, UserCreate, UserPublic
 from app.paging import PageParams, SortOrder, encode_cursor
-from app.repository import ANY_VERSION, Conflict, IfMatch, NotFound, Scope, Versioned, VersionMismatch
+from app.repository import ANY_VERSION, EVERY_ROW, Conflict, IfMatch, NotFound, Scope, Versioned, VersionMismatch
 from app.stocks.repository import StockRepository
 from app.users.repository import UserRepository
 from app.users.service import UserService
@@ -111,7 +111,8 @@ async def _create_user(
     request: Request, visitor: Visitor, open_session: SessionOpener, fields: dict[str, str]
 ) -> Versioned[UserPublic] | dict[str, str]:
     """A new user from the form, through the service POST /users/ uses; or the errors, by field."""
-    service = UserService(open_session, Scope(), visitor.caller, request.app.state.settings)
+    # As POST /users/ (`sign_up_service`): creating a row needs no scope; the service decides the rest.
+    service = UserService(open_session, EVERY_ROW, visitor.caller, request.app.state.settings)
     try:
         user = UserCreate.model_validate_json(as_json_body(fields, numbers=("age",)))
         return await service.sign_up(user)
