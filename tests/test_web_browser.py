@@ -320,6 +320,7 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     edit.get_by_label("Quantity").fill("12")
     edit.get_by_role("button", name="Save").click()
     expect(page.locator(".notice")).to_have_text("Saved AAPL.")
+    expect(page.locator(".notice")).to_be_focused()  # a keyboard user is told, and goes on from there
     check_against_the_api(tab, user_id, token)
     assert chart_state(tab) is not None, "the chart is redrawn after a change"
 
