@@ -122,10 +122,11 @@ class Metrics:
         """Count one answered request (RequestLog calls this when a request is done)."""
         if route == METRICS_PATH:
             return
-        key = (method, route, status_code)
+        # Made-up methods share one key too, so that they cannot grow this cache either.
+        key = (method if method in _METHODS else "OTHER", route, status_code)
         children = self._children.get(key)
         if children is None:
-            labels = (method if method in _METHODS else "OTHER", route or UNMATCHED, str(status_code))
+            labels = (key[0], route or UNMATCHED, str(status_code))
             children = self._children[key] = (self.requests.labels(*labels), self.request_seconds.labels(*labels))
         children[0].inc()
         children[1].observe(seconds)
