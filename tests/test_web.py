@@ -396,3 +396,19 @@ async def test_open_mode_has_no_sign_in(client: AsyncClient) -> None:
         assert answer.status_code == 303 and answer.headers["location"].endswith("/app/")
     html, _ = await open_page(client, "/app/users")
     assert "Sign out" not in html and "Email (optional)" in html
+
+
+async def test_an_unforeseen_error_is_a_page_and_its_traceback_goes_to_the_log(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.stocks.repository import StockRepository
+
+    async def broken(self: StockRepository, user_id: int) -> None:
+        raise RuntimeError("a bug, with a secret in its message")
+
+    user_id = await new_user(client)
+    monkeypatch.setattr(StockRepository, "portfolio", broken)
+    page = await client.get(f"/app/users/{user_id}")
+    assert page.status_code == 500
+    assert "<h1>Something went wrong</h1>" in page.text and "secret" not in page.text
+    assert "a bug, with a secret in its message" in caplog.text

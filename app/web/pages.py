@@ -8,6 +8,7 @@ headers on every answer.
 """
 
 import json
+import logging
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,9 @@ PAGE_HEADERS = {
 }
 
 CSRF_REFUSED = "This form has expired or did not come from this site; reload the page and try again."
-SESSION_ENDED = "Your session has ended; please sign in again."
+UNEXPECTED = "Something went wrong on our side, and it has been logged. Please try again."
+
+logger = logging.getLogger(__name__)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -319,14 +322,16 @@ def _database_unreachable(error: Exception) -> bool:
     )
 
 
-def _alert(request: Request, message: str, status_code: int, headers: Mapping[str, str] | None = None) -> Response:
+def _alert(
+    request: Request, heading: str, message: str, status_code: int, headers: Mapping[str, str] | None = None
+) -> Response:
     visitor: Visitor | None = getattr(request.state, "visitor", None)
     if is_htmx(request):
         # Into the page's alert area, wherever the request meant to swap.
         response = render(request, "_alert.html", visitor, status_code, message=message)
         response.headers.update({"HX-Retarget": "#alert", "HX-Reswap": "innerHTML"})
     else:
-        response = render(request, "error.html", visitor, status_code, message=message)
+        response = render(request, "error.html", visitor, status_code, heading=heading, message=message)
     response.headers.update(headers or {})
     return response
 
@@ -343,27 +348,38 @@ class PageRoute(APIRoute):
             except SignInNeeded:
                 response = go_to(request, "/app/sign-in")
             except NotFound as failure:
-                response = _alert(request, failure.detail, status.HTTP_404_NOT_FOUND)
+                response = _alert(request, "Not found", failure.detail, status.HTTP_404_NOT_FOUND)
             except RequestValidationError:  # a path that names no page: /app/users/abc
-                response = _alert(request, "There is no such page.", status.HTTP_404_NOT_FOUND)
+                response = _alert(request, "Not found", "There is no such page.", status.HTTP_404_NOT_FOUND)
             except CsrfRefused:
-                response = _alert(request, CSRF_REFUSED, status.HTTP_403_FORBIDDEN)
+                response = _alert(request, "Form expired", CSRF_REFUSED, status.HTTP_403_FORBIDDEN)
             except Exception as failure:
                 if not _database_unreachable(failure):
-                    raise
+                    # As the API's 500: the traceback to the log, a fixed sentence to the browser.
+                    logger.exception("Unexpected error on %s %s", request.method, request.url.path)
+                    response = _alert(
+                        request, "Something went wrong", UNEXPECTED, status.HTTP_500_INTERNAL_SERVER_ERROR
+                    )
+                    return _finish(request, response)
                 response = _alert(
                     request,
+                    "Database unavailable",
                     "The database cannot be reached just now, so this page cannot be shown or saved. "
                     "Nothing was lost; please try again in a moment.",
                     status.HTTP_503_SERVICE_UNAVAILABLE,
                     {"Retry-After": RETRY_AFTER_SECONDS},
                 )
-            session: BrowserSession | None = getattr(request.state, "web_session", None)
-            if session is not None:
-                settings: Settings = request.app.state.settings
-                max_age = settings.refresh_token_days * 24 * 3600
-                cookies.write_cookie(response, request, session, web_cookie_key(request), max_age)
-            response.headers.update(PAGE_HEADERS)
-            return response
+            return _finish(request, response)
 
         return handle_page
+
+
+def _finish(request: Request, response: Response) -> Response:
+    """The session cookie, when it changed, and the security headers on every page's answer."""
+    session: BrowserSession | None = getattr(request.state, "web_session", None)
+    if session is not None:
+        settings: Settings = request.app.state.settings
+        max_age = settings.refresh_token_days * 24 * 3600
+        cookies.write_cookie(response, request, session, web_cookie_key(request), max_age)
+    response.headers.update(PAGE_HEADERS)
+    return response
