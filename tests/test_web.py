@@ -217,7 +217,9 @@ async def test_a_missing_portfolio_is_a_404_page(client: AsyncClient) -> None:
     answer = await client.get("/app/users/999999")
     assert answer.status_code == 404
     assert "User with ID 999999 not found" in answer.text and "<h1>Not found</h1>" in answer.text
-    assert (await client.get("/app/users/abc")).status_code == 404
+    for path in ("/app/users/abc", "/app/no/such/page"):
+        missing = await client.get(path)
+        assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
 
 
 async def test_pages_are_not_in_the_openapi(client: AsyncClient) -> None:

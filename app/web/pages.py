@@ -103,6 +103,10 @@ class SignInNeeded(Exception):
     """The page needs a signed-in visitor (AUTH=required); they are sent to the sign-in page."""
 
 
+class PageNotFound(Exception):
+    """A path under /app/ that names no page."""
+
+
 class CsrfRefused(Exception):
     """A state-changing request without the session's CSRF token: 403."""
 
@@ -349,7 +353,7 @@ class PageRoute(APIRoute):
                 response = go_to(request, "/app/sign-in")
             except NotFound as failure:
                 response = _alert(request, "Not found", failure.detail, status.HTTP_404_NOT_FOUND)
-            except RequestValidationError:  # a path that names no page: /app/users/abc
+            except (RequestValidationError, PageNotFound):  # a path that names no page: /app/users/abc
                 response = _alert(request, "Not found", "There is no such page.", status.HTTP_404_NOT_FOUND)
             except CsrfRefused:
                 response = _alert(request, "Form expired", CSRF_REFUSED, status.HTTP_403_FORBIDDEN)

@@ -28,6 +28,7 @@ from app.users.repository import UserRepository
 from app.users.service import UserService
 from app.web.pages import (
     ActingVisitorDep,
+    PageNotFound,
     PageRoute,
     Visitor,
     VisitorDep,
@@ -396,3 +397,10 @@ async def delete_holding(request: Request, stock_id: int, visitor: ActingVisitor
     return await _render_portfolio(
         request, visitor, session, stock.user_id, notice=f"Deleted {stock.name} ({stock.quantity} shares)."
     )
+
+
+# Last: any other path under /app/ is a page that does not exist, answered as a page (not the API's JSON 404).
+@router.get("/{path:path}")
+async def no_such_page(path: str, visitor: VisitorDep) -> Response:
+    """The visitor is resolved so the 404 page shows their navigation."""
+    raise PageNotFound
