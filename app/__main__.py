@@ -85,7 +85,8 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        # app/request_log.py writes the request line (ACCESS_LOG), not uvicorn.
+        access_log=False,
         # Each worker is a process with its own engine and pool (see README, Performance).
         workers=settings.workers,
         # X-Forwarded-For / -Proto from TRUSTED_PROXIES only. Passed always, so

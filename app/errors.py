@@ -317,6 +317,9 @@ async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONRespo
             status_code=status.HTTP_409_CONFLICT,
             content={"detail": "The request conflicts with existing data"},
         )
+    # Nothing a client sent: a bug or a schema out of step. Logged here, with
+    # the request's id, because a handled exception reaches no other log.
+    logger.error("Unexpected database error", exc_info=exc)
     return await _unexpected_error(request, exc)
 
 
@@ -333,8 +336,8 @@ def _first_line(error: BaseException | None) -> str:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # No logging here: Starlette re-raises after this response is sent, and
-    # the server logs the traceback once.
+    # No logging here: for an exception no other handler took, Starlette
+    # re-raises after this answer, and RequestLog logs it once with its id.
     return JSONResponse(
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         content={"detail": "Internal server error"},

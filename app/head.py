@@ -26,4 +26,8 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        as_get = {**scope, "method": "GET"}
+        await self.app(as_get, receive, headers_only)
+        # The route the GET found, for the request's log line and metrics (RequestLog reads it from this scope).
+        if "route" in as_get:
+            scope["route"] = as_get["route"]

@@ -145,6 +145,20 @@ async def test_one_line_per_request_with_its_fields(
     }
 
 
+async def test_a_head_request_names_the_route_its_get_found(
+    client: AsyncClient, request_records: pytest.LogCaptureFixture
+) -> None:
+    user = await create_user(client)
+    request_records.clear()
+    await client.head(f"/users/{user['id']}")
+    [line] = request_lines(request_records)
+    assert (fields_of(line)["method"], fields_of(line)["route"], fields_of(line)["status"]) == (
+        "HEAD",
+        "/users/{user_id}",
+        200,
+    )
+
+
 async def test_an_unknown_path_has_no_route(client: AsyncClient, request_records: pytest.LogCaptureFixture) -> None:
     await client.get("/no/such/thing")
     [line] = request_lines(request_records)
