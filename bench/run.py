@@ -15,6 +15,7 @@ bench/results/.
 
 More servers can join the same run, each measured beside the others:
   --log-cost             the API with its request log on (JSON lines to a file): what a line costs
+  --token-cost           the API sent an admin's bearer token with every request: what checking one costs
   --without-heap-freeze  the API without gc.freeze() after start-up (bench/variants.py): what it buys
   --against REF          the API as of a git commit (`git archive`), or in a directory: before and after
 --passes 3 runs every endpoint three times back to back and reports each
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +40,7 @@ import httpx
 import psutil
 import psycopg
 
+from app.auth.tokens import AccessTokens
 from app.config import PROJECT_ROOT
 from app.db import upgrade_to_head
 from app.demo import DemoSize, fill_with_demo_data
@@ -55,6 +57,10 @@ FLOOR = "floor"
 LOG_ON = "api, request log on"
 NO_FREEZE = "api without heap freeze"
 METRICS_ON = "api, metrics on"
+WITH_TOKEN = "api, bearer token sent"
+TOKEN_COST_BAR = 0.10  # a request with a token: at most 10% below the same request without one
+# Signs the bench's token; both API servers get it, so only the header differs.
+BENCH_SECRET_KEY = "the-bench-servers-signing-key-long-enough-for-hs256"
 # Bars that are not about one endpoint.
 LOG_COST_BAR = 0.05  # the request log line: at most 5% of throughput
 RSS_BAR_MB = 150  # per process, through the large run
@@ -97,6 +103,7 @@ class Server:
     url: str
     process: subprocess.Popen
     is_floor: bool = False
+    authorization: str | None = None  # an Authorization header sent with every request
     peak_rss_mb: list[float] = field(default_factory=list)  # one per pass
 
     def path(self, scenario: Scenario) -> str:
@@ -125,7 +132,9 @@ def summarize(runs: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]]:
     return summary
 
 
-def wrk(base_url: str, scenario: Scenario, path: str, seconds: int, connections: int) -> Measurement:
+def wrk(
+    base_url: str, scenario: Scenario, path: str, seconds: int, connections: int, authorization: str | None = None
+) -> Measurement:
     env = {
         **os.environ,
         "BENCH_METHOD": scenario.method,
@@ -137,6 +146,8 @@ def wrk(base_url: str, scenario: Scenario, path: str, seconds: int, connections:
     }
     if scenario.body is not None:
         env["BENCH_BODY"] = json.dumps(scenario.body)
+    if authorization is not None:
+        env["BENCH_AUTHORIZATION"] = authorization
     command = [
         "wrk",
         f"-t{THREADS}",
@@ -268,6 +279,7 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
         # The guide's API, as on loopback by default: the bench measures the
         # endpoints against a floor that has no accounts either.
         "AUTH": "open",
+        "SECRET_KEY": BENCH_SECRET_KEY,
     }
 
     def uvicorn(name: str, factory: str, cwd: Path = PROJECT_ROOT, **env: str) -> None:
@@ -287,6 +299,12 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
         uvicorn(LOG_ON, "app.main:create_app", ACCESS_LOG="true")
     if arguments.metrics_cost:
         uvicorn(METRICS_ON, "app.main:create_app", METRICS_ENABLED="true")
+    if arguments.token_cost:
+        # The same API; every request carries an admin's access token, which is checked (AUTH=open checks
+        # a token that is sent) and names a caller who may reach every row, so the answers are the same.
+        uvicorn(WITH_TOKEN, "app.main:create_app")
+        token = AccessTokens(BENCH_SECRET_KEY.encode(), timedelta(hours=2)).issue(1, is_admin=True)
+        servers[-1].authorization = f"Bearer {token}"
     if arguments.without_heap_freeze:
         uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze")
     if arguments.against:
@@ -318,7 +336,9 @@ def measure(
                 scenario.id_range = fresh_stock_ids(database_url, 40_000)
             seconds = 1 if round_number == 0 else arguments.seconds
             cpu_before = process_tree_cpu_seconds(server.process.pid)
-            measurement = wrk(server.url, scenario, server.path(scenario), seconds, arguments.connections)
+            measurement = wrk(
+                server.url, scenario, server.path(scenario), seconds, arguments.connections, server.authorization
+            )
             cpu = process_tree_cpu_seconds(server.process.pid) - cpu_before
             measurement.cpu_us_per_request = cpu / max(measurement.requests, 1) * 1e6
             if scenario.ids == "each-once":
@@ -338,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passes", type=int, default=1, help="run every endpoint this many times back to back")
     parser.add_argument("--log-cost", action="store_true", help="also the API with its request log on")
     parser.add_argument("--metrics-cost", action="store_true", help="also the API with METRICS_ENABLED=true")
+    parser.add_argument("--token-cost", action="store_true", help="also the API sent a bearer token each request")
     parser.add_argument(
         "--without-heap-freeze", action="store_true", help="also the API without gc.freeze() after start-up"
     )
@@ -418,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_rss_mb_by_pass": {server.name: [round(mb, 1) for mb in server.peak_rss_mb] for server in servers},
                 "log_cost": comparisons.get("log_cost"),
                 "metrics_cost": comparisons.get("metrics_cost"),
+                "token_cost": comparisons.get("token_cost"),
                 "bars": checks,
             },
             indent=2,
@@ -465,6 +487,20 @@ def compare(summaries: dict[str, dict[str, dict[str, Any]]], others: list[Server
             + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
             + f"; mean {result['metrics_cost']['mean']:+.1%} of throughput"
         )
+    if WITH_TOKEN in names:
+        by_rps = {name: 1 - servers[WITH_TOKEN]["rps"] / servers[API]["rps"] for name, servers in summaries.items()}
+        by_cpu = {
+            name: 1 - servers[API]["cpu_us_per_request"] / servers[WITH_TOKEN]["cpu_us_per_request"]
+            for name, servers in summaries.items()
+        }
+        result["token_cost"] = {
+            "by_endpoint_rps": {name: round(cost, 3) for name, cost in by_rps.items()},
+            "by_endpoint_cpu": {name: round(cost, 3) for name, cost in by_cpu.items()},
+        }
+        for what, costs in (("requests/s", by_rps), ("CPU per request", by_cpu)):
+            result["lines"].append(
+                f"\nA bearer token, by {what}: " + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
+            )
     for name in names:
         if name.startswith("api at "):
             result["against"] = name
@@ -507,6 +543,13 @@ def bar_checks(
             if name.split()[0] in ("POST", "PUT", "PATCH"):
                 change = servers[API]["p99_ms"] / servers[then]["p99_ms"] - 1
                 checks[f"{name}: p99 {change:+.0%} against {then} (bar: no worse, 10% for noise)"] = change <= 0.10
+    if "token_cost" in comparisons:
+        costs = comparisons["token_cost"]["by_endpoint_rps"]
+        for name, cost in costs.items():
+            if name.startswith("GET /users/"):
+                checks[f"{name} with a bearer token: {cost:.1%} below without (bar {TOKEN_COST_BAR:.0%})"] = (
+                    cost <= TOKEN_COST_BAR
+                )
     if "log_cost" in comparisons:
         cost = comparisons["log_cost"]["mean_cpu"]
         checks[

@@ -4,6 +4,7 @@
 --   BENCH_IDS      "random": uniform in [BENCH_ID_LOW, BENCH_ID_HIGH];
 --                  "each-once": every id of that range at most once (for DELETE)
 --   BENCH_BODY     JSON body, if any
+--   BENCH_AUTHORIZATION  an Authorization header for every request, if any
 --   BENCH_THREADS  wrk's -t, so "each-once" threads take disjoint ids
 -- done() prints one JSON line that bench/run.py reads.
 
@@ -16,6 +17,8 @@ local body = os.getenv("BENCH_BODY")
 local threads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local headers = {}
 if body then headers["Content-Type"] = "application/json" end
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+if authorization then headers["Authorization"] = authorization end
 
 local created = 0
 function setup(thread)
