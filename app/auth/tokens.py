@@ -15,6 +15,7 @@ A refresh token is 256 random bits; the database keeps only its SHA-256
 import hashlib
 import os
 import secrets
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,8 +108,7 @@ def signing_key(settings: Settings) -> bytes:
 def _generated_key(path: Path) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f"{path.name}.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
         with os.fdopen(fd, "w") as file:
             file.write(secrets.token_urlsafe(48))
         try:
@@ -116,5 +116,5 @@ def _generated_key(path: Path) -> bytes:
         except FileExistsError:
             pass
         finally:
-            draft.unlink()
+            os.unlink(draft)
     return path.read_text().strip().encode()
