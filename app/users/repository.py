@@ -26,8 +26,9 @@ _USER_WITH_STOCKS = (
 )
 _STOCK_COLUMNS = [(f"stock_{column.name}", column.name) for column in STOCKS.c]
 
-_SIGN_IN = select(USERS.c.id, USERS.c.password_hash, USERS.c.is_admin).where(USERS.c.email == bindparam("email"))
-_PASSWORD_HASH = select(USERS.c.password_hash).where(USERS.c.id == bindparam("row_id"))
+_ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.email, USERS.c.password_hash, USERS.c.is_admin)
+_ACCOUNT_BY_EMAIL = select(*_ACCOUNT_COLUMNS).where(USERS.c.email == bindparam("email"))
+_ACCOUNT_BY_ID = select(*_ACCOUNT_COLUMNS).where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
 _SET_PASSWORD_HASH = (
     update(USERS)
     .where(USERS.c.id == bindparam("row_id"))
@@ -40,10 +41,11 @@ EMAIL_TAKEN = "A user with this email already exists"
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """What signing in needs to know of a user."""
+    """What signing in, and changing a password, need to know of a user."""
 
     user_id: int
-    password_hash: str | None
+    email: str | None
+    password_hash: str | None  # None: the user cannot sign in
     is_admin: bool
 
 
@@ -110,14 +112,16 @@ class UserRepository(Repository[UserPublic]):
     # -- accounts
 
     async def account_by_email(self, email: str) -> Account | None:
-        row = await self._first(_SIGN_IN, email=email)
-        return None if row is None else Account(row["id"], row["password_hash"], row["is_admin"])
+        row = await self._first(_ACCOUNT_BY_EMAIL, email=email)
+        return None if row is None else Account(row["id"], row["email"], row["password_hash"], row["is_admin"])
 
-    async def password_hash(self, user_id: int) -> str | None:
-        """The user's password hash (None: they have no password); `NotFound` if out of scope."""
-        await self.require(user_id)
-        row = await self._first(_PASSWORD_HASH, row_id=user_id)
-        return None if row is None else row["password_hash"]
+    async def account(self, user_id: int) -> Account:
+        """The user's account, in one statement; `NotFound` if there is none in scope."""
+        self._require_possible_id(user_id)
+        row = await self._first(_ACCOUNT_BY_ID, row_id=user_id, **self.scope.params())
+        if row is None:
+            raise NotFound(self.resource, user_id)
+        return Account(row["id"], row["email"], row["password_hash"], row["is_admin"])
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         if await self._first(_SET_PASSWORD_HASH, row_id=user_id, new_hash=password_hash) is None:

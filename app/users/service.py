@@ -74,12 +74,10 @@ class UserService:
         password: SecretStr | None = values.pop("password", None)
         if password is not None:
             async with self.open_session() as session:
-                users = UserRepository(session, self.scope)
-                current = await users.read(user_id)  # a 404 first, for a user out of reach
-                has_password = await users.password_hash(user_id) is not None
-            if has_password and not self.caller.is_admin:
+                account = await UserRepository(session, self.scope).account(user_id)  # a 404 for one out of reach
+            if account.password_hash is not None and not self.caller.is_admin:
                 raise Forbidden(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
-            values["password_hash"] = await self._hash_checked(password, values.get("email", current.body.email))
+            values["password_hash"] = await self._hash_checked(password, values.get("email", account.email))
         async with self.open_session() as session:
             changed = await UserRepository(session, self.scope).change(user_id, values, if_match)
             if password is not None:
@@ -92,13 +90,11 @@ class UserService:
             raise NotAuthenticated("Not authenticated", token_sent=False)
         user_id = self.caller.user_id
         async with self.open_session() as session:
-            users = UserRepository(session, self.scope)
-            stored_hash = await users.password_hash(user_id)
-            email = (await users.read(user_id)).body.email
-        matches, _ = await verify_password(change.current_password.get_secret_value(), stored_hash)
+            account = await UserRepository(session, self.scope).account(user_id)
+        matches, _ = await verify_password(change.current_password.get_secret_value(), account.password_hash)
         if not matches:
             raise Forbidden(WRONG_CURRENT_PASSWORD)
-        new_hash = await self._hash_checked(change.new_password, email, "new_password")
+        new_hash = await self._hash_checked(change.new_password, account.email, "new_password")
         async with self.open_session() as session:
             await UserRepository(session, self.scope).set_password_hash(user_id, new_hash)
             await AuthRepository(session).revoke_user(user_id)
