@@ -121,6 +121,12 @@ async def test_a_wrong_email_and_a_wrong_password_get_the_same_401(required_clie
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize("email", ["jane\x00@example.com", "x" * 10_000, "   "])
+async def test_an_odd_username_is_the_same_401(required_client: AsyncClient, email: str) -> None:
+    response = await required_client.post("/auth/token", data={"username": email, "password": "wrong password!"})
+    assert (response.status_code, response.json()) == (401, {"detail": "Incorrect email or password"})
+
+
 async def test_a_user_without_a_password_cannot_sign_in(client: AsyncClient) -> None:
     user = (await client.post("/users/", json={**JOHN, "email": JANE})).json()  # AUTH=open: no password needed
     response = await client.post("/auth/token", data={"username": JANE, "password": PASSWORD})

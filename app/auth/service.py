@@ -42,7 +42,9 @@ class Authenticator:
 
     async def sign_in(self, email: str, password: str, client_address: str) -> TokenPair:
         """A new login: a token pair, or `NotAuthenticated`/`TooManyFailures`."""
-        email = email.strip().lower()[: EMAIL_MAX_LENGTH + 1]  # longer names no account, and stays bounded
+        # Longer names no account, and the bound keeps the failure row small; PostgreSQL text
+        # cannot hold NUL, which names no account either, so it becomes U+FFFD and a plain 401.
+        email = email.strip().lower()[: EMAIL_MAX_LENGTH + 1].replace("\x00", "\ufffd")
         async with self.open_session() as session:
             retry_after = await AuthRepository(session).throttled_for(email, client_address)
             if retry_after is not None:
