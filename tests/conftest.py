@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings, normalize_database_url
 from app.db import SessionOpener, create_engine, get_session, get_session_opener, upgrade_to_head
 from app.main import create_app
-from tests.helpers import TEST_SECRET_KEY, libpq_url
+from tests.helpers import EMPTY_EVERY_TABLE, TEST_SECRET_KEY, libpq_url
 
 
 def _drop_our_tables(url: str) -> None:
@@ -159,6 +159,4 @@ async def committed_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
             yield client
     finally:
         async with engine.begin() as connection:
-            await connection.exec_driver_sql(
-                "TRUNCATE refresh_tokens, login_failures, stocks, users RESTART IDENTITY CASCADE"
-            )
+            await connection.exec_driver_sql(EMPTY_EVERY_TABLE)

@@ -11,7 +11,7 @@ import pytest
 from app.auth.admin import AdminRefused, create_admin
 from app.auth.passwords import verify_password
 from app.config import PROJECT_ROOT, Settings
-from tests.helpers import libpq_url
+from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
 
 ADMIN_PASSWORD = "a long admin passphrase"
 
@@ -23,7 +23,7 @@ def database(database_url: str) -> Iterator[psycopg.Connection]:
         try:
             yield connection
         finally:
-            connection.execute("TRUNCATE users, stocks, refresh_tokens RESTART IDENTITY CASCADE")
+            connection.execute(EMPTY_EVERY_TABLE)
 
 
 def _admin_row(connection: psycopg.Connection, email: str) -> tuple[str, bool, str | None]:

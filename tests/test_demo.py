@@ -10,7 +10,7 @@ import pytest
 
 from app.config import PROJECT_ROOT
 from app.demo import SYMBOLS, DatabaseNotEmpty, DemoSize, fill_with_demo_data
-from tests.helpers import libpq_url
+from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def database(database_url: str) -> Iterator[psycopg.Connection]:
         try:
             yield connection
         finally:
-            connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
+            connection.execute(EMPTY_EVERY_TABLE)
 
 
 def _counts(connection: psycopg.Connection) -> tuple[int, int]:

@@ -27,7 +27,7 @@ from httpx import ASGITransport, AsyncClient
 from app.config import Settings, normalize_database_url
 from app.db import upgrade_to_head
 from app.main import create_app
-from tests.helpers import AAPL, EVERY_OPERATION, JOHN, create_stock, create_user, libpq_url
+from tests.helpers import AAPL, EMPTY_EVERY_TABLE, EVERY_OPERATION, JOHN, create_stock, create_user, libpq_url
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 # Each test here starts and stops a PostgreSQL cluster: `make test-fast` leaves them out.
@@ -76,7 +76,7 @@ def running_and_empty(postgres: RestartablePostgres) -> Iterator[None]:
     yield
     postgres.start()  # a no-op when running; restarts it if a test failed while it was down
     with psycopg.connect(libpq_url(postgres.url), autocommit=True) as connection:
-        connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
+        connection.execute(EMPTY_EVERY_TABLE)
 
 
 @asynccontextmanager

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.fuzz import fuzz
-from tests.helpers import libpq_url
+from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
 
 # Each test here starts processes or PostgreSQL clusters: `make test-fast` leaves them out.
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def test_a_deterministic_fuzz_of_every_operation_finds_no_failure(database_url: 
     finally:
         # The fuzzed app commits for real; leave the tables as the other tests expect them.
         with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-            connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
+            connection.execute(EMPTY_EVERY_TABLE)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     assert f"Tested: {every_operation(app)}" in report, report

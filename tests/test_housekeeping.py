@@ -11,7 +11,7 @@ from app.config import Settings
 from app.db import Database
 from app.housekeeping import Pruned, housekeeping_pass, prune_once
 from app.main import create_app
-from tests.helpers import libpq_url
+from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
 from tests.processes import free_port
 
 # (token_hash, expires_at, used_at, revoked_at): what a login leaves behind, in every state.
@@ -52,7 +52,7 @@ def tables(database_url: str) -> Iterator[psycopg.Connection]:
         try:
             yield connection
         finally:
-            connection.execute("TRUNCATE users, stocks, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
+            connection.execute(EMPTY_EVERY_TABLE)
 
 
 def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str]]:

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.helpers import JOHN, PASSWORD, libpq_url
+from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, libpq_url
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 pytestmark = pytest.mark.slow  # real processes
@@ -24,7 +24,7 @@ JANE = "jane@example.com"
 def _empty_tables(database_url: str) -> Iterator[None]:
     yield
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        connection.execute("TRUNCATE users, stocks, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
+        connection.execute(EMPTY_EVERY_TABLE)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.helpers import libpq_url
+from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 PGBOUNCER = shutil.which("pgbouncer") or next(
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def _empty_tables(database_url: str) -> Iterator[None]:
     yield
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        connection.execute("TRUNCATE stocks, users, refresh_tokens, login_failures RESTART IDENTITY CASCADE")
+        connection.execute(EMPTY_EVERY_TABLE)
 
 
 async def exercise(base_url: str) -> None:

@@ -25,7 +25,6 @@ from app.repository import EVERY_ROW, Scope
 # auto_error=False: a missing token is for the endpoint to judge (sign-up takes
 # none); /docs' Authorize button logs in through this token URL.
 bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
-SECURITY_SCHEME = "OAuth2PasswordBearer"
 
 
 class NotAuthenticated(Exception):
