@@ -121,8 +121,13 @@ async def required_client(required_app: FastAPI, connection: AsyncConnection) ->
 
 
 @asynccontextmanager
-async def client_in_transaction(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
-    """An HTTP client for `app`, whose sessions all run in the test's transaction."""
+async def client_in_transaction(
+    app: FastAPI, connection: AsyncConnection, client_address: str = "127.0.0.1"
+) -> AsyncIterator[AsyncClient]:
+    """An HTTP client for `app`, whose sessions all run in the test's transaction.
+
+    `client_address`: the request's client, as uvicorn hands it on (from X-Forwarded-For behind a trusted proxy).
+    """
     # The app's commits become savepoint releases; the outer rollback undoes them.
     sessionmaker = async_sessionmaker(
         bind=connection,
@@ -141,7 +146,8 @@ async def client_in_transaction(app: FastAPI, connection: AsyncConnection) -> As
     app.dependency_overrides[get_session] = session_in_test_transaction
     app.dependency_overrides[get_session_opener] = opener_in_test_transaction
     try:
-        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        transport = ASGITransport(app=app, client=(client_address, 123))
+        async with AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
     finally:
         app.dependency_overrides.clear()

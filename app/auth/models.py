@@ -10,6 +10,10 @@ from sqlmodel import Field, SQLModel
 
 from app.models import PASSWORD_MAX_LENGTH, Password, Schema, server_timestamp
 
+# Room for any IP address, IPv6 with a zone included, or a label such as "unknown".
+# Longer text (a forged X-Forwarded-For) is cut to fit by app/auth/repository.py.
+CLIENT_ADDRESS_MAX_LENGTH = 64
+
 
 class RefreshToken(SQLModel, table=True):
     """One refresh token. Every token descended from one login shares its `login_id`."""
@@ -40,7 +44,7 @@ class LoginFailure(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(sa_type=String(320))
-    client_address: str = Field(sa_type=String(64))
+    client_address: str = Field(sa_type=String(CLIENT_ADDRESS_MAX_LENGTH))
     failed_at: datetime | None = server_timestamp()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Executable, RowMapping, bindparam, delete, func, insert, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.models import LOGIN_FAILURES, REFRESH_TOKENS
+from app.auth.models import CLIENT_ADDRESS_MAX_LENGTH, LOGIN_FAILURES, REFRESH_TOKENS
 
 # Login throttling: this many failures within the window refuse further tries.
 THROTTLE_WINDOW_MINUTES = 15
@@ -177,14 +177,15 @@ class AuthRepository:
 
     async def throttled_for(self, email: str, client_address: str) -> int | None:
         """Seconds until this email and address may try again, or None if they may now."""
-        row = await self._run(_THROTTLED_UNTIL, {"email": email, "client_address": client_address})
+        params = {"email": email, "client_address": _storable(client_address)}
+        row = await self._run(_THROTTLED_UNTIL, params)
         until = row["until"] if row is not None else None
         if until is None:
             return None
         return max(1, math.ceil((until - datetime.now(UTC)).total_seconds()))
 
     async def record_failure(self, email: str, client_address: str) -> None:
-        await self._run(_RECORD_FAILURE, {"new_email": email, "new_client_address": client_address})
+        await self._run(_RECORD_FAILURE, {"new_email": email, "new_client_address": _storable(client_address)})
 
     async def forgive(self, email: str) -> None:
         """A successful login clears its email's failures (not its address's: one person, many accounts)."""
@@ -225,6 +226,15 @@ class PruningRepository:
             return deleted
         finally:
             await self.session.rollback()  # a no-op after the commit; else it ends the transaction and the lock
+
+
+def _storable(client_address: str) -> str:
+    """The address as the tables hold it, whatever was sent: cut to the column, NUL (text cannot hold it) replaced.
+
+    Stored and looked up alike, so an address too long to store is still
+    counted, under its first characters.
+    """
+    return client_address[:CLIENT_ADDRESS_MAX_LENGTH].replace("\x00", "\ufffd")
 
 
 def _from_now(lifetime: timedelta) -> datetime:

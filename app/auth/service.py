@@ -5,9 +5,17 @@ same time (an unknown email is checked against a dummy hash), and is
 throttled in PostgreSQL, so the count holds across workers and instances:
 after 5 failures for one email, or 20 from one address, within 15 minutes,
 further tries get a 429 until the oldest of those failures is 15 minutes old.
+
+A wrong password is a 401 whatever happens to its record: if the failure
+cannot be stored (the database refuses the row, or is gone for a moment), the
+answer stays the 401 the password earned, and the lost count is logged.
 """
 
+import logging
 from datetime import timedelta
+
+import psycopg
+from sqlalchemy import exc as sa_exc
 
 from app.auth.access import NotAuthenticated
 from app.auth.models import TokenPair
@@ -18,6 +26,8 @@ from app.config import Settings
 from app.db import SessionOpener
 from app.models import EMAIL_MAX_LENGTH
 from app.users.repository import UserRepository
+
+logger = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "Incorrect email or password"
 INVALID_REFRESH_TOKEN = "Invalid, expired, revoked or already used refresh token"
@@ -51,11 +61,11 @@ class Authenticator:
                 raise TooManyFailures(retry_after)
             account = await UserRepository(session).account_by_email(email)
         matches, new_hash = await verify_password(password, account.password_hash if account else None)
+        if account is None or not matches:
+            await record_failure(self.open_session, email, client_address)
+            raise NotAuthenticated(WRONG_CREDENTIALS, token_sent=False)
         async with self.open_session() as session:
             auth = AuthRepository(session)
-            if account is None or not matches:
-                await auth.record_failure(email, client_address)
-                raise NotAuthenticated(WRONG_CREDENTIALS, token_sent=False)
             if new_hash is not None:  # hashed with older parameters: store it at today's
                 await UserRepository(session).set_password_hash(account.user_id, new_hash)
             await auth.forgive(email)
@@ -83,4 +93,31 @@ class Authenticator:
             access_token=self.access_tokens.issue(user_id, is_admin=is_admin),
             expires_in=int(self.access_tokens.lifetime.total_seconds()),
             refresh_token=refresh_token,
+        )
+
+
+# What may go wrong storing a failure: the database refusing the row, being
+# unreachable, or no connection being free in time.
+_NOT_RECORDED = (sa_exc.SQLAlchemyError, psycopg.Error, OSError)
+
+
+async def record_failure(open_session: SessionOpener, email: str, client_address: str) -> None:
+    """Count a wrong password against `email` and `client_address`; if that fails, say so in the log and go on.
+
+    The caller answers the wrong password (401, 403) either way: a failure
+    that cannot be recorded must not turn into a 422, a 503 or a 500 that
+    tells a guesser something else happened. Logged with the request's id
+    (app/request_log.py), never with the password, the email or the address.
+    """
+    try:
+        async with open_session() as session:
+            await AuthRepository(session).record_failure(email, client_address)
+    except _NOT_RECORDED as error:
+        # The driver's own message, first line: SQLAlchemy's adds the statement and its parameters.
+        cause = getattr(error, "orig", None) or error
+        reason = (str(cause).strip().splitlines() or ["no reason given"])[0]
+        logger.warning(
+            "A wrong password was not recorded, so the sign-in throttle did not count it: %s: %s",
+            type(error).__name__,
+            reason,
         )
