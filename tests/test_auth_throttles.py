@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import client_in_transaction
-from tests.helpers import PASSWORD, sign_up
+from tests.helpers import PASSWORD, bearer, sign_in, sign_up
 
 JANE = "jane@example.com"
 WRONG = "wrong password!"
@@ -67,3 +67,41 @@ async def test_a_failure_that_cannot_be_recorded_is_still_a_401_and_is_logged(
     # The request goes on working: the right password still signs in.
     response = await required_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
     assert response.status_code == 200
+
+
+# ---------------------------------------------------------------- the current password is throttled like sign-ins
+
+
+async def change_password(client: AsyncClient, access_token: str, current: str) -> Response:
+    body = {"current_password": current, "new_password": "a completely new passphrase"}
+    return await client.put("/users/me/password", json=body, headers=bearer(access_token))
+
+
+async def test_guessing_the_current_password_ends_in_a_429_with_retry_after(
+    required_client: AsyncClient, connection: AsyncConnection
+) -> None:
+    await sign_up(required_client, JANE)
+    token = (await sign_in(required_client, JANE))["access_token"]
+    answers = [(await change_password(required_client, token, f"guess number {n}")).status_code for n in range(12)]
+    assert answers == [403] * 5 + [429] * 7
+    right = await change_password(required_client, token, PASSWORD)
+    assert right.status_code == 429  # refused before the hash is checked, right or wrong
+    assert right.json() == {"detail": "Too many wrong passwords for this account lately; try again later"}
+    assert 14 * 60 < int(right.headers["retry-after"]) <= 15 * 60
+    # Five failures recorded, against the account's email; the throttled tries were never checked.
+    recorded = await connection.scalar(text("SELECT count(*) FROM login_failures WHERE email = :e"), {"e": JANE})
+    assert recorded == 5
+
+
+async def test_guessing_through_either_door_counts_against_the_account(required_client: AsyncClient) -> None:
+    await sign_up(required_client, JANE)
+    token = (await sign_in(required_client, JANE))["access_token"]
+    for _ in range(3):
+        assert (
+            await required_client.post("/auth/token", data={"username": JANE, "password": WRONG})
+        ).status_code == 401
+    for n in range(2):
+        assert (await change_password(required_client, token, f"guess number {n}")).status_code == 403
+    assert (await change_password(required_client, token, PASSWORD)).status_code == 429
+    signing_in = await required_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
+    assert (signing_in.status_code, signing_in.json()["detail"]) == (429, "Too many failed sign-ins; try again later")

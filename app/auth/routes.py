@@ -17,15 +17,20 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Wrong credentials, or a refresh token that is no longer valid"}
 }
-THROTTLED: dict[int | str, dict[str, Any]] = {
-    429: {
-        "model": ErrorDetail,
-        "description": "Too many failed sign-ins for this email or from this address lately",
-        "headers": {
-            "Retry-After": {"description": "Seconds until a sign-in may be tried", "schema": {"type": "integer"}}
-        },
+
+
+def throttled(description: str) -> dict[int | str, dict[str, Any]]:
+    """For OpenAPI: a 429 for `description`, with the seconds to wait in Retry-After."""
+    return {
+        429: {
+            "model": ErrorDetail,
+            "description": description,
+            "headers": {"Retry-After": {"description": "Seconds until it may be tried", "schema": {"type": "integer"}}},
+        }
     }
-}
+
+
+THROTTLED = throttled("Too many failed sign-ins for this email or from this address lately")
 # RFC 6749, 5.1: a token response must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -5,6 +5,9 @@ same time (an unknown email is checked against a dummy hash), and is
 throttled in PostgreSQL, so the count holds across workers and instances:
 after 5 failures for one email, or 20 from one address, within 15 minutes,
 further tries get a 429 until the oldest of those failures is 15 minutes old.
+A wrong `current_password` at PUT /users/me/password is such a failure too,
+of the account's email (`failures_counted_under`): guessing a password
+through either door draws on the same 5 tries, and both doors then refuse.
 
 A wrong password is a 401 whatever happens to its record: if the failure
 cannot be stored (the database refuses the row, or is gone for a moment), the
@@ -25,7 +28,7 @@ from app.auth.tokens import AccessTokens, new_refresh_token, refresh_token_diges
 from app.config import Settings
 from app.db import SessionOpener
 from app.models import EMAIL_MAX_LENGTH
-from app.users.repository import UserRepository
+from app.users.repository import Account, UserRepository
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +36,16 @@ WRONG_CREDENTIALS = "Incorrect email or password"
 INVALID_REFRESH_TOKEN = "Invalid, expired, revoked or already used refresh token"
 
 
+TOO_MANY_FAILED_SIGN_INS = "Too many failed sign-ins; try again later"
+TOO_MANY_WRONG_PASSWORDS = "Too many wrong passwords for this account lately; try again later"
+
+
 class TooManyFailures(Exception):
     """429: this email or address failed too often lately; `retry_after` seconds until it may try again."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("Too many failed sign-ins; try again later")
-        self.detail = str(self)
+    def __init__(self, retry_after: int, detail: str = TOO_MANY_FAILED_SIGN_INS) -> None:
+        super().__init__(detail)
+        self.detail = detail
         self.retry_after = retry_after
 
 
@@ -94,6 +101,16 @@ class Authenticator:
             expires_in=int(self.access_tokens.lifetime.total_seconds()),
             refresh_token=refresh_token,
         )
+
+
+def failures_counted_under(account: Account) -> str:
+    """The email a wrong password for this account counts against, as a failed sign-in of it would.
+
+    An account without an email cannot sign in, but a token issued before its
+    email was removed can still reach PUT /users/me/password: its failures are
+    counted under `#<id>`, which no account's email spells.
+    """
+    return account.email or f"#{account.user_id}"
 
 
 # What may go wrong storing a failure: the database refusing the row, being

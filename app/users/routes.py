@@ -7,6 +7,7 @@ from pydantic import AfterValidator
 
 from app.auth.access import SignedInDep
 from app.auth.models import PasswordChange
+from app.auth.routes import _client_address, throttled
 from app.dependencies import SignUpServiceDep, UserId, UserRepositoryDep, UserServiceDep
 from app.errors import NOT_FOUND_RESPONSE, ErrorDetail
 from app.etags import (
@@ -38,6 +39,7 @@ ONE_USER = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}
 FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorDetail, "description": "Not yours to do"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorDetail, "description": "The email is taken"}}
 CHANGE_USER = {**ONE_USER, **PRECONDITION_FAILED_RESPONSE}
+WRONG_PASSWORDS_THROTTLED = throttled("Too many wrong passwords or failed sign-ins for this account lately")
 
 UserSort = Literal["id", "-id", "name", "-name", "age", "-age", "signup_ts", "-signup_ts"]
 NamePart = Annotated[str, AfterValidator(storable_text)]
@@ -86,11 +88,16 @@ async def read_me(caller: SignedInDep, users: UserRepositoryDep, response: Respo
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     # 404: the token outlived its user (tokens are checked without the database).
-    responses={**FORBIDDEN, **NOT_FOUND_RESPONSE},
+    responses={**FORBIDDEN, **NOT_FOUND_RESPONSE, **WRONG_PASSWORDS_THROTTLED},
 )
-async def change_my_password(change: PasswordChange, caller: SignedInDep, users: UserServiceDep) -> None:
-    """Change your password: the current one, then the new one. Every refresh token of yours stops working."""
-    await users.change_password(change)
+async def change_my_password(
+    change: PasswordChange, caller: SignedInDep, users: UserServiceDep, request: Request
+) -> None:
+    """Change your password: the current one, then the new one. Every refresh token of yours stops working.
+
+    A wrong current password counts as a failed sign-in: after 5 of either in 15 minutes, a 429.
+    """
+    await users.change_password(change, _client_address(request))
 
 
 @router.api_route("/me", methods=["PUT", "PATCH", "DELETE", "POST"], include_in_schema=False)

@@ -3,7 +3,8 @@
 The repository (app/users/repository.py) holds the statements; this holds
 what the statements cannot know: that only an admin makes an admin, that
 sign-up needs an email and a password when AUTH=required, that a password is
-checked and hashed, and that a new password ends every login of its user.
+checked and hashed, that guessing the current one is throttled as sign-ins are,
+and that a new password ends every login of its user.
 """
 
 from typing import Any
@@ -15,6 +16,7 @@ from app.auth.access import Caller, Forbidden, NotAuthenticated
 from app.auth.models import PasswordChange
 from app.auth.passwords import hash_password, verify_password
 from app.auth.repository import AuthRepository
+from app.auth.service import TOO_MANY_WRONG_PASSWORDS, TooManyFailures, failures_counted_under, record_failure
 from app.config import Settings
 from app.db import SessionOpener
 from app.models import UserCreate, UserPublic, UserReplace, UserUpdate, password_problem
@@ -84,15 +86,23 @@ class UserService:
                 await AuthRepository(session).revoke_user(user_id)
         return changed
 
-    async def change_password(self, change: PasswordChange) -> None:
-        """PUT /users/me/password: the current password, then the new one; every login of the user ends."""
+    async def change_password(self, change: PasswordChange, client_address: str) -> None:
+        """PUT /users/me/password: the current password, then the new one; every login of the user ends.
+
+        A wrong current password counts as a failed sign-in of the account
+        (app/auth/service.py), and a throttled one is refused before it is checked.
+        """
         if self.caller.user_id is None:
             raise NotAuthenticated("Not authenticated", token_sent=False)
         user_id = self.caller.user_id
         async with self.open_session() as session:
             account = await UserRepository(session, self.scope).account(user_id)
+            retry_after = await AuthRepository(session).throttled_for(failures_counted_under(account), client_address)
+        if retry_after is not None:
+            raise TooManyFailures(retry_after, TOO_MANY_WRONG_PASSWORDS)
         matches, _ = await verify_password(change.current_password.get_secret_value(), account.password_hash)
         if not matches:
+            await record_failure(self.open_session, failures_counted_under(account), client_address)
             raise Forbidden(WRONG_CURRENT_PASSWORD)
         new_hash = await self._hash_checked(change.new_password, account.email, "new_password")
         async with self.open_session() as session:
