@@ -150,6 +150,16 @@ class Settings(BaseSettings):
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Lifetime of an access token.")
     refresh_token_days: int = Field(default=30, ge=1, le=365, description="Lifetime of a refresh token.")
+    # Longer would give a copied token that much time to be used unnoticed.
+    refresh_grace_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=60,
+        description=(
+            "Seconds after its first use during which a refresh token presented again still gives a new pair in "
+            "the same login (two tabs or processes refreshing at once); later, its reuse ends the login. 0: never."
+        ),
+    )
 
     # Operations (README, Metrics and Housekeeping).
     metrics_enabled: bool = Field(default=False, description="Serve Prometheus metrics at GET /metrics.")

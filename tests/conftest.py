@@ -166,3 +166,14 @@ async def committed_client(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
     finally:
         async with engine.begin() as connection:
             await connection.exec_driver_sql(EMPTY_EVERY_TABLE)
+
+
+@pytest.fixture
+async def committed_required_client(required_app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncClient]:
+    """As `committed_client`, for the AUTH=required app: concurrent sign-ups, refreshes, sign-outs."""
+    try:
+        async with AsyncClient(transport=ASGITransport(app=required_app), base_url="http://test") as client:
+            yield client
+    finally:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(EMPTY_EVERY_TABLE)

@@ -11,6 +11,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.tokens import AUDIENCE, ISSUER
 from tests.helpers import JOHN, PASSWORD, TEST_SECRET_KEY, bearer, error_locations, sign_in, sign_up
@@ -214,10 +216,14 @@ async def test_a_refresh_token_works_once_and_its_successor_works(required_clien
     assert third.status_code == 200
 
 
-async def test_a_reused_refresh_token_ends_the_whole_login(required_client: AsyncClient) -> None:
+async def test_a_refresh_token_reused_after_the_grace_window_ends_the_whole_login(
+    required_client: AsyncClient, connection: AsyncConnection
+) -> None:
     await sign_up(required_client, JANE)
     stolen = (await sign_in(required_client, JANE))["refresh_token"]
     owners = (await required_client.post("/auth/refresh", json={"refresh_token": stolen})).json()
+    # REFRESH_GRACE_SECONDS (10) have passed since it was used.
+    await connection.execute(text("UPDATE refresh_tokens SET used_at = used_at - interval '11 seconds'"))
     reused = await required_client.post("/auth/refresh", json={"refresh_token": stolen})
     assert reused.status_code == 401
     assert reused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
@@ -371,7 +377,7 @@ async def test_no_password_or_token_appears_in_a_log_line_or_an_error_body(
     await call("GET", "/users/me", headers=bearer(pair["access_token"]))
     await call("GET", "/users/1", headers=bearer(pair["access_token"] + "x"))
     refreshed = (await call("POST", "/auth/refresh", json={"refresh_token": pair["refresh_token"]})).json()
-    await call("POST", "/auth/refresh", json={"refresh_token": pair["refresh_token"]})  # reuse
+    await call("POST", "/auth/refresh", json={"refresh_token": pair["refresh_token"]})  # again, within the grace
     await call("PUT", "/users/me/password", json={"current_password": "wrong password!", "new_password": "short"},
                headers=bearer(refreshed["access_token"]))  # fmt: skip
     await call("POST", "/auth/logout", json={"refresh_token": refreshed["refresh_token"]})

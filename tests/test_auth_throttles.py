@@ -5,22 +5,30 @@ PostgreSQL; a refresh token presented twice within REFRESH_GRACE_SECONDS
 keeps its login; a failed sign-in is a 401 and counted whatever the address.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.tokens import new_refresh_token, refresh_token_digest
+from app.config import Settings
+from app.main import create_app
 from tests.conftest import client_in_transaction
-from tests.helpers import PASSWORD, bearer, sign_in, sign_up
+from tests.helpers import PASSWORD, bearer, libpq_url, sign_in, sign_up
 
 JANE = "jane@example.com"
 WRONG = "wrong password!"
 # What uvicorn hands on as the client with TRUSTED_PROXIES=* when X-Forwarded-For carries 65+ characters.
 FORGED_ADDRESS = "203.0.113.7" + "x" * 60
+# Longest a concurrency test waits for what it waits for, before it fails instead of hanging.
+GUARD_SECONDS = 30
 
 
 @pytest.fixture
@@ -105,3 +113,133 @@ async def test_guessing_through_either_door_counts_against_the_account(required_
     assert (await change_password(required_client, token, PASSWORD)).status_code == 429
     signing_in = await required_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
     assert (signing_in.status_code, signing_in.json()["detail"]) == (429, "Too many failed sign-ins; try again later")
+
+
+# ---------------------------------------------------------------- a refresh token's grace window
+
+
+async def refresh(client: AsyncClient, refresh_token: str) -> Response:
+    return await client.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+
+async def works(client: AsyncClient, pair: dict[str, Any]) -> bool:
+    """Whether the pair's access token reaches /users/me and its refresh token gives another pair."""
+    me = await client.get("/users/me", headers=bearer(pair["access_token"]))
+    return me.status_code == 200 and (await refresh(client, pair["refresh_token"])).status_code == 200
+
+
+@pytest.fixture
+async def no_grace_client(settings: Settings, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
+    """An AUTH=required client with REFRESH_GRACE_SECONDS=0, in the test's transaction."""
+    app = create_app(settings.model_copy(update={"auth": "required", "refresh_grace_seconds": 0}))
+    async with app.router.lifespan_context(app), client_in_transaction(app, connection) as client:
+        yield client
+
+
+async def test_a_refresh_token_presented_twice_within_the_grace_window_keeps_the_login(
+    required_client: AsyncClient,
+) -> None:
+    await sign_up(required_client, JANE)
+    token = (await sign_in(required_client, JANE))["refresh_token"]
+    first, second = await refresh(required_client, token), await refresh(required_client, token)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.json()["refresh_token"] != second.json()["refresh_token"]
+    assert await works(required_client, first.json())
+    assert await works(required_client, second.json())
+
+
+async def test_a_refresh_token_replayed_after_the_grace_window_revokes_the_whole_login(
+    required_client: AsyncClient, connection: AsyncConnection
+) -> None:
+    await sign_up(required_client, JANE)
+    token = (await sign_in(required_client, JANE))["refresh_token"]
+    owners = (await refresh(required_client, token)).json()
+    within = (await refresh(required_client, token)).json()
+    await connection.execute(text("UPDATE refresh_tokens SET used_at = used_at - interval '11 seconds'"))
+    replayed = await refresh(required_client, token)
+    assert (replayed.status_code, replayed.json()) == (
+        401,
+        {"detail": "Invalid, expired, revoked or already used refresh token"},
+    )
+    assert (await refresh(required_client, owners["refresh_token"])).status_code == 401
+    assert (await refresh(required_client, within["refresh_token"])).status_code == 401
+
+
+async def test_the_grace_window_never_revives_a_revoked_login(required_client: AsyncClient) -> None:
+    await sign_up(required_client, JANE)
+    token = (await sign_in(required_client, JANE))["refresh_token"]
+    owners = (await refresh(required_client, token)).json()
+    signed_out = await required_client.post("/auth/logout", json={"refresh_token": owners["refresh_token"]})
+    assert signed_out.status_code == 204
+    assert (await refresh(required_client, token)).status_code == 401  # used a moment ago, but its login ended
+
+
+async def test_with_no_grace_window_a_second_refresh_revokes_the_login(no_grace_client: AsyncClient) -> None:
+    await sign_up(no_grace_client, JANE)
+    token = (await sign_in(no_grace_client, JANE))["refresh_token"]
+    owners = (await refresh(no_grace_client, token)).json()
+    assert (await refresh(no_grace_client, token)).status_code == 401
+    assert (await refresh(no_grace_client, owners["refresh_token"])).status_code == 401
+
+
+async def waiting_for_a_lock(observer: psycopg.AsyncConnection[Any], how_many: int) -> None:
+    """Return once `how_many` other sessions of this database wait for a row lock; fail after GUARD_SECONDS."""
+    async with asyncio.timeout(GUARD_SECONDS):
+        while True:
+            cursor = await observer.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            (waiting,) = await cursor.fetchone() or (0,)
+            if waiting >= how_many:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_two_concurrent_refreshes_with_one_token_both_succeed_and_both_pairs_work(
+    committed_required_client: AsyncClient, database_url: str
+) -> None:
+    client = committed_required_client
+    await sign_up(client, JANE)
+    token = (await sign_in(client, JANE))["refresh_token"]
+    async with (
+        await psycopg.AsyncConnection.connect(libpq_url(database_url)) as holder,
+        await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True) as observer,
+    ):
+        # Hold the token's row, so that both refreshes are surely in flight, waiting for it, before either runs.
+        await holder.execute(
+            "SELECT 1 FROM refresh_tokens WHERE token_hash = %s FOR UPDATE", [refresh_token_digest(token)]
+        )
+        both = asyncio.gather(refresh(client, token), refresh(client, token))
+        await waiting_for_a_lock(observer, 2)
+        await holder.rollback()
+        first, second = await asyncio.wait_for(both, GUARD_SECONDS)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert await works(client, first.json())
+    assert await works(client, second.json())
+
+
+async def test_a_refresh_committing_while_its_login_is_signed_out_leaves_no_live_successor(
+    committed_required_client: AsyncClient, database_url: str
+) -> None:
+    client = committed_required_client
+    await sign_up(client, JANE)
+    token = (await sign_in(client, JANE))["refresh_token"]
+    successor = new_refresh_token()
+    async with (
+        await psycopg.AsyncConnection.connect(libpq_url(database_url)) as refreshing,
+        await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True) as observer,
+    ):
+        # A refresh in flight: the token consumed and its successor stored, not yet committed.
+        await refreshing.execute(
+            "WITH consumed AS (UPDATE refresh_tokens SET used_at = now() WHERE token_hash = %(token)s"
+            " RETURNING user_id, login_id)"
+            " INSERT INTO refresh_tokens (user_id, login_id, token_hash, expires_at)"
+            " SELECT user_id, login_id, %(successor)s, now() + interval '1 day' FROM consumed",
+            {"token": refresh_token_digest(token), "successor": refresh_token_digest(successor)},
+        )
+        signing_out = asyncio.ensure_future(client.post("/auth/logout", json={"refresh_token": token}))
+        await waiting_for_a_lock(observer, 1)
+        await refreshing.commit()
+        assert (await asyncio.wait_for(signing_out, GUARD_SECONDS)).status_code == 204
+    assert (await refresh(client, successor)).status_code == 401

@@ -2,8 +2,18 @@
 
 Each operation that must hold together is one statement, so it is atomic in
 autocommit too: exchanging a refresh token marks it used and issues its
-successor in one `WITH ... UPDATE ... INSERT`, and two exchanges of the same
-token cannot both succeed.
+successor in one `WITH ... UPDATE ... INSERT`.
+
+A refresh token works once, with a grace window (REFRESH_GRACE_SECONDS):
+presented again less than that long after its first use, it gives another
+successor in the same login, because two tabs or two processes holding one
+token refresh at the same moment and both are the owner. Presented later, it
+was copied, and its whole login is revoked. The window runs from the first
+use and never stretches, and a revoked token is never exchanged, in or out of
+it. Each exchange holds the presented token's row until it commits, so it and
+a revocation of its login wait for each other: the revocation either comes
+first and the exchange finds the token revoked, or comes second and revokes
+the new successor too (`_revoke_every`).
 """
 
 import math
@@ -39,13 +49,17 @@ _ISSUE = insert(REFRESH_TOKENS).values(
     expires_at=bindparam("new_expires_at"),
 )
 
-# Consume the presented token (if it is live) and issue its successor in the
-# same login, in one statement; answer the account the pair is for.
+# Consume the presented token (if it is live, or was first used within the
+# grace window) and issue a successor in the same login, in one statement;
+# answer the account the pair is for. The UPDATE locks the row even when it
+# leaves used_at as it was. `:grace > 0` first: with no window, an exchange that
+# waited for a concurrent one must fail, though that one's now() may be later than its own.
 _EXCHANGE = text(
     """
     WITH consumed AS (
-        UPDATE refresh_tokens SET used_at = now()
-        WHERE token_hash = :presented AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+        UPDATE refresh_tokens SET used_at = coalesce(used_at, now())
+        WHERE token_hash = :presented AND revoked_at IS NULL AND expires_at > now()
+            AND (used_at IS NULL OR (:grace > interval '0' AND used_at > now() - :grace))
         RETURNING user_id, login_id
     ), issued AS (
         INSERT INTO refresh_tokens (user_id, login_id, token_hash, expires_at)
@@ -58,15 +72,18 @@ _EXCHANGE = text(
 _LOGIN_OF = select(REFRESH_TOKENS.c.login_id, REFRESH_TOKENS.c.used_at).where(
     REFRESH_TOKENS.c.token_hash == bindparam("token_hash")
 )
+# Both answer a row while they revoked any (`_revoke_every`).
 _REVOKE_LOGIN = (
     update(REFRESH_TOKENS)
     .where(REFRESH_TOKENS.c.login_id == bindparam("of_login"), REFRESH_TOKENS.c.revoked_at.is_(None))
     .values(revoked_at=func.now())
+    .returning(REFRESH_TOKENS.c.id)
 )
 _REVOKE_USER = (
     update(REFRESH_TOKENS)
     .where(REFRESH_TOKENS.c.user_id == bindparam("of_user"), REFRESH_TOKENS.c.revoked_at.is_(None))
     .values(revoked_at=func.now())
+    .returning(REFRESH_TOKENS.c.id)
 )
 
 # The moment the throttle lifts for this email and this address: when the
@@ -148,30 +165,49 @@ class AuthRepository:
             },
         )
 
-    async def exchange(self, presented_hash: str, successor_hash: str, lifetime: timedelta) -> Exchanged | None:
-        """Consume a live refresh token and store its successor; None if the token is not live.
+    async def exchange(
+        self, presented_hash: str, successor_hash: str, lifetime: timedelta, grace: timedelta
+    ) -> Exchanged | None:
+        """Consume a live refresh token and store a successor; None if the token is not live.
 
-        A token presented again after it was consumed was copied: every token
-        of its login is revoked, the thief's and the owner's alike.
+        Within `grace` of its first use, a used token gets another successor
+        (module docstring). Presented again after that, it was copied: every
+        token of its login is revoked, the thief's and the owner's alike.
         """
-        params = {"presented": presented_hash, "successor": successor_hash, "expires_at": _from_now(lifetime)}
+        params = {
+            "presented": presented_hash,
+            "successor": successor_hash,
+            "expires_at": _from_now(lifetime),
+            "grace": grace,
+        }
         row = await self._run(_EXCHANGE, params)
         if row is not None:
             return Exchanged(row["user_id"], row["is_admin"])
         known = await self._run(_LOGIN_OF, {"token_hash": presented_hash})
         if known is not None and known["used_at"] is not None:
-            await self._run(_REVOKE_LOGIN, {"of_login": known["login_id"]})
+            await self._revoke_every(_REVOKE_LOGIN, {"of_login": known["login_id"]})
         return None
 
     async def revoke_login(self, token_hash: str) -> None:
         """Sign out: every token of the login this one belongs to stops working."""
         known = await self._run(_LOGIN_OF, {"token_hash": token_hash})
         if known is not None:
-            await self._run(_REVOKE_LOGIN, {"of_login": known["login_id"]})
+            await self._revoke_every(_REVOKE_LOGIN, {"of_login": known["login_id"]})
 
     async def revoke_user(self, user_id: int) -> None:
         """Every login of this user ends (a new password)."""
-        await self._run(_REVOKE_USER, {"of_user": user_id})
+        await self._revoke_every(_REVOKE_USER, {"of_user": user_id})
+
+    async def _revoke_every(self, revoke: Executable, params: dict[str, Any]) -> None:
+        """Revoke until nothing is left to revoke, successors of exchanges running meanwhile included.
+
+        An exchange holding one of these tokens makes the revocation wait for
+        it, and its successor, committed after the revocation began, is not
+        among the rows that revocation sees; the next pass, a new statement,
+        sees and revokes it. A pass that finds nothing live is the last.
+        """
+        while await self._run(revoke, params) is not None:
+            pass
 
     # -- login throttling
 

@@ -56,6 +56,7 @@ class Authenticator:
         self.open_session = open_session
         self.access_tokens = access_tokens
         self.refresh_lifetime = timedelta(days=settings.refresh_token_days)
+        self.refresh_grace = timedelta(seconds=settings.refresh_grace_seconds)
 
     async def sign_in(self, email: str, password: str, client_address: str) -> TokenPair:
         """A new login: a token pair, or `NotAuthenticated`/`TooManyFailures`."""
@@ -81,11 +82,14 @@ class Authenticator:
         return self._pair(account.user_id, account.is_admin, refresh_token)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
-        """A new pair for a live refresh token, which is used up; a reused one ends its whole login."""
+        """A new pair for a live refresh token, which is used up; reused past the grace window, it ends its login."""
         successor = new_refresh_token()
         async with self.open_session() as session:
             exchanged = await AuthRepository(session).exchange(
-                refresh_token_digest(refresh_token), refresh_token_digest(successor), self.refresh_lifetime
+                refresh_token_digest(refresh_token),
+                refresh_token_digest(successor),
+                self.refresh_lifetime,
+                self.refresh_grace,
             )
         if exchanged is None:
             raise NotAuthenticated(INVALID_REFRESH_TOKEN, token_sent=True)
