@@ -161,6 +161,17 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Each address's sign-ups of the last hour are kept in one array (app/auth/models.py); past this, set 0.
+    signups_per_hour: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description=(
+            "Sign-ups (POST /users/) one client address may make per hour with AUTH=required; further ones get a "
+            "429 with Retry-After. An admin creating users is not counted. 0: no limit."
+        ),
+    )
+
     # Operations (README, Metrics and Housekeeping).
     metrics_enabled: bool = Field(default=False, description="Serve Prometheus metrics at GET /metrics.")
     metrics_token: SecretStr | None = Field(

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.auth.access import Forbidden, NotAuthenticated
-from app.auth.service import TooManyFailures
+from app.auth.service import Throttled
 from app.metrics import metrics_of
 from app.paging import InvalidCursor
 from app.repository import Conflict, NotFound, VersionMismatch
@@ -277,7 +277,7 @@ async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
     return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": exc.detail})
 
 
-async def _too_many_failures(request: Request, exc: TooManyFailures) -> JSONResponse:
+async def _throttled(request: Request, exc: Throttled) -> JSONResponse:
     return JSONResponse(
         status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         content={"detail": exc.detail},
@@ -373,7 +373,7 @@ def register_error_handlers(app: FastAPI) -> None:
     _handle(app, NotAuthenticated, _not_authenticated)
     _handle(app, Forbidden, _forbidden)
     _handle(app, Conflict, _conflict)
-    _handle(app, TooManyFailures, _too_many_failures)
+    _handle(app, Throttled, _throttled)
     _handle(app, RequestValidationError, _validation_error)
     _handle(app, StarletteHTTPException, _http_error)
     _handle(app, sa_exc.TimeoutError, _pool_timeout)

@@ -1,4 +1,4 @@
-"""Housekeeping: expired refresh tokens and old login failures pruned in the background, a little at a time.
+"""Housekeeping: expired refresh tokens, old login failures and sign-ups pruned in the background, a little at a time.
 
 Every worker of every instance runs `keep_house` (started by the lifespan in
 app/main.py). About every HOUSEKEEPING_INTERVAL_SECONDS (a fifth more or
@@ -42,6 +42,7 @@ class Pruned:
 
     refresh_tokens: int = 0
     login_failures: int = 0
+    sign_ups: int = 0  # addresses whose sign-ups have all left SIGNUPS_PER_HOUR's hour
     skipped: bool = False
 
 
@@ -49,14 +50,16 @@ async def prune_once(database: Database, *, batch_size: int = BATCH_SIZE, second
     """One pass: batches until nothing is left or time is up, each table at least one batch; errors raise."""
     pruned = Pruned()
     deadline = time.monotonic() + seconds
-    for table in ("refresh_tokens", "login_failures"):
+    for table in ("refresh_tokens", "login_failures", "sign_ups"):
         while True:
             async with database.session() as session:
                 repository = PruningRepository(session, BATCH_STATEMENT_TIMEOUT_MS)
                 if table == "refresh_tokens":
                     deleted = await repository.prune_refresh_tokens(batch_size)
-                else:
+                elif table == "login_failures":
                     deleted = await repository.prune_login_failures(batch_size)
+                else:
+                    deleted = await repository.prune_sign_ups(batch_size)
             if deleted is None:
                 pruned.skipped = True
                 return pruned
@@ -77,11 +80,12 @@ async def housekeeping_pass(database: Database) -> Pruned | None:
     except Exception:
         logger.exception("Housekeeping failed; it tries again next time")
         return None
-    if pruned.refresh_tokens or pruned.login_failures:
+    if pruned.refresh_tokens or pruned.login_failures or pruned.sign_ups:
         logger.info(
-            "Housekeeping: deleted %d expired refresh tokens and %d old login failures",
+            "Housekeeping: deleted expired refresh tokens: %d, old login failures: %d, sign-ups of quiet addresses: %d",
             pruned.refresh_tokens,
             pruned.login_failures,
+            pruned.sign_ups,
         )
     return pruned
 

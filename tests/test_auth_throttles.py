@@ -8,6 +8,7 @@ keeps its login; a failed sign-in is a 401 and counted whatever the address.
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -21,7 +22,7 @@ from app.auth.tokens import new_refresh_token, refresh_token_digest
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import client_in_transaction
-from tests.helpers import PASSWORD, bearer, libpq_url, sign_in, sign_up
+from tests.helpers import JOHN, PASSWORD, bearer, libpq_url, sign_in, sign_up
 
 JANE = "jane@example.com"
 WRONG = "wrong password!"
@@ -128,11 +129,20 @@ async def works(client: AsyncClient, pair: dict[str, Any]) -> bool:
     return me.status_code == 200 and (await refresh(client, pair["refresh_token"])).status_code == 200
 
 
+@asynccontextmanager
+async def required_client_with(
+    settings: Settings, connection: AsyncConnection, **changes: Any
+) -> AsyncIterator[AsyncClient]:
+    """A client for an AUTH=required app with these settings changed, in the test's transaction."""
+    app = create_app(settings.model_copy(update={"auth": "required", **changes}))
+    async with app.router.lifespan_context(app), client_in_transaction(app, connection) as client:
+        yield client
+
+
 @pytest.fixture
 async def no_grace_client(settings: Settings, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
-    """An AUTH=required client with REFRESH_GRACE_SECONDS=0, in the test's transaction."""
-    app = create_app(settings.model_copy(update={"auth": "required", "refresh_grace_seconds": 0}))
-    async with app.router.lifespan_context(app), client_in_transaction(app, connection) as client:
+    """An AUTH=required client with REFRESH_GRACE_SECONDS=0."""
+    async with required_client_with(settings, connection, refresh_grace_seconds=0) as client:
         yield client
 
 
@@ -243,3 +253,60 @@ async def test_a_refresh_committing_while_its_login_is_signed_out_leaves_no_live
         await refreshing.commit()
         assert (await asyncio.wait_for(signing_out, GUARD_SECONDS)).status_code == 204
     assert (await refresh(client, successor)).status_code == 401
+
+
+# ---------------------------------------------------------------- sign-ups per address
+
+
+def new_user(n: int) -> dict[str, Any]:
+    return {**JOHN, "email": f"user{n}@example.com", "password": PASSWORD}
+
+
+async def test_sign_ups_past_the_limit_from_one_address_get_a_429_with_retry_after(
+    required_client: AsyncClient, required_app: FastAPI, connection: AsyncConnection
+) -> None:
+    answers = [(await required_client.post("/users/", json=new_user(n))).status_code for n in range(11)]
+    assert answers == [201] * 10 + [429]
+    refused = await required_client.post("/users/", json=new_user(11))
+    assert refused.json() == {"detail": "Too many sign-ups from this address in the last hour; try again later"}
+    assert 59 * 60 < int(refused.headers["retry-after"]) <= 60 * 60
+    # What is wrong with a request is still said first, before it is counted.
+    weak = await required_client.post("/users/", json={**new_user(12), "password": "user12 is me, really"})
+    assert weak.status_code == 422
+    # An admin creates users from the same address; another address signs up.
+    admin = required_app.state.access_tokens.issue(999_999, is_admin=True)
+    assert (await required_client.post("/users/", json=new_user(13), headers=bearer(admin))).status_code == 201
+    async with client_in_transaction(required_app, connection, "198.51.100.9") as neighbour:
+        assert (await neighbour.post("/users/", json=new_user(14))).status_code == 201
+
+
+async def test_signups_per_hour_0_is_no_limit(settings: Settings, connection: AsyncConnection) -> None:
+    async with required_client_with(settings, connection, signups_per_hour=0) as client:
+        answers = [(await client.post("/users/", json=new_user(n))).status_code for n in range(11)]
+    assert answers == [201] * 11
+
+
+async def test_creating_users_with_auth_open_is_not_limited(client: AsyncClient) -> None:
+    answers = [(await client.post("/users/", json=JOHN)).status_code for _ in range(11)]
+    assert answers == [201] * 11
+
+
+async def test_forty_concurrent_sign_ups_from_one_address_let_exactly_the_limit_through(
+    committed_required_client: AsyncClient, database_url: str
+) -> None:
+    client = committed_required_client
+    assert (await client.post("/users/", json=new_user(0))).status_code == 201
+    async with (
+        await psycopg.AsyncConnection.connect(libpq_url(database_url)) as holder,
+        await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True) as observer,
+    ):
+        # Hold the address's row, so that the other 39 are surely in flight together before any is counted.
+        await holder.execute("SELECT 1 FROM sign_ups_by_address WHERE client_address = '127.0.0.1' FOR UPDATE")
+        others = asyncio.gather(*(client.post("/users/", json=new_user(n)) for n in range(1, 40)))
+        await waiting_for_a_lock(observer, 2)
+        await holder.rollback()
+        responses = await asyncio.wait_for(others, GUARD_SECONDS)
+        users = await (await observer.execute("SELECT count(*) FROM users")).fetchone()
+    assert sorted(response.status_code for response in responses) == [201] * 9 + [429] * 30
+    assert all(0 < int(r.headers["retry-after"]) <= 60 * 60 for r in responses if r.status_code == 429)
+    assert users == (10,)

@@ -1,4 +1,4 @@
-"""Housekeeping: exactly the expired refresh tokens and the stale login failures go, one instance at a time."""
+"""Housekeeping: exactly what no rule counts any more goes (expired tokens, old failures, sign-ups), one at a time."""
 
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +31,11 @@ FAILURES = [
     ("counting", "now() - interval '14 minutes'"),
     ("just-now", "now()"),
 ]
+# (client_address, signed_up_at): the sign-up limit counts the last hour.
+SIGN_UPS = [
+    ("198.51.100.1", "ARRAY[now() - interval '2 hours', now() - interval '61 minutes']"),  # quiet for an hour
+    ("198.51.100.2", "ARRAY[now() - interval '2 hours', now() - interval '59 minutes']"),  # one still counts
+]
 
 
 @pytest.fixture
@@ -49,16 +54,25 @@ def tables(database_url: str) -> Iterator[psycopg.Connection]:
                 f"INSERT INTO login_failures (email, client_address, failed_at) VALUES (%s, '192.0.2.1', {failed_at})",
                 [email],
             )
+        for client_address, signed_up_at in SIGN_UPS:
+            connection.execute(
+                f"INSERT INTO sign_ups_by_address (client_address, signed_up_at) VALUES (%s, {signed_up_at})",
+                [client_address],
+            )
         try:
             yield connection
         finally:
             connection.execute(EMPTY_EVERY_TABLE)
 
 
-def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str]]:
+def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str], list[str]]:
     tokens = [row[0] for row in connection.execute("SELECT token_hash FROM refresh_tokens ORDER BY id")]
     failures = [row[0] for row in connection.execute("SELECT email FROM login_failures ORDER BY id")]
-    return tokens, failures
+    sign_ups = [row[0] for row in connection.execute("SELECT client_address FROM sign_ups_by_address ORDER BY 1")]
+    return tokens, failures, sign_ups
+
+
+LEFT = (["live", "live-used", "live-revoked"], ["counting", "just-now"], ["198.51.100.2"])
 
 
 @pytest.fixture
@@ -70,22 +84,22 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         await database.dispose()
 
 
-async def test_a_pass_deletes_expired_tokens_and_stale_failures_and_nothing_else(
+async def test_a_pass_deletes_expired_tokens_stale_failures_and_quiet_sign_ups_and_nothing_else(
     tables: psycopg.Connection, database: Database
 ) -> None:
-    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2)
-    assert remaining(tables) == (["live", "live-used", "live-revoked"], ["counting", "just-now"])
+    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2, sign_ups=1)
+    assert remaining(tables) == LEFT
     assert await prune_once(database) == Pruned()  # nothing left to do
     assert database.in_use == 0  # every batch gave its connection back
 
 
 async def test_a_pass_works_in_batches_until_its_time_is_up(tables: psycopg.Connection, database: Database) -> None:
     # Out of time at once: one batch of each table, the rest left for the next pass.
-    assert await prune_once(database, batch_size=2, seconds=0) == Pruned(refresh_tokens=2, login_failures=2)
+    assert await prune_once(database, batch_size=2, seconds=0) == Pruned(refresh_tokens=2, login_failures=2, sign_ups=1)
     assert len(remaining(tables)[0]) == 4
     # With time, batch after batch until none is full.
     assert await prune_once(database, batch_size=1) == Pruned(refresh_tokens=1)
-    assert remaining(tables) == (["live", "live-used", "live-revoked"], ["counting", "just-now"])
+    assert remaining(tables) == LEFT
 
 
 async def test_a_pass_does_nothing_while_another_instance_prunes(
@@ -96,8 +110,9 @@ async def test_a_pass_does_nothing_while_another_instance_prunes(
         assert await prune_once(database) == Pruned(skipped=True)
         assert len(remaining(tables)[0]) == len(TOKENS)
         assert len(remaining(tables)[1]) == len(FAILURES)
+        assert len(remaining(tables)[2]) == len(SIGN_UPS)
     # Its lock gone with its connection, the next pass prunes.
-    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2)
+    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2, sign_ups=1)
 
 
 async def test_an_outage_is_logged_and_the_pass_returns(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
@@ -118,9 +133,9 @@ async def test_a_pass_logs_what_it_deleted(
     tables: psycopg.Connection, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="app.housekeeping"):
-        assert await housekeeping_pass(database) == Pruned(refresh_tokens=3, login_failures=2)
+        assert await housekeeping_pass(database) == Pruned(refresh_tokens=3, login_failures=2, sign_ups=1)
     assert [record.getMessage() for record in caplog.records] == [
-        "Housekeeping: deleted 3 expired refresh tokens and 2 old login failures"
+        "Housekeeping: deleted expired refresh tokens: 3, old login failures: 2, sign-ups of quiet addresses: 1"
     ]
 
 

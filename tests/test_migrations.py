@@ -28,7 +28,14 @@ def test_downgrade_base_drops_everything_and_upgrade_head_restores_it(database_u
         command.downgrade(config, "base")
         assert _table_names(engine) == {"alembic_version"}
         command.upgrade(config, "head")
-        assert _table_names(engine) == {"alembic_version", "users", "stocks", "refresh_tokens", "login_failures"}
+        assert _table_names(engine) == {
+            "alembic_version",
+            "users",
+            "stocks",
+            "refresh_tokens",
+            "login_failures",
+            "sign_ups_by_address",
+        }
     finally:
         command.upgrade(config, "head")  # leave the shared test database usable whatever happened
         engine.dispose()

@@ -1,11 +1,11 @@
-"""The tables behind tokens and login throttling, and the bodies of the /auth endpoints."""
+"""The tables behind tokens, login throttling and the sign-up limit, and the bodies of the /auth endpoints."""
 
 import uuid
 from datetime import datetime
 
 from pydantic import Field as Rules
 from pydantic import SecretStr
-from sqlalchemy import DateTime, Index, String, Table
+from sqlalchemy import ARRAY, DateTime, Index, String, Table
 from sqlmodel import Field, SQLModel
 
 from app.models import PASSWORD_MAX_LENGTH, Password, Schema, server_timestamp
@@ -46,6 +46,21 @@ class LoginFailure(SQLModel, table=True):
     email: str = Field(sa_type=String(320))
     client_address: str = Field(sa_type=String(CLIENT_ADDRESS_MAX_LENGTH))
     failed_at: datetime | None = server_timestamp()
+
+
+class AddressSignUps(SQLModel, table=True):
+    """When one client address signed up lately, for the sign-up limit (SIGNUPS_PER_HOUR, app/auth/repository.py).
+
+    One row per address holding all its recent sign-ups, not a row per
+    sign-up: counting them and adding one is then a single statement on one
+    row, which concurrent sign-ups take in turns, so none slips past the limit.
+    """
+
+    __tablename__ = "sign_ups_by_address"
+
+    client_address: str = Field(sa_type=String(CLIENT_ADDRESS_MAX_LENGTH), primary_key=True)
+    # Oldest first, only those of the last hour, so at most SIGNUPS_PER_HOUR of them.
+    signed_up_at: list[datetime] = Field(sa_type=ARRAY(DateTime(timezone=True)))
 
 
 REFRESH_TOKENS: Table = RefreshToken.__table__  # type: ignore[attr-defined]  # as USERS in app/models.py

@@ -1,4 +1,4 @@
-"""Every SQL statement on refresh tokens and login failures, the pruning of both included.
+"""Every SQL statement on refresh tokens, login failures and sign-ups by address, the pruning of all three included.
 
 Each operation that must hold together is one statement, so it is atomic in
 autocommit too: exchanging a refresh token marks it used and issues its
@@ -31,6 +31,8 @@ from app.auth.models import CLIENT_ADDRESS_MAX_LENGTH, LOGIN_FAILURES, REFRESH_T
 THROTTLE_WINDOW_MINUTES = 15
 MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_ADDRESS = 20
+# The sign-up limit counts an address's sign-ups over this window (SIGNUPS_PER_HOUR).
+SIGN_UP_WINDOW_MINUTES = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,36 @@ _RECORD_FAILURE = insert(LOGIN_FAILURES).values(
 )
 _FORGIVE_EMAIL = delete(LOGIN_FAILURES).where(LOGIN_FAILURES.c.email == bindparam("email"))
 
+# A sign-up from this address, counted if it had fewer than :per_hour within
+# the window; its row answered only then. The address's row is locked by the
+# upsert, and a concurrent one waiting for it sees the row as left by the one
+# before (READ COMMITTED rechecks the WHERE on the newest version), so the
+# count and the addition hold together.
+_COUNT_SIGN_UP = text(
+    f"""
+    INSERT INTO sign_ups_by_address AS address (client_address, signed_up_at) VALUES (:client_address, ARRAY[now()])
+    ON CONFLICT (client_address) DO UPDATE SET signed_up_at = ARRAY(
+        SELECT moment FROM unnest(address.signed_up_at || now()) AS moment
+        WHERE moment > now() - interval '{SIGN_UP_WINDOW_MINUTES} minutes' ORDER BY moment
+    )
+    WHERE (
+        SELECT count(*) FROM unnest(address.signed_up_at) AS moment
+        WHERE moment > now() - interval '{SIGN_UP_WINDOW_MINUTES} minutes'
+    ) < :per_hour
+    RETURNING client_address
+    """
+)
+# When a refused address may sign up again: when the :per_hour-th newest of its
+# sign-ups leaves the window. No row: a place came free meanwhile.
+_SIGN_UPS_RESUME_AT = text(
+    f"""
+    SELECT moment + interval '{SIGN_UP_WINDOW_MINUTES} minutes' AS until
+    FROM sign_ups_by_address, unnest(signed_up_at) AS moment
+    WHERE client_address = :client_address AND moment > now() - interval '{SIGN_UP_WINDOW_MINUTES} minutes'
+    ORDER BY moment DESC OFFSET :per_hour - 1 LIMIT 1
+    """
+)
+
 # Housekeeping (app/housekeeping.py). Each batch is one short transaction that
 # first takes this lock, for that transaction only: whoever holds it prunes,
 # any other instance finds it taken and leaves the work to them. A lock held
@@ -136,9 +168,20 @@ _PRUNE_LOGIN_FAILURES = text(
     """
 )
 
+# An address whose newest sign-up has left the window has nothing left to count.
+_PRUNE_SIGN_UPS = text(
+    f"""
+    DELETE FROM sign_ups_by_address WHERE client_address IN (
+        SELECT client_address FROM sign_ups_by_address
+        WHERE signed_up_at[array_upper(signed_up_at, 1)] < now() - interval '{SIGN_UP_WINDOW_MINUTES} minutes'
+        LIMIT :batch_size FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+
 
 class AuthRepository:
-    """Refresh tokens and login failures, for one request's session."""
+    """Refresh tokens, login failures and sign-ups by address, for one request's session."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -227,9 +270,21 @@ class AuthRepository:
         """A successful login clears its email's failures (not its address's: one person, many accounts)."""
         await self._run(_FORGIVE_EMAIL, {"email": email})
 
+    # -- the sign-up limit
+
+    async def count_sign_up(self, client_address: str, per_hour: int) -> int | None:
+        """Count a sign-up from this address: None, or if it already had `per_hour` within the hour, seconds to wait."""
+        params = {"client_address": _storable(client_address), "per_hour": per_hour}
+        if await self._run(_COUNT_SIGN_UP, params) is not None:
+            return None
+        row = await self._run(_SIGN_UPS_RESUME_AT, params)
+        if row is None:
+            return 1
+        return max(1, math.ceil((row["until"] - datetime.now(UTC)).total_seconds()))
+
 
 class PruningRepository:
-    """Deleting what no rule needs any more: expired refresh tokens, failures older than the throttle's window.
+    """Deleting what no rule needs any more: expired refresh tokens, failures and sign-ups past their windows.
 
     Each call is one transaction on its own session, under HOUSEKEEPING_LOCK and
     a statement time limit of its own: None if another instance holds the lock,
@@ -245,6 +300,9 @@ class PruningRepository:
 
     async def prune_login_failures(self, batch_size: int) -> int | None:
         return await self._prune(_PRUNE_LOGIN_FAILURES, batch_size)
+
+    async def prune_sign_ups(self, batch_size: int) -> int | None:
+        return await self._prune(_PRUNE_SIGN_UPS, batch_size)
 
     async def _prune(self, statement: Executable, batch_size: int) -> int | None:
         # The app's sessions autocommit each statement; the lock and the limit must span these three.

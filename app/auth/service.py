@@ -38,15 +38,30 @@ INVALID_REFRESH_TOKEN = "Invalid, expired, revoked or already used refresh token
 
 TOO_MANY_FAILED_SIGN_INS = "Too many failed sign-ins; try again later"
 TOO_MANY_WRONG_PASSWORDS = "Too many wrong passwords for this account lately; try again later"
+TOO_MANY_SIGN_UPS = "Too many sign-ups from this address in the last hour; try again later"
 
 
-class TooManyFailures(Exception):
-    """429: this email or address failed too often lately; `retry_after` seconds until it may try again."""
+class Throttled(Exception):
+    """429 (app/errors.py): too many of these lately; `retry_after` seconds until the next may be tried."""
 
-    def __init__(self, retry_after: int, detail: str = TOO_MANY_FAILED_SIGN_INS) -> None:
+    def __init__(self, retry_after: int, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
         self.retry_after = retry_after
+
+
+class TooManyFailures(Throttled):
+    """This email or address failed too often lately."""
+
+    def __init__(self, retry_after: int, detail: str = TOO_MANY_FAILED_SIGN_INS) -> None:
+        super().__init__(retry_after, detail)
+
+
+class TooManySignUps(Throttled):
+    """This address signed up SIGNUPS_PER_HOUR times in the last hour."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after, TOO_MANY_SIGN_UPS)
 
 
 class Authenticator:

@@ -40,6 +40,7 @@ FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorDetail, "descr
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorDetail, "description": "The email is taken"}}
 CHANGE_USER = {**ONE_USER, **PRECONDITION_FAILED_RESPONSE}
 WRONG_PASSWORDS_THROTTLED = throttled("Too many wrong passwords or failed sign-ins for this account lately")
+SIGN_UPS_THROTTLED = throttled("Too many sign-ups from this address in the last hour (SIGNUPS_PER_HOUR)")
 
 UserSort = Literal["id", "-id", "name", "-name", "age", "-age", "signup_ts", "-signup_ts"]
 NamePart = Annotated[str, AfterValidator(storable_text)]
@@ -48,17 +49,23 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
 @router.post(
     "/",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"links": NEW_USER_LINKS, "headers": ETAG_HEADER}, **FORBIDDEN, **CONFLICT},
+    responses={
+        201: {"links": NEW_USER_LINKS, "headers": ETAG_HEADER},
+        **FORBIDDEN,
+        **CONFLICT,
+        **SIGN_UPS_THROTTLED,
+    },
     # Anyone may sign up: the token is optional here (an admin's lets them set is_admin). FastAPI
     # appends this to the bearer scheme it declares, and `{}` is OpenAPI's "or none".
     openapi_extra={"security": [{}]},
 )
-async def create_user(payload: UserCreate, users: SignUpServiceDep, response: Response) -> UserPublic:
+async def create_user(payload: UserCreate, users: SignUpServiceDep, request: Request, response: Response) -> UserPublic:
     """Create a user (sign up). `name`: 3 to 255 characters, starting with a capital; `age`: optional, 0 to 150.
 
     With AUTH=required, `email` and `password` are required; sign in with them at POST /auth/token.
+    One address may sign up SIGNUPS_PER_HOUR times an hour (10 unless configured); an admin, any number.
     """
-    return answer_with_etag(response, await users.sign_up(payload))
+    return answer_with_etag(response, await users.sign_up(payload, _client_address(request)))
 
 
 @router.get("/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})

@@ -16,7 +16,13 @@ from app.auth.access import Caller, Forbidden, NotAuthenticated
 from app.auth.models import PasswordChange
 from app.auth.passwords import hash_password, verify_password
 from app.auth.repository import AuthRepository
-from app.auth.service import TOO_MANY_WRONG_PASSWORDS, TooManyFailures, failures_counted_under, record_failure
+from app.auth.service import (
+    TOO_MANY_WRONG_PASSWORDS,
+    TooManyFailures,
+    TooManySignUps,
+    failures_counted_under,
+    record_failure,
+)
 from app.config import Settings
 from app.db import SessionOpener
 from app.models import UserCreate, UserPublic, UserReplace, UserUpdate, password_problem
@@ -49,8 +55,16 @@ class UserService:
         self.caller = caller
         self.settings = settings
 
-    async def sign_up(self, user: UserCreate) -> Versioned[UserPublic]:
-        """POST /users/: a new user, who can sign in if they were given an email and a password."""
+    async def sign_up(self, user: UserCreate, client_address: str | None = None) -> Versioned[UserPublic]:
+        """POST /users/: a new user, who can sign in if they were given an email and a password.
+
+        With AUTH=required, anyone but an admin signs up at most
+        SIGNUPS_PER_HOUR times an hour from one `client_address` (None: a
+        caller with no client to count). Counted once the request is valid and
+        before its password is hashed, the hash being what a flood would cost;
+        a sign-up whose email turns out taken counts too, which also bounds
+        probing for registered emails.
+        """
         if user.is_admin and not self.caller.is_admin:
             raise Forbidden(ONLY_ADMINS_MAKE_ADMINS)
         if self.settings.auth_required:
@@ -59,9 +73,27 @@ class UserService:
                     raise invalid_field(field, "Field required: signing up needs an email and a password", "missing")
         values = user.model_dump(exclude={"password"})
         if user.password is not None:
-            values["password_hash"] = await self._hash_checked(user.password, user.email)
+            _check_password(user.password, user.email)
+        if client_address is not None:
+            await self._count_sign_up(client_address)
+        if user.password is not None:
+            values["password_hash"] = await hash_password(user.password.get_secret_value())
         async with self.open_session() as session:
             return await UserRepository(session, self.scope).create(values)
+
+    async def _count_sign_up(self, client_address: str) -> None:
+        """Count this sign-up against its address, or `TooManySignUps` if the address is at SIGNUPS_PER_HOUR.
+
+        Not with AUTH=open (loopback only, the guide's API with no accounts to
+        guard) nor for an admin, whose creating users is their job; 0: no limit.
+        """
+        per_hour = self.settings.signups_per_hour
+        if per_hour == 0 or not self.settings.auth_required or self.caller.is_admin:
+            return
+        async with self.open_session() as session:
+            retry_after = await AuthRepository(session).count_sign_up(client_address, per_hour)
+        if retry_after is not None:
+            raise TooManySignUps(retry_after)
 
     async def replace(self, user_id: int, user: UserReplace, if_match: IfMatch) -> Versioned[UserPublic]:
         """PUT: name and age, as in the guide."""
@@ -110,6 +142,11 @@ class UserService:
             await AuthRepository(session).revoke_user(user_id)
 
     async def _hash_checked(self, password: SecretStr, email: str | None, field: str = "password") -> str:
-        if problem := password_problem(password, email):
-            raise invalid_field(field, problem)
+        _check_password(password, email, field)
         return await hash_password(password.get_secret_value())
+
+
+def _check_password(password: SecretStr, email: str | None, field: str = "password") -> None:
+    """A 422 naming `field` if the password breaks a rule its length does not show."""
+    if problem := password_problem(password, email):
+        raise invalid_field(field, problem)
