@@ -2,7 +2,8 @@
 
 Each operation that must hold together is one statement, so it is atomic in
 autocommit too: exchanging a refresh token marks it used and issues its
-successor in one `WITH ... UPDATE ... INSERT`.
+successor in one `WITH ... UPDATE ... INSERT`; counting a sign-up against its
+address's limit and adding it is one upsert on that address's row.
 
 A refresh token works once, with a grace window (REFRESH_GRACE_SECONDS):
 presented again less than that long after its first use, it gives another
