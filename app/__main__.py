@@ -32,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password
 from app.db import alembic_config
+from app.header_limit import HeaderLimitedHttpToolsProtocol
 from app.migrate import migrate
 
 logger = logging.getLogger("app")
@@ -95,6 +96,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "forwarded_allow_ips": forwarded,
         # Let in-flight requests finish on SIGTERM, but never hang a deploy.
         "timeout_graceful_shutdown": 10,
+        # httptools, with request headers bounded (app/header_limit.py).
+        "http": HeaderLimitedHttpToolsProtocol,
     }
 
 
