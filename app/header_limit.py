@@ -13,11 +13,12 @@ request's head holds, reset for every request on a connection:
   line and headers as sent; for the read that began the head, also whatever
   of an earlier pipelined request that read carried). Past the bound, the
   connection is answered 431 and closed, so an unfinished header never holds
-  more than the bound plus one read (uvloop reads at most 256 KiB at a time).
+  more than the bound plus one read (uvloop reads at most 250 KiB at a time).
 - A head that ends within one read counts its URL and header names and
   values, and over the bound it never reaches the app. This is reckoned
   only when that read together with the head's earlier reads passes the
-  bound: an ordinary request, read at once, costs one comparison.
+  bound: an ordinary request, read at once, costs one comparison (with the
+  override itself, about 0.3 us of a GET /users/{id}'s 1,000 us of CPU).
 
 `python -m app` passes the class to uvicorn (app/__main__.py, `http=`);
 `make bench` serves with it too, and measures what it costs.
@@ -41,9 +42,8 @@ class _HeadersTooLarge(Exception):
 class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with request heads bounded to MAX_HEADER_BYTES."""
 
-    # Per connection: the request whose head is being counted, the bytes read for
-    # it so far (before the current read), and the size of the current read.
-    _counted_scope: object = None
+    # Per connection: the bytes read so far for a head still arriving (none
+    # once it is complete), and the size of the read being parsed.
     _head_bytes = 0
     _reading = 0
 
@@ -70,19 +70,17 @@ class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
         # A head is still arriving when the request parsed last has no cycle
         # yet (uvicorn makes one when the head is complete).
         if self.cycle is None or self.cycle.scope is not self.scope:
-            if self._counted_scope is not self.scope:
-                self._counted_scope, self._head_bytes = self.scope, 0
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEADER_BYTES:
                 self._refuse_headers()
 
     def on_headers_complete(self) -> None:
-        earlier = self._head_bytes if self._counted_scope is self.scope else 0
-        if earlier + self._reading > MAX_HEADER_BYTES:
+        if self._head_bytes + self._reading > MAX_HEADER_BYTES:
             size = len(self.url) + sum(len(name) + len(value) for name, value in self.headers)
             if size > MAX_HEADER_BYTES:
                 raise _HeadersTooLarge
-        super().on_headers_complete()
+        self._head_bytes = 0  # the next request's head starts from nothing
+        HttpToolsProtocol.on_headers_complete(self)
 
     def _refuse_headers(self) -> None:
         """431 and close; only close if an earlier request's answer is still being written."""
