@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -31,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password
 from app.db import alembic_config
+from app.header_limit import HeaderLimitedHttpToolsProtocol
 from app.migrate import migrate
 
 logger = logging.getLogger("app")
@@ -77,25 +79,30 @@ def cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
-def serve(settings: Settings) -> None:
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How `python -m app` runs uvicorn, bar the app: what a test needs to put the app behind the same edge."""
     forwarded = ",".join(settings.trusted_proxies)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
         # app/request_log.py writes the request line (ACCESS_LOG), not uvicorn.
-        access_log=False,
+        "access_log": False,
         # Each worker is a process with its own engine and pool (see README, Performance).
-        workers=settings.workers,
+        "workers": settings.workers,
         # X-Forwarded-For / -Proto from TRUSTED_PROXIES only. Passed always, so
         # uvicorn's own default (trust 127.0.0.1, or FORWARDED_ALLOW_IPS) never applies.
-        proxy_headers=bool(forwarded),
-        forwarded_allow_ips=forwarded,
+        "proxy_headers": bool(forwarded),
+        "forwarded_allow_ips": forwarded,
         # Let in-flight requests finish on SIGTERM, but never hang a deploy.
-        timeout_graceful_shutdown=10,
-    )
+        "timeout_graceful_shutdown": 10,
+        # httptools, with request headers bounded (app/header_limit.py).
+        "http": HeaderLimitedHttpToolsProtocol,
+    }
+
+
+def serve(settings: Settings) -> None:
+    uvicorn.run("app.main:create_app", factory=True, **uvicorn_options(settings))
 
 
 def open_psql(url: str) -> int:

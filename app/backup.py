@@ -9,6 +9,11 @@ servers, so the same commands serve the embedded default and a cloud database.
 
 The password goes to the programs in PGPASSWORD, never on their command line
 (where `ps` would show it) and never into a log line.
+
+A backup holds every email and password hash, so its file is readable by its
+owner alone (0600) from the moment it exists, whatever the umask: pg_dump
+writes into a file we create 0600 beside the target, which is renamed onto
+the target once complete (and replaces an older backup's wider mode with it).
 """
 
 import logging
@@ -16,6 +21,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import IO
 
 import psycopg
 from psycopg import sql
@@ -51,21 +57,24 @@ def libpq_connection(database_url: str) -> tuple[str, dict[str, str]]:
 
 
 def backup(database_url: str, file: Path) -> None:
-    """Write the app's schema, rows and all, to `file`; the file appears only once complete."""
+    """Write the app's schema, rows and all, to `file` (mode 0600); the file appears only once complete."""
     conninfo, environment = libpq_connection(database_url)
-    partial = file.with_name(file.name + ".partial")
-    _run(
-        [
-            str(client_program("pg_dump")),
-            "--format=custom",
-            f"--schema={SCHEMA}",
-            f"--file={partial}",
-            f"--dbname={conninfo}",
-        ],
-        environment,
-        f"pg_dump could not back up {mask_password(database_url)}",
-    )
-    partial.replace(file)
+    # mkstemp creates it 0600 (the umask can only narrow that), with a name
+    # nobody else can have chosen; pg_dump only writes to the open file.
+    descriptor, partial_name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".partial")
+    partial = Path(partial_name)
+    try:
+        with os.fdopen(descriptor, "wb") as output:
+            _run(
+                [str(client_program("pg_dump")), "--format=custom", f"--schema={SCHEMA}", f"--dbname={conninfo}"],
+                environment,
+                f"pg_dump could not back up {mask_password(database_url)}",
+                output=output,
+            )
+        partial.replace(file)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     logger.info("Backed up %s to %s (%s)", mask_password(database_url), file, _size(file))
 
 
@@ -164,8 +173,11 @@ def _inspect(conninfo: str, environment: dict[str, str]) -> tuple[int, list[tupl
     return server_version, [(schema, table) for schema, table in tables], holding_rows
 
 
-def _run(command: list[str], environment: dict[str, str], failure: str) -> None:
-    finished = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+def _run(command: list[str], environment: dict[str, str], failure: str, output: IO[bytes] | None = None) -> None:
+    """Run a client program to the end; its standard output goes to `output` if given, else nowhere."""
+    finished = subprocess.run(
+        command, env=environment, stdout=output or subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+    )
     if finished.returncode != 0:
         raise BackupError(f"{failure}: {_first_line(finished.stderr) or f'exit status {finished.returncode}'}")
 

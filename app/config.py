@@ -137,15 +137,24 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "`required`: every endpoint but sign-up, login and the docs needs a token, and each user reaches only "
-            "their own data. `open`: the guide's API, anyone reaches everything (loopback only). "
-            "Unset: open on a loopback HOST, required otherwise."
+            "their own data. `open`: the guide's API, anyone reaches everything. Unset: open when the service is "
+            "reachable from this machine only (a loopback HOST and no TRUSTED_PROXIES), required otherwise, "
+            "where open is refused unless AUTH_OPEN_TO_ANYONE."
+        ),
+    )
+    auth_open_to_anyone: bool = Field(
+        default=False,
+        description=(
+            "With AUTH=open on a service reachable from other machines (HOST not loopback, or TRUSTED_PROXIES "
+            "set): true serves it anyway, letting anyone who reaches it read, change and delete every account "
+            "and portfolio. For a throwaway demo only."
         ),
     )
     secret_key: SecretStr | None = Field(
         default=None,
         description=(
-            "Signs access tokens; at least 32 bytes, the same for every instance. Unset on a loopback HOST: "
-            "generated once into .data/secret-key."
+            "Signs access tokens; at least 32 bytes, the same for every instance. Unset while reachable from "
+            "this machine only (a loopback HOST, no TRUSTED_PROXIES): generated once into .data/secret-key."
         ),
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Lifetime of an access token.")
@@ -276,33 +285,40 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _guard_metrics(self) -> "Settings":
         """/metrics reachable from other machines answers only with METRICS_TOKEN."""
-        if self.metrics_enabled and self.metrics_token is None and self.metrics_exposed:
-            where = f"HOST is {self.host}" if not self.on_loopback else "TRUSTED_PROXIES is set"
+        if self.metrics_enabled and self.metrics_token is None and self.exposed:
             raise ValueError(
-                f"METRICS_ENABLED with {where} needs METRICS_TOKEN, or anyone could read /metrics; make one with: "
-                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                f"METRICS_ENABLED with {self._why_exposed()} needs METRICS_TOKEN, or anyone could read /metrics; "
+                'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
         return self
 
     @property
-    def metrics_exposed(self) -> bool:
-        """Whether /metrics can be reached from other machines: a HOST other than loopback, or a proxy in front."""
+    def exposed(self) -> bool:
+        """Whether other machines can reach the service: a HOST other than loopback, or a proxy in front.
+
+        A proxy on this machine (TRUSTED_PROXIES=127.0.0.1 with HOST=127.0.0.1)
+        passes on whatever reaches it, so a loopback HOST is no protection then.
+        """
         return not self.on_loopback or bool(self.trusted_proxies)
+
+    def _why_exposed(self) -> str:
+        return f"HOST is {self.host}" if not self.on_loopback else "TRUSTED_PROXIES is set"
 
     @model_validator(mode="after")
     def _choose_auth_safely(self) -> "Settings":
-        """AUTH defaults by HOST, and nothing but loopback may serve without accounts or without a shared key."""
+        """AUTH defaults by exposure; nothing exposed serves without accounts (unless told so) or a shared key."""
         if self.auth is None:
-            self.auth = "open" if self.on_loopback else "required"
-        if self.auth == "open" and not self.on_loopback:
+            self.auth = "required" if self.exposed else "open"
+        if self.auth == "open" and self.exposed and not self.auth_open_to_anyone:
             raise ValueError(
-                f"AUTH=open lets anyone reach every portfolio, so it serves only on a loopback HOST, not {self.host}; "
-                "set AUTH=required (and SECRET_KEY), or HOST=127.0.0.1 behind a reverse proxy"
+                f"AUTH=open with {self._why_exposed()} lets anyone who reaches the service read, change and "
+                "delete every account and portfolio; set AUTH=required (and SECRET_KEY). "
+                "For a throwaway demo that anyone may change, set AUTH_OPEN_TO_ANYONE=true as well"
             )
-        if self.secret_key is None and not self.on_loopback:
+        if self.secret_key is None and self.exposed:
             raise ValueError(
-                f"SECRET_KEY is needed when HOST is {self.host}: every instance must sign tokens with the same key; "
-                'make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                f"SECRET_KEY is needed when {self._why_exposed()}: every instance must sign tokens with the same "
+                'key; make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return self
 

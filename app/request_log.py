@@ -11,8 +11,9 @@
 - When the request is done it writes one line (logger `app.request`, INFO):
   method, route template and path, status, duration in ms, the signed-in user
   (whatever the authentication puts in `request.state.user_id`; nothing yet)
-  and the client's address. Never a header, a cookie, a query string or a body:
-  that is where passwords and tokens travel.
+  and the client's address (app/client_address.py: an IP address or
+  "unknown", never the text of X-Forwarded-For). Never a header, a cookie,
+  a query string or a body: that is where passwords and tokens travel.
 - An exception nothing else handled is logged here once, with its traceback
   and request id, and answered with the app's own 500 (errors.py), carrying
   the id, instead of reaching the server's anonymous "Exception in ASGI application".
@@ -36,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.client_address import client_address
 from app.config import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -128,7 +130,6 @@ async def _internal_error_response(scope: Scope, error: Exception) -> Response:
 
 def _log_request(scope: Scope, status: int, duration_ms: float) -> None:
     method, path = scope["method"], scope["path"]
-    client = scope.get("client")
     fields = {
         "method": method,
         "route": _route_template(scope),
@@ -136,7 +137,7 @@ def _log_request(scope: Scope, status: int, duration_ms: float) -> None:
         "status": status,
         "duration_ms": round(duration_ms, 2),
         "user_id": scope["state"].get("user_id"),
-        "client": client[0] if client else None,
+        "client": client_address(scope),
     }
     # The path arrives percent-decoded: a %0A in it must not start a forged line of text.
     shown = path if path.isprintable() else path.encode("unicode_escape").decode("ascii")

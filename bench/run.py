@@ -5,9 +5,10 @@
 
 On a throwaway embedded PostgreSQL it loads demo data (10,000 users x 10
 stocks; --large: x 100, a million stocks), starts the API as production runs
-it (uvicorn serving the app factory, as `python -m app` does after migrating;
-request log off) and the floor beside it (bench/floor.py:
-plain Starlette, bare psycopg, the same SQL), then loads each endpoint with
+it (uvicorn serving the app factory with the HTTP protocol `python -m app`
+passes, as it does after migrating; request log off) and the floor beside it
+(bench/floor.py: plain Starlette, bare psycopg, the same SQL, on uvicorn's
+own protocol), then loads each endpoint with
 wrk, taking the servers in turn, in a different order each round, so machine
 noise hits them all. It prints requests/s, p50 and p99 per endpoint with the
 ratios to the floor's, checks the bars, and writes the lot as JSON to
@@ -45,6 +46,7 @@ from app.config import PROJECT_ROOT
 from app.db import upgrade_to_head
 from app.demo import DemoSize, fill_with_demo_data
 from app.embedded_db import embedded_postgres
+from app.header_limit import HeaderLimitedHttpToolsProtocol
 from tests.helpers import libpq_url
 from tests.processes import free_port, wait_until_serving
 
@@ -264,6 +266,14 @@ def print_table(summaries: dict[str, dict[str, dict[str, Any]]], order: list[str
             label = ""
 
 
+def http_protocol_of(checkout: Path) -> str:
+    """The HTTP protocol `python -m app` in `checkout` gives uvicorn: ours (app/header_limit.py), or before it, auto."""
+    module, name = HeaderLimitedHttpToolsProtocol.__module__, HeaderLimitedHttpToolsProtocol.__qualname__
+    if (checkout / Path(*module.split("."))).with_suffix(".py").is_file():
+        return f"{module}:{name}"
+    return "auto"
+
+
 def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Path, servers: list[Server]) -> None:
     """The API, the floor, then whichever variants were asked for, into `servers` as each starts; all serving."""
 
@@ -283,11 +293,13 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
     }
 
     def uvicorn(name: str, factory: str, cwd: Path = PROJECT_ROOT, **env: str) -> None:
-        # What `python -m app` runs once it has migrated: uvicorn, the app factory, the workers.
+        # What `python -m app` runs once it has migrated: uvicorn, the app factory, the workers,
+        # and the HTTP protocol it passes (the floor gets uvicorn's own).
         port = free_port()
+        http = "auto" if factory.startswith("bench.floor") else http_protocol_of(cwd)
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port), "--no-access-log",
-             "--log-level", "warning", "--workers", str(arguments.workers)],
+             "--log-level", "warning", "--workers", str(arguments.workers), "--http", http],
             cwd=cwd, env={**os.environ, **common, "BENCH_DATABASE_URL": database_url, **env},
             stdout=log_file(name), stderr=subprocess.STDOUT,
         )  # fmt: skip

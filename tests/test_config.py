@@ -1,9 +1,10 @@
 """Settings: what people paste as DATABASE_URL works, and a bad value fails with one clear line."""
 
 import re
+from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from app.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password, normalize_database_url
 
@@ -99,3 +100,62 @@ def test_dotenv_stays_out_of_git_and_the_example_holds_no_secret() -> None:
     settings = [line for line in (PROJECT_ROOT / ".env.example").read_text().splitlines() if "=" in line]
     active = [line for line in settings if not line.startswith("#")]
     assert not [line for line in active if "://" in line or "PASSWORD" in line.upper()]
+
+
+# Reachable from other machines ("exposed"): a HOST beyond loopback, or any proxy
+# in front, even one on this machine, which passes on whatever reaches it.
+KEY = SecretStr("a-test-key-that-is-long-enough-for-hs256-0123456789")
+
+
+@pytest.mark.parametrize(
+    ("host", "trusted_proxies", "exposed"),
+    [
+        ("127.0.0.1", [], False),
+        ("localhost", [], False),
+        ("::1", [], False),
+        ("0.0.0.0", [], True),
+        ("127.0.0.1", ["127.0.0.1"], True),  # nginx on the same machine, forwarding from the internet
+        ("127.0.0.1", ["private"], True),
+        ("127.0.0.1", ["*"], True),
+    ],
+)
+def test_the_service_counts_as_exposed_beyond_loopback_or_behind_any_proxy(
+    host: str, trusted_proxies: list[str], exposed: bool
+) -> None:
+    settings = Settings(_env_file=None, host=host, trusted_proxies=trusted_proxies, secret_key=KEY)
+    assert settings.exposed is exposed
+    assert settings.auth == ("required" if exposed else "open")
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [({"host": "0.0.0.0"}, "HOST is 0.0.0.0"), ({"trusted_proxies": ["127.0.0.1"]}, "TRUSTED_PROXIES is set")],
+)
+def test_auth_open_is_refused_when_exposed_and_says_how_to_serve_open_on_purpose(
+    where: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, auth="open", secret_key=KEY, **where)
+    assert describe_settings_error(caught.value) == (
+        f"Invalid settings: AUTH=open with {reason} lets anyone who reaches the service read, change and delete "
+        "every account and portfolio; set AUTH=required (and SECRET_KEY). "
+        "For a throwaway demo that anyone may change, set AUTH_OPEN_TO_ANYONE=true as well"
+    )
+
+
+def test_auth_open_to_anyone_serves_an_exposed_demo_open_only_with_auth_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1")
+    monkeypatch.setenv("SECRET_KEY", KEY.get_secret_value())
+    monkeypatch.setenv("AUTH_OPEN_TO_ANYONE", "true")
+    assert Settings(_env_file=None).auth == "required"  # the setting alone opens nothing
+    monkeypatch.setenv("AUTH", "open")
+    assert Settings(_env_file=None).auth == "open"
+
+
+def test_behind_a_proxy_a_shared_secret_key_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert describe_settings_error(caught.value).startswith(
+        "Invalid settings: SECRET_KEY is needed when TRUSTED_PROXIES is set: every instance must sign tokens"
+    )

@@ -132,6 +132,7 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "TRUSTED_PROXIES": trusted_proxies,
+            **SECRETS,  # behind a proxy, accounts are required and need a shared key
             # uvicorn's own switch; ignored, since TRUSTED_PROXIES is the one setting.
             "FORWARDED_ALLOW_IPS": "*",
             "ACCESS_LOG": "true",

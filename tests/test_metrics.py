@@ -177,8 +177,8 @@ def test_reachable_from_other_machines_it_needs_a_token() -> None:
         Settings(**base, trusted_proxies=["127.0.0.1"])  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="at least 16 characters"):
         Settings(**base, host="0.0.0.0", metrics_token=SecretStr("short"))  # type: ignore[arg-type]
-    assert Settings(**base, host="0.0.0.0", metrics_token=SecretStr(TOKEN)).metrics_exposed  # type: ignore[arg-type]
-    assert not Settings(**base).metrics_exposed  # type: ignore[arg-type]
+    assert Settings(**base, host="0.0.0.0", metrics_token=SecretStr(TOKEN)).exposed  # type: ignore[arg-type]
+    assert not Settings(**base).exposed  # type: ignore[arg-type]
 
 
 @pytest.mark.slow  # a real server with two worker processes

@@ -1,6 +1,10 @@
 """Operations on a real database: instances that migrate together take turns; a backup restores every row."""
 
+import json
+import os
+import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,8 +15,10 @@ from alembic import command
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from app import backup as backups
 from app.backup import libpq_connection
 from app.db import alembic_config
+from app.embedded_db import client_program
 from app.health import migration_head
 from app.migrate import MIGRATION_LOCK
 from tests.helpers import libpq_url
@@ -152,6 +158,67 @@ def test_an_older_backup_restores_into_a_database_the_release_step_has_migrated(
             assert connection.execute(
                 "SELECT u.name, s.name FROM users u JOIN stocks s ON s.user_id = u.id"
             ).fetchall() == [("Ada Lovelace", "AAPL")]
+
+
+# Stands in for pg_dump: notes what it was handed to write into, and every
+# file beside it with its mode, before the real pg_dump writes a byte.
+_PG_DUMP_THAT_LOOKS_FIRST = """\
+import json, os, stat, sys
+directory = os.environ["BACKUP_DIRECTORY"]
+seen = {
+    "output": {"mode": stat.S_IMODE(os.fstat(1).st_mode), "size": os.fstat(1).st_size},
+    "files": {name: stat.S_IMODE(os.stat(os.path.join(directory, name)).st_mode) for name in os.listdir(directory)},
+}
+with open(os.environ["SEEN_BY_PG_DUMP"], "w") as notes:
+    json.dump(seen, notes)
+os.execv(os.environ["REAL_PG_DUMP"], [os.environ["REAL_PG_DUMP"], *sys.argv[1:]])
+"""
+
+
+def test_a_backup_is_readable_by_its_owner_alone_from_the_moment_it_exists(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    backup_file = directory / "portfolio.dump"
+    backup_file.write_bytes(b"an older backup, made world-readable")
+    backup_file.chmod(0o644)
+    seen = tmp_path / "seen-by-pg-dump.json"
+    looking_pg_dump = tmp_path / "pg_dump"
+    looking_pg_dump.write_text(f"#!{sys.executable}\n{_PG_DUMP_THAT_LOOKS_FIRST}")
+    looking_pg_dump.chmod(0o755)
+    monkeypatch.setattr(
+        "app.backup.client_program", lambda name: looking_pg_dump if name == "pg_dump" else client_program(name)
+    )
+    monkeypatch.setenv("BACKUP_DIRECTORY", str(directory))
+    monkeypatch.setenv("SEEN_BY_PG_DUMP", str(seen))
+    monkeypatch.setenv("REAL_PG_DUMP", str(client_program("pg_dump")))
+
+    umask = os.umask(0o022)  # the usual one, under which a plain open() makes -rw-r--r--
+    try:
+        backups.backup(database_url, backup_file)
+    finally:
+        os.umask(umask)
+
+    before_writing = json.loads(seen.read_text())
+    # pg_dump was handed an empty file that was already 0600, and the only other file was the old backup.
+    assert before_writing["output"] == {"mode": 0o600, "size": 0}
+    [partial] = set(before_writing["files"]) - {backup_file.name}
+    assert before_writing["files"] == {backup_file.name: 0o644, partial: 0o600}
+    # Renamed onto the old backup: its wider mode went with it, and nothing is left over.
+    assert stat.S_IMODE(backup_file.stat().st_mode) == 0o600
+    assert backup_file.read_bytes().startswith(b"PGDMP")
+    assert [path.name for path in directory.iterdir()] == [backup_file.name]
+
+
+def test_a_failed_backup_leaves_no_partial_file_and_the_old_backup_untouched(tmp_path: Path) -> None:
+    backup_file = tmp_path / "portfolio.dump"
+    backup_file.write_bytes(b"the last good backup")
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:9/nowhere?connect_timeout=2"
+    with pytest.raises(backups.BackupError, match="pg_dump could not back up"):
+        backups.backup(unreachable, backup_file)
+    assert [path.name for path in tmp_path.iterdir()] == [backup_file.name]
+    assert backup_file.read_bytes() == b"the last good backup"
 
 
 def test_the_password_reaches_pg_dump_in_its_environment_never_its_arguments() -> None:

@@ -45,6 +45,7 @@ def test_no_proxy_is_trusted_by_default(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_trusted_proxies_are_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", ACCOUNTS["secret_key"])  # behind a proxy, accounts need it
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1")
     assert Settings(_env_file=None).trusted_proxies == ["10.0.0.0/8", "127.0.0.1", "::1"]
     monkeypatch.setenv("TRUSTED_PROXIES", "*")
@@ -52,6 +53,7 @@ def test_trusted_proxies_are_read_as_a_comma_separated_list(monkeypatch: pytest.
 
 
 def test_private_stands_for_every_private_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", ACCOUNTS["secret_key"])
     monkeypatch.setenv("TRUSTED_PROXIES", "private, 203.0.113.9")
     assert Settings(_env_file=None).trusted_proxies == [*PRIVATE_NETWORKS, "203.0.113.9"]
     assert "10.0.0.0/8" in PRIVATE_NETWORKS and "100.64.0.0/10" in PRIVATE_NETWORKS

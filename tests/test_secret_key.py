@@ -55,3 +55,9 @@ def test_no_key_is_generated_for_a_host_beyond_loopback(key_file: Path) -> None:
     with pytest.raises(ValueError, match="SECRET_KEY is needed"):
         Settings(_env_file=None, host="0.0.0.0")
     assert not key_file.exists()
+
+
+def test_no_key_is_generated_behind_a_proxy_on_this_machine(key_file: Path) -> None:
+    with pytest.raises(ValueError, match="SECRET_KEY is needed when TRUSTED_PROXIES is set"):
+        Settings(_env_file=None, host="127.0.0.1", trusted_proxies=["127.0.0.1"])
+    assert not key_file.exists()

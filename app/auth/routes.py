@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.auth.access import NotAuthenticated
 from app.auth.models import RefreshRequest, TokenPair
 from app.auth.service import TooManyFailures
+from app.client_address import client_address
 from app.dependencies import AuthenticatorDep
 from app.errors import ErrorDetail
 from app.metrics import metrics_of
@@ -35,11 +36,6 @@ THROTTLED = throttled("Too many failed sign-ins for this email or from this addr
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _client_address(request: Request) -> str:
-    # uvicorn has already replaced it with X-Forwarded-For's when the peer is a TRUSTED_PROXIES proxy.
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/token", responses={**UNAUTHORIZED, **THROTTLED})
 async def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -50,7 +46,7 @@ async def sign_in(
     """Sign in with `username` (your email) and `password`, as a form: an access token and a refresh token."""
     response.headers.update(NO_STORE)
     try:
-        return await authenticator.sign_in(form.username, form.password, _client_address(request))
+        return await authenticator.sign_in(form.username, form.password, client_address(request.scope))
     except NotAuthenticated:
         if (metrics := metrics_of(request)) is not None:
             metrics.login_failures.inc()

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.access import NotAuthenticated
 from app.auth.service import Authenticator, TooManyFailures
+from app.client_address import client_address
 from app.db import SessionDep, SessionOpener, SessionOpenerDep
 from app.models import StockCreate, StockPublic, StockUpdate, UserCreate, UserPublic
 from app.paging import PageParams, SortOrder, encode_cursor
@@ -71,14 +72,10 @@ async def sign_in_page(request: Request, visitor: VisitorDep) -> Response:
     return render(request, "sign_in.html", visitor, email="", error=None)
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def _sign_in(request: Request, open_session: SessionOpener, email: str, password: str) -> None:
     """Sign in with the Authenticator the API uses; the token pair goes into the session cookie."""
     authenticator = Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
-    pair = await authenticator.sign_in(email, password, _client_address(request))
+    pair = await authenticator.sign_in(email, password, client_address(request.scope))
     # A new CSRF token with every login, so one seen before signing in is of no use after.
     keep_session(request, BrowserSession(new_session().csrf, pair.access_token, pair.refresh_token))
 

@@ -1,0 +1,80 @@
+"""The access matrix's "behind a proxy" row: TRUSTED_PROXIES set and AUTH unset means accounts are required.
+
+What an outside caller did through a proxy on the API's own machine (HOST and
+TRUSTED_PROXIES both 127.0.0.1, AUTH unset, which used to mean open): list
+every user with their email, delete a stock, change the admin's email. The
+proxy passes on whatever reaches it, so such an app is exposed (Settings.exposed)
+and answers anonymous callers as AUTH=required does.
+"""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from pydantic import SecretStr
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.config import Settings
+from app.main import create_app
+from app.models import STOCKS, USERS
+from tests.conftest import client_in_transaction
+from tests.helpers import TEST_SECRET_KEY
+
+
+@pytest.fixture(scope="module")
+async def app_behind_a_proxy(database_url: str) -> AsyncIterator[FastAPI]:
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        host="127.0.0.1",
+        trusted_proxies=["127.0.0.1"],  # nginx on this machine, forwarding from the internet
+        secret_key=SecretStr(TEST_SECRET_KEY),
+        housekeeping_interval_seconds=0,
+    )
+    assert settings.auth == "required"
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def caller_through_the_proxy(
+    app_behind_a_proxy: FastAPI, connection: AsyncConnection
+) -> AsyncIterator[AsyncClient]:
+    async with client_in_transaction(app_behind_a_proxy, connection) as client:
+        yield client
+
+
+async def test_behind_a_proxy_with_auth_unset_anonymous_callers_reach_no_account(
+    caller_through_the_proxy: AsyncClient, session: AsyncSession
+) -> None:
+    admin_id = (
+        await session.exec(
+            insert(USERS)
+            .values(name="Ada Admin", email="admin@example.com", password_hash="unused", is_admin=True)
+            .returning(USERS.c.id)
+        )
+    ).scalar_one()
+    stock_id = (
+        await session.exec(
+            insert(STOCKS).values(name="AAPL", price=1, quantity=1, user_id=admin_id).returning(STOCKS.c.id)
+        )
+    ).scalar_one()
+
+    attempts = [
+        ("GET", "/users/", None),
+        ("GET", f"/users/{admin_id}", None),
+        ("PATCH", f"/users/{admin_id}", {"email": "attacker@example.com"}),
+        ("DELETE", f"/stocks/{stock_id}", None),
+    ]
+    for method, path, body in attempts:
+        response = await caller_through_the_proxy.request(method, path, json=body)
+        assert response.status_code == 401, (method, path, response.text)
+
+    email = (await session.exec(select(USERS.c.email).where(USERS.c.id == admin_id))).one()
+    stocks = (await session.exec(select(STOCKS.c.id).where(STOCKS.c.user_id == admin_id))).all()
+    assert (email, stocks) == ("admin@example.com", [stock_id])
