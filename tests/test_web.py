@@ -414,3 +414,32 @@ async def test_an_unforeseen_error_is_a_page_and_its_traceback_goes_to_the_log(
     assert page.status_code == 500
     assert "<h1>Something went wrong</h1>" in page.text and "secret" not in page.text
     assert "a bug, with a secret in its message" in caplog.text
+
+
+# ---------------------------------------------------------------- what an outside attack sent (issue 18)
+
+
+@pytest.mark.parametrize("price", ["1²", "\u0661\u0660", "1.\u0665", "1e\u0663", "\uff11"])
+async def test_a_price_in_unicode_digits_is_refused_beside_the_field(client: AsyncClient, price: str) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"name": "AAPL", "price": price, "quantity": "1", "is_active": "on"}
+    answer = await client.post(f"/app/users/{user_id}/stocks", data=form, headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 422
+    assert '<p class="error" id="add-price-error">Input should be a valid number</p>' in answer.text
+
+
+async def test_a_body_the_page_cannot_read_is_a_4xx_page(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    path, headers = f"/app/users/{user_id}/stocks", {"X-CSRF-Token": csrf}
+    no_boundary = await client.post(path, content=b"x", headers={**headers, "Content-Type": "multipart/form-data"})
+    assert no_boundary.status_code == 400 and "Missing boundary in multipart." in no_boundary.text
+    fields = "&".join(f"field{number}=1" for number in range(1001))
+    too_many = await client.post(
+        path, content=fields, headers={**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert too_many.status_code == 400 and "Maximum number of fields is 1000" in too_many.text
+    a_file = await client.post(path, files={"name": ("name.txt", b"AAPL")}, data={"price": "1"}, headers=headers)
+    assert a_file.status_code == 422 and "name: Input should be a valid string" in a_file.text
+    assert (await client.get(f"/users/{user_id}/stocks/")).json() == []
