@@ -192,6 +192,9 @@ async def csrf_checked_visitor(request: Request, visitor: VisitorDep) -> Visitor
         form = await request.form()
         field = form.get(cookies.CSRF_FIELD)
         sent = field if isinstance(field, str) else None
+        # No page takes a file: one a multipart body carried is closed now, not left to the garbage collector
+        # (FastAPI closes what it parsed for a route's own fields, and a route without fields parses nothing).
+        await form.close()
     if not cookies.csrf_matches(visitor.session, sent):
         raise CsrfRefused
     return visitor
