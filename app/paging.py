@@ -201,7 +201,8 @@ def _decode_cursor(token: str, order: SortOrder, column: Any) -> tuple[Any, int]
         sort, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if sort != order.value:
             raise InvalidCursor(token, f"it was made for sort={sort}, not sort={order.value}")
-        if not isinstance(row_id, int) or isinstance(row_id, bool):
+        # An id no row can have would reach PostgreSQL as a parameter its integer column refuses.
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 1 <= row_id <= INT32_MAX:
             raise ValueError
         return _parse_sort_value(value, column), row_id
     except InvalidCursor:

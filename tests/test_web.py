@@ -3,6 +3,7 @@
 The browser tests (tests/test_web_browser.py) drive the same pages in Chromium.
 """
 
+import base64
 import re
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import pytest
 from httpx import AsyncClient
 
 from app.web.pages import CSRF_REFUSED, money
+from app.web.routes import BROKEN_PAGE_LINK, FORM_VERSION_DAMAGED
 from app.web.session import COOKIE_NAME
 
 HTMX = {"HX-Request": "true"}
@@ -414,3 +416,119 @@ async def test_an_unforeseen_error_is_a_page_and_its_traceback_goes_to_the_log(
     assert page.status_code == 500
     assert "<h1>Something went wrong</h1>" in page.text and "secret" not in page.text
     assert "a bug, with a secret in its message" in caplog.text
+
+
+# ---------------------------------------------------------------- what an outside attack sent (issue 18)
+
+
+def shown_errors(html: str) -> list[str]:
+    """The messages a page shows about what was sent: beside a field, over a form, or as an alert."""
+    return re.findall(r'<p class="(?:error|conflict|alert)"[^>]*>([^<]*)', html)
+
+
+@pytest.mark.parametrize(
+    "version", ["²", "\u0663", "9" * 5000, str(2**40), str(2**31), "0", "-1", "1.0", " 1", "1\x00"]
+)
+@pytest.mark.parametrize("htmx", [True, False])
+async def test_a_stock_form_whose_version_no_row_can_have_is_refused_with_a_reason(
+    client: AsyncClient, version: str, htmx: bool
+) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "175.50", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"version": version, "price": "180", "quantity": "12", "is_active": "on"}
+    answer = await client.post(
+        f"/app/stocks/{stock_id}", data=form, headers={**(HTMX if htmx else {}), "X-CSRF-Token": csrf}
+    )
+    assert answer.status_code == 422
+    assert shown_errors(answer.text) == [FORM_VERSION_DAMAGED]
+    assert 'value="180"' in answer.text and 'value="12"' in answer.text  # what was typed is kept
+    assert (await client.get(f"/stocks/{stock_id}")).json()["quantity"] == 10
+
+
+async def test_a_bad_version_and_a_bad_price_are_both_shown(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "175.50", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"version": "²", "price": "1²", "quantity": "1"}
+    answer = await client.post(f"/app/stocks/{stock_id}", data=form, headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 422
+    assert shown_errors(answer.text) == [FORM_VERSION_DAMAGED, "Input should be a valid number"]
+
+
+@pytest.mark.parametrize("price", ["1²", "\u0661\u0660", "1.\u0665", "1e\u0663", "\uff11"])
+async def test_a_price_in_unicode_digits_is_refused_beside_the_field(client: AsyncClient, price: str) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"name": "AAPL", "price": price, "quantity": "1", "is_active": "on"}
+    answer = await client.post(f"/app/users/{user_id}/stocks", data=form, headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 422
+    assert '<p class="error" id="add-price-error">Input should be a valid number</p>' in answer.text
+
+
+def cursor_of(payload: str) -> str:
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["junk", "", "%%%", "x" * 600, cursor_of('["id", 1, 1099511627776]'), cursor_of('["id", 1099511627776, 1]'),
+     cursor_of('["name", "A", 1]'), cursor_of('["id", 1, true]')],
+)  # fmt: skip
+async def test_a_users_page_link_with_a_broken_cursor_starts_the_list_again(client: AsyncClient, cursor: str) -> None:
+    await new_user(client, "Pager Person")
+    answer = await client.get("/app/users", params={"name": "pager", "cursor": cursor})
+    assert answer.status_code == (200 if cursor == "" else 422)
+    if cursor:
+        assert shown_errors(answer.text) == [BROKEN_PAGE_LINK]
+    assert "Pager Person" in answer.text and 'value="pager"' in answer.text  # the search still applies
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("\x00", "must not contain NUL (\\u0000) characters"), ("a" * 256, "String should have at most 255 characters")],
+)
+async def test_a_search_the_api_would_refuse_is_refused_beside_the_search_field(
+    client: AsyncClient, name: str, message: str
+) -> None:
+    await new_user(client, "Pager Person")
+    answer = await client.get("/app/users", params={"name": name})
+    assert answer.status_code == 422
+    assert shown_errors(answer.text) == [message]
+    assert 'aria-invalid="true" aria-describedby="search-name-error"' in answer.text
+    assert "Pager Person" in answer.text  # every user: the search was not applied
+
+
+async def test_a_body_the_page_cannot_read_is_a_4xx_page(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    path, headers = f"/app/users/{user_id}/stocks", {"X-CSRF-Token": csrf}
+    no_boundary = await client.post(path, content=b"x", headers={**headers, "Content-Type": "multipart/form-data"})
+    assert no_boundary.status_code == 400 and "Missing boundary in multipart." in no_boundary.text
+    fields = "&".join(f"field{number}=1" for number in range(1001))
+    too_many = await client.post(
+        path, content=fields, headers={**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert too_many.status_code == 400 and "Maximum number of fields is 1000" in too_many.text
+    a_file = await client.post(path, files={"name": ("name.txt", b"AAPL")}, data={"price": "1"}, headers=headers)
+    assert a_file.status_code == 422 and "name: Input should be a valid string" in a_file.text
+    assert (await client.get(f"/users/{user_id}/stocks/")).json() == []
+
+
+async def test_a_value_that_slips_past_the_pages_checks_is_a_422_and_the_log_shows_no_value(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.repository import IfMatch
+    from app.web import routes
+
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "175.50", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    # A check that lets through what the integer column refuses, as `int(version)` once did.
+    monkeypatch.setattr(routes, "_if_match_of", lambda version: IfMatch(any_version=False, versions=(2**40,)))
+    form = {"version": "1", "price": "180", "quantity": "12"}
+    answer = await client.post(f"/app/stocks/{stock_id}", data=form, headers={**HTMX, "X-CSRF-Token": csrf})
+    assert answer.status_code == 422 and answer.headers["HX-Retarget"] == "#alert"
+    assert "A value is out of range or malformed; nothing was saved." in answer.text
+    assert "NumericValueOutOfRange (22003)" in caplog.text
+    assert str(2**40) not in caplog.text and "Traceback" not in caplog.text

@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth.access import ANONYMOUS, Caller, NotAuthenticated
 from app.auth.service import Authenticator
@@ -57,6 +58,9 @@ PAGE_HEADERS = {
 
 CSRF_REFUSED = "This form has expired or did not come from this site; reload the page and try again."
 UNEXPECTED = "Something went wrong on our side, and it has been logged. Please try again."
+NO_SUCH_PAGE = "There is no such page."
+UNREADABLE_FORM = "This page could not read what was sent; reload the page and try again"
+OUT_OF_RANGE = "A value is out of range or malformed; nothing was saved. Reload the page and try again."
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +192,9 @@ async def csrf_checked_visitor(request: Request, visitor: VisitorDep) -> Visitor
         form = await request.form()
         field = form.get(cookies.CSRF_FIELD)
         sent = field if isinstance(field, str) else None
+        # No page takes a file: one a multipart body carried is closed now, not left to the garbage collector
+        # (FastAPI closes what it parsed for a route's own fields, and a route without fields parses nothing).
+        await form.close()
     if not cookies.csrf_matches(visitor.session, sent):
         raise CsrfRefused
     return visitor
@@ -271,7 +278,7 @@ def field_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Validation errors by field, in the API's own words (its 422 `msg`), the first for each field."""
     found: dict[str, str] = {}
     for error in errors:
-        where = [part for part in error.get("loc", ()) if part != "body"]
+        where = [part for part in error.get("loc", ()) if part not in ("body", "query")]
         field = str(where[0]) if where else "form"
         if error.get("type") == "number_type":
             # The API's words for a string where a JSON number goes; a form only has strings, so this is
@@ -290,7 +297,9 @@ def errors_of(failure: ValidationError | RequestValidationError) -> dict[str, st
     return field_errors(failure.errors())
 
 
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# ASCII digits only: a Unicode digit ("²", or U+0661, Arabic-Indic one) must reach the model as text it refuses
+# beside the field, not as JSON no parser reads (an error about the whole form, which no field shows).
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 def as_json_body(fields: Mapping[str, str], numbers: Sequence[str] = (), flags: Sequence[str] = ()) -> str:
@@ -353,10 +362,28 @@ class PageRoute(APIRoute):
                 response = go_to(request, "/app/sign-in")
             except NotFound as failure:
                 response = _alert(request, "Not found", failure.detail, status.HTTP_404_NOT_FOUND)
-            except (RequestValidationError, PageNotFound):  # a path that names no page: /app/users/abc
-                response = _alert(request, "Not found", "There is no such page.", status.HTTP_404_NOT_FOUND)
+            except PageNotFound:
+                response = _alert(request, "Not found", NO_SUCH_PAGE, status.HTTP_404_NOT_FOUND)
+            except RequestValidationError as failure:
+                response = _unreadable_request(request, failure)
             except CsrfRefused:
                 response = _alert(request, "Form expired", CSRF_REFUSED, status.HTTP_403_FORBIDDEN)
+            except StarletteHTTPException as failure:
+                # Starlette's own refusals of a body it cannot parse (a multipart body without its
+                # boundary, more than 1000 fields): the client's doing, so its 400, as a page.
+                message = f"{UNREADABLE_FORM} ({failure.detail})"
+                response = _alert(request, "Bad request", message, failure.status_code, failure.headers)
+            except sa_exc.DataError as failure:
+                # The page's validation should have refused the value; as with the API, the client still
+                # gets a 4xx. The log names the check that is missing, but neither the statement's values
+                # nor the driver's message (which may quote one).
+                logger.warning(
+                    "A value reached the database unvalidated on %s %s: %s",
+                    request.method,
+                    request.url.path,
+                    _kind_of(failure.orig),
+                )
+                response = _alert(request, "Invalid input", OUT_OF_RANGE, status.HTTP_422_UNPROCESSABLE_CONTENT)
             except Exception as failure:
                 if not _database_unreachable(failure):
                     # As the API's 500: the traceback to the log, a fixed sentence to the browser.
@@ -376,6 +403,22 @@ class PageRoute(APIRoute):
             return _finish(request, response)
 
         return handle_page
+
+
+def _unreadable_request(request: Request, failure: RequestValidationError) -> Response:
+    """A path that names no page (/app/users/abc) is a 404; a field FastAPI could not read is the client's 422."""
+    errors = failure.errors()
+    if all(tuple(error.get("loc", ()))[:1] == ("path",) for error in errors):
+        return _alert(request, "Not found", NO_SUCH_PAGE, status.HTTP_404_NOT_FOUND)
+    # In the API's words, never repeating the value sent (which may be a password).
+    listed = "; ".join(f"{name}: {message}" for name, message in field_errors(errors).items())
+    return _alert(request, "Invalid input", f"{UNREADABLE_FORM} ({listed})", status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _kind_of(error: BaseException | None) -> str:
+    """The driver's error class and SQLSTATE: `NumericValueOutOfRange (22003)`."""
+    sqlstate = getattr(error, "sqlstate", None)
+    return f"{type(error).__name__} ({sqlstate})" if sqlstate else type(error).__name__
 
 
 def _finish(request: Request, response: Response) -> Response:

@@ -14,15 +14,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import Field as Rules
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.access import NotAuthenticated
 from app.auth.service import Authenticator, TooManyFailures
 from app.client_address import client_address
 from app.db import SessionDep, SessionOpener, SessionOpenerDep
-from app.models import StockCreate, StockPublic, StockUpdate, UserCreate, UserPublic
-from app.paging import PageParams, SortOrder, encode_cursor
+from app.models import (
+    INT32_MAX,
+    USER_NAME_MAX_LENGTH,
+    StockCreate,
+    StockPublic,
+    StockUpdate,
+    UserCreate,
+    UserPublic,
+    storable_text,
+)
+from app.paging import InvalidCursor, PageParams, SortOrder, encode_cursor
 from app.repository import ANY_VERSION, EVERY_ROW, Conflict, IfMatch, NotFound, Scope, Versioned, VersionMismatch
 from app.stocks.repository import StockRepository
 from app.users.repository import UserRepository
@@ -46,6 +56,13 @@ from app.web.session import BrowserSession, new_session
 router = APIRouter(prefix="/app", include_in_schema=False, route_class=PageRoute)
 
 USERS_PER_PAGE = 20
+# As GET /users/ takes it (app/paging.py `page_params`); the page's own cursors are a few dozen characters.
+CURSOR_MAX_LENGTH = 512
+FORM_VERSION_DAMAGED = (
+    "This form did not come back as the page wrote it (its version is not one this site made), "
+    "so nothing was saved. Reload the page and try again."
+)
+BROKEN_PAGE_LINK = "This page link is broken or out of date, so the list starts again from its first page."
 # A portfolio page shows every holding; a user with more sees the first this many, and is told so.
 HOLDINGS_SHOWN = 1000
 
@@ -154,17 +171,23 @@ async def sign_out_form(request: Request, visitor: ActingVisitorDep, open_sessio
 # ---------------------------------------------------------------- users
 
 
+class UsersQuery(BaseModel):
+    """The users page's query string, under the rules GET /users/ applies to its `name` and `cursor`."""
+
+    name: Annotated[str, Rules(max_length=USER_NAME_MAX_LENGTH), AfterValidator(storable_text)] | None = None
+    cursor: Annotated[str, Rules(max_length=CURSOR_MAX_LENGTH)] | None = None
+
+
 async def _users_page(
     request: Request,
     visitor: Visitor,
     session: AsyncSession,
-    name: str | None,
-    cursor: str | None,
+    query: UsersQuery,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
     users = UserRepository(session, visitor.scope())
-    page = await users.list(name or None, SortOrder("id"), PageParams(limit=USERS_PER_PAGE, cursor=cursor))
+    page = await users.list(query.name or None, SortOrder("id"), PageParams(limit=USERS_PER_PAGE, cursor=query.cursor))
     next_cursor = encode_cursor(page.order, page.last_row) if page.last_row is not None else None
     return render(
         request,
@@ -172,9 +195,11 @@ async def _users_page(
         visitor,
         status_code,
         users=page.items,
-        name=name or "",
+        name=query.name or "",
+        search=context.pop("search", query.name or ""),
+        search_errors=context.pop("search_errors", {}),
         next_cursor=next_cursor,
-        first_page=cursor is None,
+        first_page=query.cursor is None,
         values=context.pop("values", {}),
         errors=context.pop("errors", {}),
         **context,
@@ -186,14 +211,35 @@ async def users_page(
     request: Request,
     visitor: VisitorDep,
     session: SessionDep,
-    name: Annotated[str | None, Query(max_length=255)] = None,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    name: Annotated[str | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """Everyone, for an admin or in open mode (name search, pages by cursor); a user's own portfolio otherwise."""
+    """Everyone, for an admin or in open mode (name search, pages by cursor); a user's own portfolio otherwise.
+
+    A search the API would refuse, or a page link it did not make, is a 422: the first page of
+    what can be shown, with the reason beside the search field.
+    """
     if not visitor.sees_everyone:
         visitor.scope()  # anonymous: off to sign in
         return go_to(request, f"/app/users/{visitor.caller.user_id}")
-    return await _users_page(request, visitor, session, name, cursor)
+    try:
+        query = UsersQuery(name=name, cursor=cursor or None)  # `?cursor=` is the first page
+    except ValidationError as failure:
+        errors = errors_of(failure)
+        valid = UsersQuery(name=None if "name" in errors else name)
+        return await _users_page(
+            request, visitor, session, valid, 422, search=name or "", search_errors=_search_errors(errors)
+        )
+    try:
+        return await _users_page(request, visitor, session, query)
+    except InvalidCursor:
+        first = UsersQuery(name=query.name)
+        return await _users_page(request, visitor, session, first, 422, search_errors={"cursor": BROKEN_PAGE_LINK})
+
+
+def _search_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The reasons, by field; a cursor is never typed, so whatever is wrong with it, the link is broken."""
+    return {**errors, "cursor": BROKEN_PAGE_LINK} if "cursor" in errors else errors
 
 
 @router.post("/users")
@@ -214,7 +260,7 @@ async def create_user_form(
     created = await _create_user(request, visitor, open_session, fields)
     if isinstance(created, dict):
         values = {**fields, "password": ""}
-        return await _users_page(request, visitor, session, None, None, 422, values=values, errors=created)
+        return await _users_page(request, visitor, session, UsersQuery(), 422, values=values, errors=created)
     return go_to(request, f"/app/users/{created.body.id}")
 
 
@@ -347,17 +393,22 @@ async def save_holding(
     """Price, quantity and active, as PATCH /stocks/{id} with If-Match: the version the form was opened at."""
     stocks = StockRepository(session, visitor.scope())
     fields = {"price": price, "quantity": quantity, "is_active": is_active}
-    if_match = IfMatch(any_version=False, versions=(int(version),)) if version.isdigit() else ANY_VERSION
+    if_match = _if_match_of(version)
+    errors = {} if if_match is not None else {"version": FORM_VERSION_DAMAGED}
     try:
         changes = StockUpdate.model_validate_json(
             as_json_body(fields, numbers=("price", "quantity"), flags=("is_active",))
         )
-        changed = await stocks.patch(stock_id, changes, if_match)
     except ValidationError as failure:
+        errors = errors_of(failure) | errors
+    if if_match is None or errors:
         current = await stocks.read(stock_id)
-        editing = Editing(current.body, int(version) if version.isdigit() else current.version, fields)
-        editing.errors = errors_of(failure)
+        # The version the form was opened at, kept so saving again still notices a change meanwhile.
+        opened_at = if_match.versions[0] if if_match is not None and if_match.versions else current.version
+        editing = Editing(current.body, opened_at, fields, errors)
         return await _answer_edit(request, visitor, session, editing, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    try:
+        changed = await stocks.patch(stock_id, changes, if_match)
     except VersionMismatch:
         current = await stocks.read(stock_id)
         editing = Editing(current.body, current.version, fields)
@@ -373,6 +424,21 @@ async def save_holding(
     # The form asked to replace its row; the answer is the whole section (totals and chart moved too).
     response.headers.update({"HX-Retarget": "#portfolio", "HX-Reswap": "outerHTML"})
     return response
+
+
+def _if_match_of(version: str) -> IfMatch | None:
+    """The If-Match a holding's form sends as its hidden `version`; None when it names no version a row can have.
+
+    Empty is any version, as PATCH without If-Match. Otherwise ASCII digits
+    from 1 to PostgreSQL's integer maximum, as the page wrote it: `int()` would
+    also read "²" or "٣", and a number beyond the column is a driver error.
+    """
+    if version == "":
+        return ANY_VERSION
+    if not (version.isascii() and version.isdigit()) or len(version) > len(str(INT32_MAX)):
+        return None
+    number = int(version)
+    return IfMatch(any_version=False, versions=(number,)) if 1 <= number <= INT32_MAX else None
 
 
 async def _answer_edit(
