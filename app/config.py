@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     housekeeping_interval_seconds: int = Field(
         default=300,
         description=(
-            "How often each worker tries to prune expired refresh tokens and old login failures "
+            "How often each worker tries to prune expired refresh tokens, old login failures and old sign-up counts "
             "(one instance at a time does it); 0 turns pruning off."
         ),
     )

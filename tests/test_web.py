@@ -294,6 +294,34 @@ async def test_sign_up_errors_are_shown_beside_their_fields(required_client: Asy
     assert "short" not in answer.text.replace("shortly", "")  # the password is never echoed
 
 
+async def test_sign_ups_through_the_page_count_against_the_address_as_the_apis_do(
+    required_client: AsyncClient,
+) -> None:
+    """Finding 9: the page is a second door to sign-up, and counts against the same SIGNUPS_PER_HOUR."""
+    for n in range(10):
+        required_client.cookies.clear()
+        await sign_up_through_the_page(required_client, "Grace Hopper", f"grace{n}@example.com")
+    required_client.cookies.clear()
+    _, csrf = await open_page(required_client, "/app/sign-up")
+    refused = await required_client.post(
+        "/app/sign-up",
+        data={
+            "name": "Grace Hopper",
+            "email": "grace10@example.com",
+            "password": "correct horse battery",
+            "csrf_token": csrf,
+        },
+    )
+    assert refused.status_code == 429
+    assert "Too many sign-ups from this address in the last hour" in refused.text
+    assert 'value="grace10@example.com"' in refused.text  # what was typed is kept, the password never
+    assert (
+        await required_client.post(
+            "/users/", json={"name": "Ada Byron", "email": "ada@example.com", "password": "correct horse battery"}
+        )
+    ).status_code == 429
+
+
 async def test_another_users_portfolio_is_a_404_page(required_client: AsyncClient) -> None:
     other = await sign_up_through_the_page(required_client, "Alan Turing", "alan@example.com")
     required_client.cookies.clear()

@@ -7,7 +7,8 @@ from pydantic import AfterValidator
 
 from app.auth.access import SignedInDep
 from app.auth.models import PasswordChange
-from app.auth.routes import _client_address, throttled
+from app.auth.routes import throttled
+from app.client_address import client_address
 from app.dependencies import SignUpServiceDep, UserId, UserRepositoryDep, UserServiceDep
 from app.errors import NOT_FOUND_RESPONSE, ErrorDetail
 from app.etags import (
@@ -65,7 +66,7 @@ async def create_user(payload: UserCreate, users: SignUpServiceDep, request: Req
     With AUTH=required, `email` and `password` are required; sign in with them at POST /auth/token.
     One address may sign up SIGNUPS_PER_HOUR times an hour (10 unless configured); an admin, any number.
     """
-    return answer_with_etag(response, await users.sign_up(payload, _client_address(request)))
+    return answer_with_etag(response, await users.sign_up(payload, client_address(request.scope)))
 
 
 @router.get("/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
@@ -104,7 +105,7 @@ async def change_my_password(
 
     A wrong current password counts as a failed sign-in: after 5 of either in 15 minutes, a 429.
     """
-    await users.change_password(change, _client_address(request))
+    await users.change_password(change, client_address(request.scope))
 
 
 @router.api_route("/me", methods=["PUT", "PATCH", "DELETE", "POST"], include_in_schema=False)

@@ -55,12 +55,11 @@ class UserService:
         self.caller = caller
         self.settings = settings
 
-    async def sign_up(self, user: UserCreate, client_address: str | None = None) -> Versioned[UserPublic]:
+    async def sign_up(self, user: UserCreate, client_address: str) -> Versioned[UserPublic]:
         """POST /users/: a new user, who can sign in if they were given an email and a password.
 
         With AUTH=required, anyone but an admin signs up at most
-        SIGNUPS_PER_HOUR times an hour from one `client_address` (None: a
-        caller with no client to count). Counted once the request is valid and
+        SIGNUPS_PER_HOUR times an hour from one `client_address`. Counted once the request is valid and
         before its password is hashed, the hash being what a flood would cost;
         a sign-up whose email turns out taken counts too, which also bounds
         probing for registered emails.
@@ -74,8 +73,7 @@ class UserService:
         values = user.model_dump(exclude={"password"})
         if user.password is not None:
             _check_password(user.password, user.email)
-        if client_address is not None:
-            await self._count_sign_up(client_address)
+        await self._count_sign_up(client_address)
         if user.password is not None:
             values["password_hash"] = await hash_password(user.password.get_secret_value())
         async with self.open_session() as session:

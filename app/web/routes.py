@@ -19,7 +19,7 @@ from pydantic import Field as Rules
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.access import NotAuthenticated
-from app.auth.service import Authenticator, TooManyFailures
+from app.auth.service import Authenticator, TooManyFailures, TooManySignUps
 from app.client_address import client_address
 from app.db import SessionDep, SessionOpener, SessionOpenerDep
 from app.models import (
@@ -119,7 +119,7 @@ async def sign_in_form(
 async def sign_up_page(request: Request, visitor: VisitorDep) -> Response:
     if not visitor.auth_required or visitor.caller.signed_in:
         return go_to(request, "/app/")
-    return render(request, "sign_up.html", visitor, values={}, errors={})
+    return render(request, "sign_up.html", visitor, values={}, errors={}, error=None)
 
 
 async def _create_user(
@@ -130,7 +130,7 @@ async def _create_user(
     service = UserService(open_session, EVERY_ROW, visitor.caller, request.app.state.settings)
     try:
         user = UserCreate.model_validate_json(as_json_body(fields, numbers=("age",)))
-        return await service.sign_up(user)
+        return await service.sign_up(user, client_address(request.scope))
     except (ValidationError, RequestValidationError) as failure:
         return errors_of(failure)
     except Conflict as failure:
@@ -150,9 +150,12 @@ async def sign_up_form(
     if not visitor.auth_required:
         return go_to(request, "/app/")
     fields = {"name": name, "age": age, "email": email, "password": password}
-    created = await _create_user(request, visitor, open_session, fields)
+    values = {**fields, "password": ""}
+    try:
+        created = await _create_user(request, visitor, open_session, fields)
+    except TooManySignUps as failure:  # counted per address, as POST /users/ counts them
+        return render(request, "sign_up.html", visitor, 429, values=values, errors={}, error=failure.detail)
     if isinstance(created, dict):
-        values = {**fields, "password": ""}
         return render(request, "sign_up.html", visitor, 422, values=values, errors=created)
     await _sign_in(request, open_session, email, password)
     return go_to(request, "/app/")
