@@ -40,6 +40,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         echo=settings.sql_echo,
+        # A failed statement's error text names its bound values, and those can
+        # be a password hash or an email: the error is logged, the values never.
+        hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.tokens import AUDIENCE, ISSUER
 from tests.helpers import JOHN, PASSWORD, TEST_SECRET_KEY, bearer, error_locations, sign_in, sign_up
@@ -390,3 +391,14 @@ async def test_no_password_or_token_appears_in_a_log_line_or_an_error_body(
         assert secret not in logged
         for body in bodies:
             assert secret not in body
+
+
+async def test_a_failed_statements_error_text_names_no_bound_value(engine: AsyncEngine) -> None:
+    """The engine hides bound parameters: a failed INSERT's error, which the 500 path logs, holds no hash."""
+    secret_hash = "$argon2id$v=19$m=19456,t=2,p=1$never-in-a-log"
+    statement = text("INSERT INTO users (name, age, password_hash) VALUES (:name, :age, :hash)")
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as failure:
+            await connection.execute(statement, {"name": "Jane Doe", "age": 2**40, "hash": secret_hash})
+    assert "never-in-a-log" not in str(failure.value)
+    assert "hidden due to hide_parameters" in str(failure.value)
