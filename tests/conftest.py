@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -122,8 +123,7 @@ async def required_client(required_app: FastAPI, connection: AsyncConnection) ->
 
 @asynccontextmanager
 async def client_in_transaction(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
-    """An HTTP client for `app`, whose sessions all run in the test's transaction."""
-    # The app's commits become savepoint releases; the outer rollback undoes them.
+    """An HTTP client for `app`, whose sessions all run in the test's transaction, each in a savepoint of its own."""
     sessionmaker = async_sessionmaker(
         bind=connection,
         class_=AsyncSession,
@@ -131,14 +131,39 @@ async def client_in_transaction(app: FastAPI, connection: AsyncConnection) -> As
         join_transaction_mode="create_savepoint",
     )
 
+    @asynccontextmanager
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        """As the app's autocommit session: what ran stays, even when the request then fails."""
         async with sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                try:
+                    await session.commit()  # releases the savepoint; the test's rollback undoes it all
+                except DBAPIError:  # a statement failed and aborted the savepoint: only undoing it lets the test go on
+                    await session.rollback()
+
+    @asynccontextmanager
+    async def transaction_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        """As `Database.transaction()`: a savepoint released at the end, rolled back on any exception."""
+        async with sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def request_session() -> AsyncIterator[AsyncSession]:
+        async with session_in_test_transaction() as session:
             yield session
 
-    async def opener_in_test_transaction() -> SessionOpener:
-        return asynccontextmanager(session_in_test_transaction)
+    opener = SessionOpener(session_in_test_transaction, transaction_in_test_transaction)
 
-    app.dependency_overrides[get_session] = session_in_test_transaction
+    async def opener_in_test_transaction() -> SessionOpener:
+        return opener
+
+    app.dependency_overrides[get_session] = request_session
     app.dependency_overrides[get_session_opener] = opener_in_test_transaction
     try:
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:

@@ -126,4 +126,3 @@ class UserRepository(Repository[UserPublic]):
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         if await self._first(_SET_PASSWORD_HASH, row_id=user_id, new_hash=password_hash) is None:
             raise NotFound(self.resource, user_id)
-        await self.session.commit()
