@@ -51,15 +51,17 @@ class Authenticator:
                 raise TooManyFailures(retry_after)
             account = await UserRepository(session).account_by_email(email)
         matches, new_hash = await verify_password(password, account.password_hash if account else None)
-        async with self.open_session() as session:
+        if account is None or not matches:
+            async with self.open_session() as session:
+                await AuthRepository(session).record_failure(email, client_address)
+            raise NotAuthenticated(WRONG_CREDENTIALS, token_sent=False)
+        refresh_token = new_refresh_token()
+        # The login and what it settles land together: no new hash or forgiven failures without the login.
+        async with self.open_session.transaction() as session:
             auth = AuthRepository(session)
-            if account is None or not matches:
-                await auth.record_failure(email, client_address)
-                raise NotAuthenticated(WRONG_CREDENTIALS, token_sent=False)
             if new_hash is not None:  # hashed with older parameters: store it at today's
                 await UserRepository(session).set_password_hash(account.user_id, new_hash)
             await auth.forgive(email)
-            refresh_token = new_refresh_token()
             await auth.issue(account.user_id, refresh_token_digest(refresh_token), self.refresh_lifetime)
         return self._pair(account.user_id, account.is_admin, refresh_token)
 
