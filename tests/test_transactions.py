@@ -182,6 +182,22 @@ async def test_an_admins_password_reset_whose_revocation_fails_leaves_the_old_pa
     assert refreshed.status_code == 200
 
 
+async def test_a_demotion_whose_revocation_fails_leaves_the_admin_an_admin(
+    committing: AsyncClient, database_url: str
+) -> None:
+    admin = await sign_up(committing, "admin@example.com")
+    jane = await sign_up(committing, JANE)
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+        connection.execute("UPDATE users SET is_admin = true WHERE id = ANY(%s)", [[admin["id"], jane["id"]]])
+    admin_token = committing.app.state.access_tokens.issue(admin["id"], is_admin=True)  # type: ignore[attr-defined]
+    pair = await sign_in(committing, JANE)
+    with held(database_url, "SELECT 1 FROM refresh_tokens WHERE user_id = %s FOR UPDATE", jane["id"]):
+        response = await committing.patch(f"/users/{jane['id']}", json={"is_admin": False}, headers=bearer(admin_token))
+    assert (response.status_code, response.json()) == UNAVAILABLE
+    assert stored(database_url, "SELECT is_admin FROM users WHERE id = %s", jane["id"]) is True
+    assert (await committing.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code == 200
+
+
 async def test_a_sign_in_whose_login_cannot_be_stored_rehashes_and_forgives_nothing(
     committing: AsyncClient, database_url: str
 ) -> None:

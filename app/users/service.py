@@ -3,9 +3,10 @@
 The repository (app/users/repository.py) holds the statements; this holds
 what the statements cannot know: that only an admin makes an admin, that
 sign-up needs an email and a password when AUTH=required, that a password is
-checked and hashed, and that a new password ends every login of its user,
-in the same transaction (`SessionOpener.transaction()`): never a new
-password with the old logins still valid.
+checked and hashed, and that a new password, or admin rights taken away
+(`is_admin: false`), ends every login of the user in the same transaction
+(`SessionOpener.transaction()`): never a new password with the old logins
+still valid. Deleting a user ends their logins by ON DELETE CASCADE.
 """
 
 from typing import Any
@@ -74,15 +75,18 @@ class UserService:
         if "is_admin" in values and not self.caller.is_admin:
             raise Forbidden(ONLY_ADMINS_MAKE_ADMINS)
         password: SecretStr | None = values.pop("password", None)
-        if password is None:
+        demoted = values.get("is_admin") is False
+        if password is None and not demoted:
             async with self.open_session() as session:  # one statement, durable as it runs
                 return await UserRepository(session, self.scope).change(user_id, values, if_match)
-        async with self.open_session() as session:
-            account = await UserRepository(session, self.scope).account(user_id)  # a 404 for one out of reach
-        if account.password_hash is not None and not self.caller.is_admin:
-            raise Forbidden(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
-        values["password_hash"] = await self._hash_checked(password, values.get("email", account.email))
-        # A new password ends every login of the user, in the same transaction: neither lands alone.
+        if password is not None:
+            async with self.open_session() as session:
+                account = await UserRepository(session, self.scope).account(user_id)  # a 404 for one out of reach
+            if account.password_hash is not None and not self.caller.is_admin:
+                raise Forbidden(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
+            values["password_hash"] = await self._hash_checked(password, values.get("email", account.email))
+        # A new password, or admin rights taken away, ends every login of the user in the same
+        # transaction: neither lands alone.
         async with self.open_session.transaction() as session:
             changed = await UserRepository(session, self.scope).change(user_id, values, if_match)
             await AuthRepository(session).revoke_user(user_id)
