@@ -177,10 +177,11 @@ async def test_a_new_admin_is_one_from_their_next_token_on(
 # ---------------------------------------------------------------- the web page's visitor
 
 
-def with_cookie(client: AsyncClient, app: FastAPI, access_token: str, refresh_token: str) -> None:
-    """Put a signed-in browser session (this token pair) in the client's cookie jar, as signing in on the page does."""
+def with_cookie(client: AsyncClient, app: FastAPI, access_token: str, refresh_token: str) -> str:
+    """Put a signed-in browser session (this token pair) in the client's cookie jar; its CSRF token."""
     browser = cookies.BrowserSession(cookies.new_session().csrf, access_token, refresh_token)
     client.cookies.set(cookies.COOKIE_NAME, cookies.encode(browser, app.state.web_cookie_key), path="/app")
+    return browser.csrf
 
 
 async def test_the_web_page_asks_the_database_too(
@@ -200,6 +201,17 @@ async def test_the_web_page_asks_the_database_too(
     assert (deleted.status_code, deleted.headers["location"]) == (303, "/app/sign-in")
     signed_out = cookies.decode(deleted.cookies[cookies.COOKIE_NAME], required_app.state.web_cookie_key)
     assert signed_out is not None and signed_out.refresh_token is None
+
+
+async def test_a_deleted_users_cookie_reaches_no_page(required_client: AsyncClient, required_app: FastAPI) -> None:
+    jane = await sign_up(required_client, JANE)
+    pair = await sign_in(required_client, JANE)
+    deleted = await required_client.delete(f"/users/{jane['id']}", headers=bearer(pair["access_token"]))
+    assert deleted.status_code == 204
+    csrf = with_cookie(required_client, required_app, pair["access_token"], pair["refresh_token"])
+    assert (await required_client.get(f"/app/users/{jane['id']}")).status_code == 404
+    holding = {"name": "AAPL", "price": "1", "quantity": "1", "is_active": "on", "csrf_token": csrf}
+    assert (await required_client.post(f"/app/users/{jane['id']}/stocks", data=holding)).status_code == 404
 
 
 # ---------------------------------------------------------------- what it costs
