@@ -4,6 +4,7 @@ import asyncio
 import select
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
@@ -48,8 +49,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         # Most requests are one statement, which PostgreSQL runs atomically on
         # its own: in autocommit there is no BEGIN before it and no COMMIT or
-        # ROLLBACK after, two round trips saved. Every write is one statement
-        # (app/repository.py), so none needs a transaction of its own.
+        # ROLLBACK after, two round trips saved. The few writes of several
+        # statements that must land together ask for a transaction
+        # (`Database.transaction()`), and pay those two round trips alone.
         isolation_level="AUTOCOMMIT",
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
@@ -120,6 +122,7 @@ class Database:
         self._patience = settings.db_pool_timeout
         # Requests in line for a place now (app/metrics.py reads it); counted on the waiting path only.
         self.waiting = 0
+        self.opener = SessionOpener(self.session, self.transaction)
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -142,9 +145,32 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A place in the line and a session; closing it returns the connection and the place."""
+        """A place in the line and a session whose statements each commit on their own (autocommit).
+
+        Closing it returns the connection and the place. Nothing here commits:
+        a statement is durable once it has run, so repositories never commit.
+        """
         async with self.turn(), self.sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements land together or not at all: committed at the end, rolled back on any exception.
+
+        For writes that must hold together (a new password and the end of
+        every login made with the old one). The connection runs READ COMMITTED
+        for this block only, so PostgreSQL gets a BEGIN before the first
+        statement and a COMMIT after the last; the pool sets it back to
+        autocommit when it returns, so the next request on it pays nothing.
+        """
+        async with self.session() as session:
+            await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     @property
     def in_use(self) -> int:
@@ -164,8 +190,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
-# Opens a session, for as long as an `async with` lasts.
-SessionOpener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpener:
+    """Opens a session for as long as an `async with` lasts: `opener()` autocommits, `opener.transaction()` does not.
+
+    A service that writes more than one statement for one change writes them
+    in `transaction()`; any other statement runs in `opener()`, where it is
+    durable as soon as it has run.
+    """
+
+    session: OpenSession
+    transaction: OpenSession
+
+    def __call__(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.session()
 
 
 async def get_session_opener(request: Request) -> SessionOpener:
@@ -176,7 +217,7 @@ async def get_session_opener(request: Request) -> SessionOpener:
     every other request needs.
     """
     database: Database = request.app.state.database
-    return database.session
+    return database.opener
 
 
 SessionOpenerDep = Annotated[SessionOpener, Depends(get_session_opener)]

@@ -24,11 +24,18 @@ StockId = Annotated[int, Path(description="The stock's id.", examples=[1])]
 
 # Every dependency is `async def`: FastAPI runs plain functions in a thread
 # pool, a hop that costs more than what they do.
-async def user_repository(session: SessionDep, scope: ScopeDep) -> UserRepository:
+#
+# The scope before the session: FastAPI settles dependencies in the order they
+# are declared, and the scope needs the caller, whom an admin's token makes a
+# lookup on a session of its own (app/auth/access.py). Settled first, that
+# session is closed before the request's takes its place in the line; the
+# other way round, an admin's request would hold one place while waiting for
+# another, and with the line full would wait on itself until a 503.
+async def user_repository(scope: ScopeDep, session: SessionDep) -> UserRepository:
     return UserRepository(session, scope)
 
 
-async def stock_repository(session: SessionDep, scope: ScopeDep) -> StockRepository:
+async def stock_repository(scope: ScopeDep, session: SessionDep) -> StockRepository:
     return StockRepository(session, scope)
 
 

@@ -13,6 +13,10 @@ This base gives each of them the same shape of statement for the same job:
 - every statement carries the caller's `Scope` too: a signed-in user's
   requests reach only rows they own, and another's row is a `NotFound`
   exactly as if it did not exist (README, Authentication);
+- nothing here commits: in the session a request gets (app/db.py) each
+  statement is durable once it has run (autocommit), and inside
+  `Database.transaction()` the transaction commits at its end, so a
+  statement there is never committed before its partners;
 - statements are built once, with bound parameters, and reused: SQLAlchemy
   caches the compiled SQL by the statement's structure, but building a
   statement and its cache key on every request cost a quarter of a simple
@@ -228,7 +232,6 @@ class Repository(Generic[Public]):
         fields, params = _new_values(values)
         row = await self._first(_insert(self.table, fields), **params)
         assert row is not None  # INSERT ... RETURNING always returns the row
-        await self.session.commit()
         return self._answer(row)
 
     async def _update(self, row_id: int, values: dict[str, Any], if_match: IfMatch) -> Versioned[Public]:
@@ -249,7 +252,6 @@ class Repository(Generic[Public]):
         row = await self._first(statement, row_id=row_id, **params, **if_match.params(), **self.scope.params())
         if row is None:
             raise await self._missing_or_changed(row_id)
-        await self.session.commit()
         return self._answer(row)
 
     async def delete(self, row_id: int, if_match: IfMatch = ANY_VERSION) -> None:
@@ -258,7 +260,6 @@ class Repository(Generic[Public]):
         statement = _delete_by_id(self.table, self.owner_column)
         if await self._first(statement, row_id=row_id, **if_match.params(), **self.scope.params()) is None:
             raise await self._missing_or_changed(row_id)
-        await self.session.commit()
 
     async def _missing_or_changed(self, row_id: int) -> NotFound | VersionMismatch:
         """Why a conditional write touched no row: the row is gone, or its version moved on."""

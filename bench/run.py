@@ -16,7 +16,9 @@ bench/results/.
 
 More servers can join the same run, each measured beside the others:
   --log-cost             the API with its request log on (JSON lines to a file): what a line costs
-  --token-cost           the API sent an admin's bearer token with every request: what checking one costs
+  --token-cost           the API sent a user's bearer token with every request: what checking one costs
+  --admin-cost           the API sent an admin's bearer token with every request: what asking the
+                         database about the admin's rights costs, on top of checking the token
   --without-heap-freeze  the API without gc.freeze() after start-up (bench/variants.py): what it buys
   --against REF          the API as of a git commit (`git archive`), or in a directory: before and after
 --passes 3 runs every endpoint three times back to back and reports each
@@ -60,6 +62,7 @@ LOG_ON = "api, request log on"
 NO_FREEZE = "api without heap freeze"
 METRICS_ON = "api, metrics on"
 WITH_TOKEN = "api, bearer token sent"
+WITH_ADMIN_TOKEN = "api, admin's token sent"
 TOKEN_COST_BAR = 0.10  # a request with a token: at most 10% below the same request without one
 # Signs the bench's token; both API servers get it, so only the header differs.
 BENCH_SECRET_KEY = "the-bench-servers-signing-key-long-enough-for-hs256"
@@ -311,12 +314,17 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
         uvicorn(LOG_ON, "app.main:create_app", ACCESS_LOG="true")
     if arguments.metrics_cost:
         uvicorn(METRICS_ON, "app.main:create_app", METRICS_ENABLED="true")
+    tokens = AccessTokens(BENCH_SECRET_KEY.encode(), timedelta(hours=2))
     if arguments.token_cost:
-        # The same API; every request carries an admin's access token, which is checked (AUTH=open checks
-        # a token that is sent) and names a caller who may reach every row, so the answers are the same.
+        # The same API; every request carries a user's access token, which is checked (AUTH=open checks a
+        # token that is sent); with AUTH=open every caller reaches every row, so the answers are the same.
         uvicorn(WITH_TOKEN, "app.main:create_app")
-        token = AccessTokens(BENCH_SECRET_KEY.encode(), timedelta(hours=2)).issue(1, is_admin=True)
-        servers[-1].authorization = f"Bearer {token}"
+        servers[-1].authorization = f"Bearer {tokens.issue(1, is_admin=False)}"
+    if arguments.admin_cost:
+        # The same again with an admin's token (user 1 is made one in main()): each request also asks the
+        # database whether they still are (app/auth/access.py), which is the cost measured.
+        uvicorn(WITH_ADMIN_TOKEN, "app.main:create_app")
+        servers[-1].authorization = f"Bearer {tokens.issue(1, is_admin=True)}"
     if arguments.without_heap_freeze:
         uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze")
     if arguments.against:
@@ -371,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-cost", action="store_true", help="also the API with its request log on")
     parser.add_argument("--metrics-cost", action="store_true", help="also the API with METRICS_ENABLED=true")
     parser.add_argument("--token-cost", action="store_true", help="also the API sent a bearer token each request")
+    parser.add_argument("--admin-cost", action="store_true", help="also the API sent an admin's token each request")
     parser.add_argument(
         "--without-heap-freeze", action="store_true", help="also the API without gc.freeze() after start-up"
     )
@@ -392,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         fill_with_demo_data(database_url, DemoSize(users=users, stocks_per_user=stocks_per_user), seed=1)
         stocks = users * stocks_per_user
         with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+            connection.execute("UPDATE users SET is_admin = true WHERE id = 1")  # for --admin-cost
             connection.execute("VACUUM ANALYZE")
             postgres_version = connection.execute("SHOW server_version").fetchone() or ("?",)
 
@@ -452,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                 "log_cost": comparisons.get("log_cost"),
                 "metrics_cost": comparisons.get("metrics_cost"),
                 "token_cost": comparisons.get("token_cost"),
+                "admin_cost": comparisons.get("admin_cost"),
                 "bars": checks,
             },
             indent=2,
@@ -499,19 +510,29 @@ def compare(summaries: dict[str, dict[str, dict[str, Any]]], others: list[Server
             + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
             + f"; mean {result['metrics_cost']['mean']:+.1%} of throughput"
         )
-    if WITH_TOKEN in names:
-        by_rps = {name: 1 - servers[WITH_TOKEN]["rps"] / servers[API]["rps"] for name, servers in summaries.items()}
+    # A user's token against no token; an admin's against a user's (what the database's say on admin rights adds).
+    for variant, baseline, key, label in (
+        (WITH_TOKEN, API, "token_cost", "A bearer token"),
+        (WITH_ADMIN_TOKEN, WITH_TOKEN if WITH_TOKEN in names else API, "admin_cost", "An admin's token, against {}"),
+    ):
+        if variant not in names:
+            continue
+        by_rps = {name: 1 - servers[variant]["rps"] / servers[baseline]["rps"] for name, servers in summaries.items()}
         by_cpu = {
-            name: 1 - servers[API]["cpu_us_per_request"] / servers[WITH_TOKEN]["cpu_us_per_request"]
+            name: 1 - servers[baseline]["cpu_us_per_request"] / servers[variant]["cpu_us_per_request"]
             for name, servers in summaries.items()
         }
-        result["token_cost"] = {
+        p50s = {name: servers[variant]["p50_ms"] - servers[baseline]["p50_ms"] for name, servers in summaries.items()}
+        result[key] = {
+            "against": baseline,
             "by_endpoint_rps": {name: round(cost, 3) for name, cost in by_rps.items()},
             "by_endpoint_cpu": {name: round(cost, 3) for name, cost in by_cpu.items()},
+            "p50_ms_added_by_endpoint": {name: round(added, 2) for name, added in p50s.items()},
         }
         for what, costs in (("requests/s", by_rps), ("CPU per request", by_cpu)):
             result["lines"].append(
-                f"\nA bearer token, by {what}: " + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
+                f"\n{label.format(baseline)}, by {what}: "
+                + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
             )
     for name in names:
         if name.startswith("api at "):

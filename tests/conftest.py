@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from psycopg.pq import TransactionStatus
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -125,11 +126,10 @@ async def required_client(required_app: FastAPI, connection: AsyncConnection) ->
 async def client_in_transaction(
     app: FastAPI, connection: AsyncConnection, client_address: str = "127.0.0.1"
 ) -> AsyncIterator[AsyncClient]:
-    """An HTTP client for `app`, whose sessions all run in the test's transaction.
+    """An HTTP client for `app`, whose sessions all run in the test's transaction, each in a savepoint of its own.
 
     `client_address`: the request's client, as uvicorn hands it on (from X-Forwarded-For behind a trusted proxy).
     """
-    # The app's commits become savepoint releases; the outer rollback undoes them.
     sessionmaker = async_sessionmaker(
         bind=connection,
         class_=AsyncSession,
@@ -137,14 +137,39 @@ async def client_in_transaction(
         join_transaction_mode="create_savepoint",
     )
 
+    @asynccontextmanager
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        """As the app's autocommit session: what ran stays, even when the request then fails."""
         async with sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                if await _savepoint_aborted(session):  # a statement failed: only undoing it lets the test go on
+                    await session.rollback()
+                else:
+                    await session.commit()  # releases the savepoint; the test's rollback undoes it all
+
+    @asynccontextmanager
+    async def transaction_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        """As `Database.transaction()`: a savepoint released at the end, rolled back on any exception."""
+        async with sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def request_session() -> AsyncIterator[AsyncSession]:
+        async with session_in_test_transaction() as session:
             yield session
 
-    async def opener_in_test_transaction() -> SessionOpener:
-        return asynccontextmanager(session_in_test_transaction)
+    opener = SessionOpener(session_in_test_transaction, transaction_in_test_transaction)
 
-    app.dependency_overrides[get_session] = session_in_test_transaction
+    async def opener_in_test_transaction() -> SessionOpener:
+        return opener
+
+    app.dependency_overrides[get_session] = request_session
     app.dependency_overrides[get_session_opener] = opener_in_test_transaction
     try:
         transport = ASGITransport(app=app, client=(client_address, 123))
@@ -178,3 +203,10 @@ async def committed_required_client(required_app: FastAPI, engine: AsyncEngine) 
     finally:
         async with engine.begin() as connection:
             await connection.exec_driver_sql(EMPTY_EVERY_TABLE)
+
+
+async def _savepoint_aborted(session: AsyncSession) -> bool:
+    """Whether a statement failed in this session's savepoint, which PostgreSQL then refuses to release."""
+    driver_connection = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver_connection is not None  # a checked-out connection always has one
+    return bool(driver_connection.info.transaction_status == TransactionStatus.INERROR)

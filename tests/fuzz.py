@@ -49,15 +49,18 @@ def schemathesis_command(base_url: str, *options: str) -> list[str]:
     ]
 
 
-def admin_authorization(base_url: str) -> str:
-    """An `Authorization` header for a new user, with an admin's token minted with the server's key.
+def admin_authorization(base_url: str, env: dict[str, str]) -> str:
+    """An `Authorization` header for a new admin, with an admin's token minted with the server's key.
 
-    The claim, not the row, is what the API checks (tokens are verified
-    without the database), so the user need not be an admin in the table.
+    The user is made an admin in the table, by `python -m app create-admin` on
+    the server's database: the claim alone grants nothing (app/auth/access.py).
     """
     account = {"name": "Fuzz Admin", "email": "fuzz-admin@example.com", "password": "fuzzing passphrase"}
     response = httpx.post(f"{base_url}/users/", json=account, timeout=10)
     response.raise_for_status()
+    promoted = run_app({**env, "ADMIN_PASSWORD": account["password"]}, "create-admin", account["email"])
+    output, _ = promoted.communicate(timeout=60)
+    assert promoted.returncode == 0, output
     token = AccessTokens(FUZZ_SECRET_KEY.encode(), timedelta(hours=2)).issue(response.json()["id"], is_admin=True)
     return f"Authorization: Bearer {token}"
 
@@ -84,7 +87,7 @@ def fuzz(
             try:
                 wait_until_serving(base_url, app)
                 if auth == "required":
-                    options = ("--header", admin_authorization(base_url), *options)
+                    options = ("--header", admin_authorization(base_url, env), *options)
                 result = subprocess.run(
                     schemathesis_command(base_url, *options), cwd=scratch, capture_output=capture, text=True
                 )

@@ -2,10 +2,14 @@
 
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy import update
 from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import app.auth.models  # noqa: F401  (registers the account tables on SQLModel.metadata)
+from app.models import USERS
 
 # Empties every table the models define, for tests whose requests commit for real.
 # Derived from the metadata, so a table added later is emptied too.
@@ -76,3 +80,16 @@ async def sign_in(client: AsyncClient, email: str, password: str = PASSWORD) -> 
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
+
+
+async def admin_token(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, email: str = "admin@example.com"
+) -> str:
+    """An access token of a new user made admin in the database (as `python -m app create-admin` does).
+
+    A token that merely claims admin is not enough: the database is asked (app/auth/access.py).
+    """
+    user = await sign_up(client, email)
+    await session.exec(update(USERS).where(USERS.c.id == user["id"]).values(is_admin=True))
+    token: str = app.state.access_tokens.issue(user["id"], is_admin=True)
+    return token

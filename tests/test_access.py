@@ -3,6 +3,11 @@
 The table below is the access policy. An operation added to the API without a
 row here fails `test_every_operation_has_a_decision`, so nobody can add an
 endpoint without deciding who may call it.
+
+Two callers hold a token that claims admin when the database no longer
+agrees: a demoted admin (an ordinary user now) is decided exactly as another
+user is, and a deleted admin's token names nobody, so it is refused (401)
+wherever a caller is read and is anonymous's elsewhere.
 """
 
 from dataclasses import dataclass
@@ -11,14 +16,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.passwords import hash_password
 from app.models import STOCKS, USERS
 from tests.helpers import AAPL, JOHN, PASSWORD, bearer
 
-CALLERS = ("anonymous", "other", "owner", "admin")
+CALLERS = ("anonymous", "other", "owner", "admin", "demoted admin", "deleted admin")
 
 
 @dataclass
@@ -31,38 +36,41 @@ class World:
     emails: dict[str, str]
 
 
-# operationId -> (method, path, body, status for anonymous, another user, the owner, an admin), AUTH=required.
+# operationId -> (method, path, body, status for each of CALLERS), AUTH=required.
 # A body may depend on the caller (their own password, a fresh refresh token); then it is named.
 Body = dict[str, Any] | str | None  # a str names a body made for the caller (resolve_body)
-REQUIRED: dict[str, tuple[str, str, Body, tuple[int, int, int, int]]] = {
-    "health": ("GET", "/", None, (200, 200, 200, 200)),
-    "liveness": ("GET", "/health/live", None, (200, 200, 200, 200)),
-    "readiness": ("GET", "/health/ready", None, (200, 200, 200, 200)),
-    "sign_in": ("POST", "/auth/token", "credentials", (200, 200, 200, 200)),
-    "refresh": ("POST", "/auth/refresh", "refresh", (200, 200, 200, 200)),
-    "sign_out": ("POST", "/auth/logout", "refresh", (204, 204, 204, 204)),
-    "create_user": ("POST", "/users/", "sign-up", (201, 201, 201, 201)),
-    "read_users": ("GET", "/users/", None, (401, 200, 200, 200)),
-    "read_me": ("GET", "/users/me", None, (401, 200, 200, 200)),
-    "change_my_password": ("PUT", "/users/me/password", "password", (401, 204, 204, 204)),
-    "read_user": ("GET", "/users/{owner}", None, (401, 404, 200, 200)),
-    "replace_user": ("PUT", "/users/{owner}", {"name": "Jane Doe"}, (401, 404, 200, 200)),
-    "update_user": ("PATCH", "/users/{owner}", {"age": 31}, (401, 404, 200, 200)),
-    "delete_user": ("DELETE", "/users/{owner}", None, (401, 404, 204, 204)),
-    "create_stock_for_user": ("POST", "/users/{owner}/stocks/", AAPL, (401, 404, 201, 201)),
-    "read_user_stocks": ("GET", "/users/{owner}/stocks/", None, (401, 404, 200, 200)),
-    "read_portfolio": ("GET", "/users/{owner}/portfolio", None, (401, 404, 200, 200)),
-    "read_stocks": ("GET", "/stocks/", None, (401, 200, 200, 200)),
-    "read_stock": ("GET", "/stocks/{stock}", None, (401, 404, 200, 200)),
-    "replace_stock": ("PUT", "/stocks/{stock}", AAPL, (401, 404, 200, 200)),
-    "update_stock": ("PATCH", "/stocks/{stock}", {"quantity": 3}, (401, 404, 200, 200)),
-    "delete_stock": ("DELETE", "/stocks/{stock}", None, (401, 404, 204, 204)),
+Statuses = tuple[int, int, int, int, int, int]
+REQUIRED: dict[str, tuple[str, str, Body, Statuses]] = {
+    #                                                          anon other owner admin demoted deleted
+    "health": ("GET", "/", None, (200, 200, 200, 200, 200, 200)),
+    "liveness": ("GET", "/health/live", None, (200, 200, 200, 200, 200, 200)),
+    "readiness": ("GET", "/health/ready", None, (200, 200, 200, 200, 200, 200)),
+    "sign_in": ("POST", "/auth/token", "credentials", (200, 200, 200, 200, 200, 200)),
+    "refresh": ("POST", "/auth/refresh", "refresh", (200, 200, 200, 200, 200, 200)),
+    "sign_out": ("POST", "/auth/logout", "refresh", (204, 204, 204, 204, 204, 204)),
+    "create_user": ("POST", "/users/", "sign-up", (201, 201, 201, 201, 201, 401)),
+    "read_users": ("GET", "/users/", None, (401, 200, 200, 200, 200, 401)),
+    "read_me": ("GET", "/users/me", None, (401, 200, 200, 200, 200, 401)),
+    "change_my_password": ("PUT", "/users/me/password", "password", (401, 204, 204, 204, 204, 401)),
+    "read_user": ("GET", "/users/{owner}", None, (401, 404, 200, 200, 404, 401)),
+    "replace_user": ("PUT", "/users/{owner}", {"name": "Jane Doe"}, (401, 404, 200, 200, 404, 401)),
+    "update_user": ("PATCH", "/users/{owner}", {"age": 31}, (401, 404, 200, 200, 404, 401)),
+    "delete_user": ("DELETE", "/users/{owner}", None, (401, 404, 204, 204, 404, 401)),
+    "create_stock_for_user": ("POST", "/users/{owner}/stocks/", AAPL, (401, 404, 201, 201, 404, 401)),
+    "read_user_stocks": ("GET", "/users/{owner}/stocks/", None, (401, 404, 200, 200, 404, 401)),
+    "read_portfolio": ("GET", "/users/{owner}/portfolio", None, (401, 404, 200, 200, 404, 401)),
+    "read_stocks": ("GET", "/stocks/", None, (401, 200, 200, 200, 200, 401)),
+    "read_stock": ("GET", "/stocks/{stock}", None, (401, 404, 200, 200, 404, 401)),
+    "replace_stock": ("PUT", "/stocks/{stock}", AAPL, (401, 404, 200, 200, 404, 401)),
+    "update_stock": ("PATCH", "/stocks/{stock}", {"quantity": 3}, (401, 404, 200, 200, 404, 401)),
+    "delete_stock": ("DELETE", "/stocks/{stock}", None, (401, 404, 204, 204, 404, 401)),
 }
-# With AUTH=open, everyone gets what an admin gets, as in the guide; "me" needs someone to be.
+# With AUTH=open, everyone gets what an admin gets, as in the guide; "me" needs someone to be. A token that
+# is sent is still checked: a deleted admin's is refused there too, as with AUTH=required.
 SIGNED_IN_ONLY = {"read_me", "change_my_password"}
 OPEN = {
-    operation: (method, path, body, (401 if operation in SIGNED_IN_ONLY else admin, admin, admin, admin))
-    for operation, (method, path, body, (_, _, _, admin)) in REQUIRED.items()
+    operation: (method, path, body, (401 if operation in SIGNED_IN_ONLY else admin, *[admin] * 4, deleted))
+    for operation, (method, path, body, (_, _, _, admin, _, deleted)) in REQUIRED.items()
 }
 
 
@@ -104,19 +112,22 @@ async def test_who_may_call_what(
         resource = "Stock" if "{stock}" in path else "User"
         row_id = world.stock_id if resource == "Stock" else world.owner_id
         assert response.json() == {"detail": f"{resource} with ID {row_id} not found"}
-    if operation == "read_stocks" and mode == "required" and caller == "other":
+    if operation == "read_stocks" and mode == "required" and caller in ("other", "demoted admin"):
         assert response.json() == []  # their own: none
-    if operation == "read_users" and mode == "required" and caller in ("other", "owner"):
+    if operation == "read_users" and mode == "required" and caller in ("other", "owner", "demoted admin"):
         assert [user["email"] for user in response.json()] == [world.emails[caller]]
 
 
 async def build_world(session: AsyncSession, app: FastAPI) -> World:
-    """Users written straight to the test's transaction (one hash for all of them), with tokens minted."""
+    """Users written straight to the test's transaction (one hash for all of them), with tokens minted.
+
+    The demoted admin's token was minted while she was an admin; the deleted admin's, for a user since deleted.
+    """
     password_hash = await _password_hash()
     ids: dict[str, int] = {}
     emails: dict[str, str] = {}
-    for name in ("other", "owner", "admin"):
-        emails[name] = f"{name}@example.com"
+    for name in ("other", "owner", "admin", "demoted admin", "deleted admin"):
+        emails[name] = f"{name.replace(' ', '-')}@example.com"
         ids[name] = (
             await session.exec(
                 insert(USERS)
@@ -124,14 +135,16 @@ async def build_world(session: AsyncSession, app: FastAPI) -> World:
                 .returning(USERS.c.id)
             )
         ).scalar_one()
+    await session.exec(delete(USERS).where(USERS.c.id == ids["deleted admin"]))
+    del emails["deleted admin"]
     stock_id = (
         await session.exec(
             insert(STOCKS).values(name="AAPL", price=1, quantity=1, user_id=ids["owner"]).returning(STOCKS.c.id)
         )
     ).scalar_one()
     tokens: dict[str, str | None] = {"anonymous": None}
-    for name in ("other", "owner", "admin"):
-        tokens[name] = app.state.access_tokens.issue(ids[name], is_admin=name == "admin")
+    for name in ("other", "owner", "admin", "demoted admin", "deleted admin"):
+        tokens[name] = app.state.access_tokens.issue(ids[name], is_admin=name.endswith("admin"))
     return World(owner_id=ids["owner"], stock_id=stock_id, tokens=tokens, emails=emails)
 
 
@@ -154,7 +167,7 @@ async def resolve_body(body: Body, caller: str, world: World, http: AsyncClient)
         assert response.status_code == 200, response.text
         return {"refresh_token": response.json()["refresh_token"]}
     if body == "sign-up":
-        return {**JOHN, "email": f"new-{caller}@example.com", "password": PASSWORD}
+        return {**JOHN, "email": f"new-{caller.replace(' ', '-')}@example.com", "password": PASSWORD}
     if body == "password":
         return {"current_password": PASSWORD, "new_password": PASSWORD}
     return body

@@ -14,9 +14,10 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.tokens import AUDIENCE, ISSUER
-from tests.helpers import JOHN, PASSWORD, TEST_SECRET_KEY, bearer, error_locations, sign_in, sign_up
+from tests.helpers import JOHN, PASSWORD, TEST_SECRET_KEY, admin_token, bearer, error_locations, sign_in, sign_up
 
 JANE = "jane@example.com"
 
@@ -79,15 +80,17 @@ async def test_an_email_is_one_account_whatever_its_case(required_client: AsyncC
     assert (response.status_code, response.json()) == (409, {"detail": "A user with this email already exists"})
 
 
-async def test_only_an_admin_makes_an_admin(required_client: AsyncClient, required_app: FastAPI) -> None:
+async def test_only_an_admin_makes_an_admin(
+    required_client: AsyncClient, required_app: FastAPI, session: AsyncSession
+) -> None:
     body = {**JOHN, "email": JANE, "password": PASSWORD, "is_admin": True}
     assert (await required_client.post("/users/", json=body)).status_code == 403
     user = await sign_up(required_client, JANE)
     own_token = required_app.state.access_tokens.issue(user["id"], is_admin=False)
     patched = await required_client.patch(f"/users/{user['id']}", json={"is_admin": True}, headers=bearer(own_token))
     assert (patched.status_code, patched.json()) == (403, {"detail": "Only an admin may set is_admin"})
-    admin_token = required_app.state.access_tokens.issue(999_999, is_admin=True)
-    patched = await required_client.patch(f"/users/{user['id']}", json={"is_admin": True}, headers=bearer(admin_token))
+    admin = await admin_token(required_client, required_app, session)
+    patched = await required_client.patch(f"/users/{user['id']}", json={"is_admin": True}, headers=bearer(admin))
     assert (patched.status_code, patched.json()["is_admin"]) == (200, True)
 
 
@@ -303,7 +306,7 @@ async def test_a_new_password_follows_the_same_rules(required_client: AsyncClien
 
 
 async def test_a_password_is_changed_by_patch_only_where_there_was_none(
-    required_client: AsyncClient, required_app: FastAPI
+    required_client: AsyncClient, required_app: FastAPI, session: AsyncSession
 ) -> None:
     user = await sign_up(required_client, JANE)
     token = (await sign_in(required_client, JANE))["access_token"]
@@ -312,7 +315,7 @@ async def test_a_password_is_changed_by_patch_only_where_there_was_none(
     )
     assert response.status_code == 403
     assert "PUT /users/me/password" in response.json()["detail"]
-    admin = required_app.state.access_tokens.issue(999_999, is_admin=True)
+    admin = await admin_token(required_client, required_app, session)
     reset = await required_client.patch(
         f"/users/{user['id']}", json={"password": "another passphrase"}, headers=bearer(admin)
     )

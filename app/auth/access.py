@@ -10,6 +10,16 @@ The decision for each endpoint, with AUTH=required (README, Authentication):
 
 With AUTH=open every endpoint answers anyone, as in the guide; a token that is
 sent is still checked, and a bad one is still a 401.
+
+A token says who is calling; the database says whether they are an admin, on
+every request. The token's `adm` claim only says whether to ask: a token that
+does not claim admin can never grant it, so an ordinary user's request costs
+no extra statement; a token that claims it is checked against the user's row
+(one primary-key lookup, on a session of its own, closed before the request's
+own session takes its place in the line), and the caller is an admin only if
+the row says so now. A demoted admin's old token is an ordinary user's, and a
+deleted admin's is refused (401). A deleted ordinary user's token reaches no
+row: every statement is scoped to a user who no longer owns any.
 """
 
 from dataclasses import dataclass
@@ -18,9 +28,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 
-from app.auth.tokens import AccessTokens, InvalidToken
+from app.auth.tokens import AccessTokens, InvalidToken, TokenClaims
 from app.config import Settings
+from app.db import SessionOpener, SessionOpenerDep
 from app.repository import EVERY_ROW, Scope
+from app.users.repository import UserRepository
 
 # auto_error=False: a missing token is for the endpoint to judge (sign-up takes
 # none); /docs' Authorize button logs in through this token URL.
@@ -49,7 +61,7 @@ NOT_AUTHENTICATED = "Not authenticated: sign in at POST /auth/token and send the
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The user a request acts for: an id, or None for anonymous."""
+    """The user a request acts for: an id, or None for anonymous; an admin only if the database says so now."""
 
     user_id: int | None = None
     is_admin: bool = False
@@ -62,17 +74,40 @@ class Caller:
 ANONYMOUS = Caller()
 
 
-async def current_caller(request: Request, token: Annotated[str | None, Security(bearer_token)]) -> Caller:
-    """The caller named by the Bearer token, checked by its signature alone (no database round trip)."""
+INVALID_TOKEN = "Invalid or expired access token"
+
+
+async def caller_named_by(claims: TokenClaims, open_session: SessionOpener) -> Caller | None:
+    """The caller a valid token names, an admin only if their row says so now; None if the user is gone.
+
+    Only a token that claims admin is looked up: one that does not can never
+    grant it, whatever the row says (a new admin is one from their next token on).
+    """
+    if not claims.is_admin:
+        return Caller(user_id=claims.user_id)
+    async with open_session() as session:
+        is_admin = await UserRepository(session).is_admin(claims.user_id)
+    if is_admin is None:
+        return None
+    return Caller(user_id=claims.user_id, is_admin=is_admin)
+
+
+async def current_caller(
+    request: Request, token: Annotated[str | None, Security(bearer_token)], open_session: SessionOpenerDep
+) -> Caller:
+    """The caller named by the Bearer token: its signature says who; admin rights are the database's say."""
     if token is None:
         return ANONYMOUS
     access_tokens: AccessTokens = request.app.state.access_tokens
     try:
         claims = access_tokens.check(token)
     except InvalidToken:
-        raise NotAuthenticated("Invalid or expired access token", token_sent=True) from None
+        raise NotAuthenticated(INVALID_TOKEN, token_sent=True) from None
     request.state.user_id = claims.user_id  # for the request's log line
-    return Caller(user_id=claims.user_id, is_admin=claims.is_admin)
+    caller = await caller_named_by(claims, open_session)
+    if caller is None:  # a deleted admin's token: it names nobody, so it reaches nothing
+        raise NotAuthenticated(INVALID_TOKEN, token_sent=True)
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -191,9 +191,7 @@ class AuthRepository:
         """Run one statement to its end; its first row, if it returns any."""
         # As in app/repository.py: sqlmodel's exec() is typed for its own select() only.
         result = await self.session.exec(statement, params=params)  # type: ignore[call-overload]
-        row = result.mappings().first() if result.returns_rows else None
-        await self.session.commit()
-        return row
+        return result.mappings().first() if result.returns_rows else None
 
     # -- refresh tokens
 

@@ -87,12 +87,13 @@ class Authenticator:
         if account is None or not matches:
             await record_failure(self.open_session, email, client_address)
             raise NotAuthenticated(WRONG_CREDENTIALS, token_sent=False)
-        async with self.open_session() as session:
+        refresh_token = new_refresh_token()
+        # The login and what it settles land together: no new hash or forgiven failures without the login.
+        async with self.open_session.transaction() as session:
             auth = AuthRepository(session)
             if new_hash is not None:  # hashed with older parameters: store it at today's
                 await UserRepository(session).set_password_hash(account.user_id, new_hash)
             await auth.forgive(email)
-            refresh_token = new_refresh_token()
             await auth.issue(account.user_id, refresh_token_digest(refresh_token), self.refresh_lifetime)
         return self._pair(account.user_id, account.is_admin, refresh_token)
 

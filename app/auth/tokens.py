@@ -4,9 +4,12 @@ An access token is a JWT signed with HS256 and SECRET_KEY: `sub` (the user's
 id), `adm` (admin or not), `typ` ("access"), `iss`, `aud`, `iat`, `exp` and
 a `jti`. Decoding pins the algorithm, the issuer and the audience and requires
 every claim, so `alg: none`, a token for another service, or one missing a
-claim is refused. Being self-contained, it is valid until it expires
-(ACCESS_TOKEN_MINUTES): revoking a login or demoting an admin takes effect at
-the next refresh, at most that many minutes later.
+claim is refused. Being self-contained, it says who the caller is until it
+expires (ACCESS_TOKEN_MINUTES): signing out or revoking a login takes effect
+at the next refresh, at most that many minutes later. Admin rights are not
+taken on its word: `adm` only says whether to ask the database, which is
+asked on every request that claims them (app/auth/access.py), so a demoted
+or deleted admin loses them at once.
 
 A refresh token is 256 random bits; the database keeps only its SHA-256
 (app/auth/repository.py), so a copy of the table cannot be replayed.

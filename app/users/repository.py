@@ -12,7 +12,16 @@ from sqlalchemy.exc import IntegrityError
 
 from app.models import STOCKS, USERS, UserPublic, UserWithStocks
 from app.paging import Page, PageParams, SortOrder
-from app.repository import Conflict, IfMatch, NotFound, Repository, Versioned, owner_matches, readable_columns
+from app.repository import (
+    Conflict,
+    IfMatch,
+    NotFound,
+    Repository,
+    Versioned,
+    can_exist,
+    owner_matches,
+    readable_columns,
+)
 
 # A user and their stocks in one round trip: the user's columns, then each
 # stock's (all NULL for a user without stocks), one row per stock. Plain
@@ -29,6 +38,7 @@ _STOCK_COLUMNS = [(f"stock_{column.name}", column.name) for column in STOCKS.c]
 _ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.email, USERS.c.password_hash, USERS.c.is_admin)
 _ACCOUNT_BY_EMAIL = select(*_ACCOUNT_COLUMNS).where(USERS.c.email == bindparam("email"))
 _ACCOUNT_BY_ID = select(*_ACCOUNT_COLUMNS).where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
+_IS_ADMIN = select(USERS.c.is_admin).where(USERS.c.id == bindparam("row_id"))
 _SET_PASSWORD_HASH = (
     update(USERS)
     .where(USERS.c.id == bindparam("row_id"))
@@ -123,7 +133,13 @@ class UserRepository(Repository[UserPublic]):
             raise NotFound(self.resource, user_id)
         return Account(row["id"], row["email"], row["password_hash"], row["is_admin"])
 
+    async def is_admin(self, user_id: int) -> bool | None:
+        """Whether the user is an admin now, by primary key; None if there is no such user (whatever the scope)."""
+        if not can_exist(user_id):
+            return None
+        row = await self._first(_IS_ADMIN, row_id=user_id)
+        return None if row is None else bool(row["is_admin"])
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         if await self._first(_SET_PASSWORD_HASH, row_id=user_id, new_hash=password_hash) is None:
             raise NotFound(self.resource, user_id)
-        await self.session.commit()

@@ -95,7 +95,7 @@ async def read_me(caller: SignedInDep, users: UserRepositoryDep, response: Respo
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    # 404: the token outlived its user (tokens are checked without the database).
+    # 404: the token outlived its user (an ordinary user's token is checked without the database).
     responses={**FORBIDDEN, **NOT_FOUND_RESPONSE, **WRONG_PASSWORDS_THROTTLED},
 )
 async def change_my_password(

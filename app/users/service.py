@@ -4,7 +4,10 @@ The repository (app/users/repository.py) holds the statements; this holds
 what the statements cannot know: that only an admin makes an admin, that
 sign-up needs an email and a password when AUTH=required, that a password is
 checked and hashed, that guessing the current one is throttled as sign-ins are,
-and that a new password ends every login of its user.
+and that a new password, or admin rights taken away (`is_admin: false`), ends
+every login of the user in the same transaction (`SessionOpener.transaction()`):
+never a new password with the old logins still valid. Deleting a user ends
+their logins by ON DELETE CASCADE.
 """
 
 from typing import Any
@@ -104,16 +107,21 @@ class UserService:
         if "is_admin" in values and not self.caller.is_admin:
             raise Forbidden(ONLY_ADMINS_MAKE_ADMINS)
         password: SecretStr | None = values.pop("password", None)
+        demoted = values.get("is_admin") is False
+        if password is None and not demoted:
+            async with self.open_session() as session:  # one statement, durable as it runs
+                return await UserRepository(session, self.scope).change(user_id, values, if_match)
         if password is not None:
             async with self.open_session() as session:
                 account = await UserRepository(session, self.scope).account(user_id)  # a 404 for one out of reach
             if account.password_hash is not None and not self.caller.is_admin:
                 raise Forbidden(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
             values["password_hash"] = await self._hash_checked(password, values.get("email", account.email))
-        async with self.open_session() as session:
+        # A new password, or admin rights taken away, ends every login of the user in the same
+        # transaction: neither lands alone.
+        async with self.open_session.transaction() as session:
             changed = await UserRepository(session, self.scope).change(user_id, values, if_match)
-            if password is not None:
-                await AuthRepository(session).revoke_user(user_id)
+            await AuthRepository(session).revoke_user(user_id)
         return changed
 
     async def change_password(self, change: PasswordChange, client_address: str) -> None:
@@ -135,7 +143,7 @@ class UserService:
             await record_failure(self.open_session, failures_counted_under(account), client_address)
             raise Forbidden(WRONG_CURRENT_PASSWORD)
         new_hash = await self._hash_checked(change.new_password, account.email, "new_password")
-        async with self.open_session() as session:
+        async with self.open_session.transaction() as session:  # as in `update`: together or not at all
             await UserRepository(session, self.scope).set_password_hash(user_id, new_hash)
             await AuthRepository(session).revoke_user(user_id)
 

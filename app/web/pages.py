@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.auth.access import ANONYMOUS, Caller, NotAuthenticated
+from app.auth.access import ANONYMOUS, Caller, NotAuthenticated, caller_named_by
 from app.auth.service import Authenticator
 from app.auth.tokens import InvalidToken
 from app.config import Settings
@@ -164,7 +164,6 @@ async def current_visitor(request: Request, open_session: SessionOpenerDep) -> V
     caller = ANONYMOUS
     try:
         claims = request.app.state.access_tokens.check(session.access_token or "")
-        caller = Caller(user_id=claims.user_id, is_admin=claims.is_admin)
     except InvalidToken:
         authenticator = Authenticator(open_session, request.app.state.access_tokens, settings)
         try:
@@ -173,15 +172,26 @@ async def current_visitor(request: Request, open_session: SessionOpenerDep) -> V
             session = session.signed_out()
         else:
             session = BrowserSession(session.csrf, pair.access_token, pair.refresh_token)
+            # Issued a moment ago from the user's row, admin rights included: no need to ask again.
             claims = request.app.state.access_tokens.check(pair.access_token)
             caller = Caller(user_id=claims.user_id, is_admin=claims.is_admin)
         keep_session(request, session)
+    else:
+        # As the API's `current_caller`: admin rights are what the database says now.
+        named = await caller_named_by(claims, open_session)
+        if named is None:  # the user is gone: their cookie signs nobody in
+            session = session.signed_out()
+            keep_session(request, session)
+        else:
+            caller = named
     if caller.user_id is not None:
         request.state.user_id = caller.user_id  # for the request's log line, as the API's routes do
     request.state.visitor = visitor = Visitor(session, caller, settings.auth_required)
     return visitor
 
 
+# Declared before SessionDep in a page's parameters, so an admin's lookup has closed its session before
+# the page's own takes its place in the line (app/dependencies.py says why).
 VisitorDep = Annotated[Visitor, Depends(current_visitor)]
 
 
