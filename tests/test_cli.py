@@ -31,13 +31,15 @@ COMMANDS = {
     "create-admin": ["EMAIL"],
 }
 
-# What `make demo DEMO_FLAGS=--force` and the like put in the Makefile's and Procfile's variables.
+# What the Makefile's and Procfile's variables may hold. The *_FLAGS are the forms
+# the refusals name (make demo DEMO_FLAGS=--force, ...), so those must work.
 MAKE_VARIABLES = {
     "USERS": "100",
     "STOCKS_PER_USER": "5",
     "DEMO_FLAGS": "--force",
     "FILE": "portfolio.dump",
     "RESTORE_FLAGS": "--force",
+    "RESET_FLAGS": "--yes",
     "EMAIL": "you@example.com",
     "PORT": "8000",
 }

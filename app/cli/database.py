@@ -88,7 +88,10 @@ def reset_embedded_data(settings: Settings, *, assume_yes: bool) -> int:
         return 1
     if not assume_yes:
         if not sys.stdin.isatty():
-            logger.error("Not deleting %s without asking; run it in a terminal, or pass --yes", data_dir)
+            logger.error(
+                "Not deleting %s without asking; run it in a terminal, or pass --yes (make reset RESET_FLAGS=--yes)",
+                data_dir,
+            )
             return 1
         answer = input(f"Delete {data_dir}, with every user and stock in it? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
