@@ -65,9 +65,9 @@ admin: $(STAMP)
 	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.com" >&2; exit 2; }
 	$(PY) -m app create-admin '$(EMAIL)'
 
-# Delete the embedded development data (.data/postgres), after asking.
+# Delete the embedded development data (.data/postgres), after asking. make reset [RESET_FLAGS=--yes]
 reset: $(STAMP)
-	@$(PY) -m app reset
+	@$(PY) -m app reset $(RESET_FLAGS)
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.x")'

@@ -257,7 +257,7 @@ class Settings(BaseSettings):
         if len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(
                 f"must be at least {MIN_SECRET_KEY_BYTES} bytes; make one with: "
-                'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return value
 
@@ -269,7 +269,7 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < MIN_METRICS_TOKEN_CHARACTERS:
             raise ValueError(
                 f"must be at least {MIN_METRICS_TOKEN_CHARACTERS} characters; make one with: "
-                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
         return value
 
@@ -288,7 +288,7 @@ class Settings(BaseSettings):
         if self.metrics_enabled and self.metrics_token is None and self.exposed:
             raise ValueError(
                 f"METRICS_ENABLED with {self._why_exposed()} needs METRICS_TOKEN, or anyone could read /metrics; "
-                'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
         return self
 
@@ -318,7 +318,7 @@ class Settings(BaseSettings):
         if self.secret_key is None and self.exposed:
             raise ValueError(
                 f"SECRET_KEY is needed when {self._why_exposed()}: every instance must sign tokens with the same "
-                'key; make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                'key; make one with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         return self
 

@@ -52,7 +52,8 @@ def fill_with_demo_data(database_url: str, size: DemoSize, *, force: bool = Fals
             existing = connection.scalar(select(func.count()).select_from(User))
             if existing and not force:
                 raise DatabaseNotEmpty(
-                    f"The database already holds {existing} users; add --force to add demo data anyway."
+                    f"The database already holds {existing} users; pass --force (make demo DEMO_FLAGS=--force) "
+                    "to add demo data anyway."
                 )
             with tqdm(total=size.users * size.stocks_per_user or size.users, unit=" rows", desc="demo data") as bar:
                 for start in range(0, size.users, USERS_PER_BATCH):

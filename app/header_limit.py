@@ -20,7 +20,7 @@ request's head holds, reset for every request on a connection:
   bound: an ordinary request, read at once, costs one comparison (with the
   override itself, about 0.3 us of a GET /users/{id}'s 1,000 us of CPU).
 
-`python -m app` passes the class to uvicorn (app/__main__.py, `http=`);
+`python -m app` passes the class to uvicorn (app/cli/server.py, `http=`);
 `make bench` serves with it too, and measures what it costs.
 """
 

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.__main__ import uvicorn_options
 from app.auth.models import LOGIN_FAILURES
 from app.auth.repository import MAX_FAILURES_PER_EMAIL
+from app.cli.server import uvicorn_options
 from app.client_address import UNKNOWN, client_address
 from app.config import Settings
 from app.main import create_app

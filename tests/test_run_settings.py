@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.__main__ import cannot_listen
+from app.cli.server import cannot_listen
 from app.config import PRIVATE_NETWORKS, Settings, describe_settings_error
 
 # Beyond loopback, accounts need a shared SECRET_KEY (README, Deploy).
