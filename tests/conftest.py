@@ -88,6 +88,20 @@ async def required_app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield app
 
 
+@pytest.fixture(scope="session")
+async def proxy_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app behind a proxy on its own machine (HOST and TRUSTED_PROXIES 127.0.0.1), AUTH unset.
+
+    Exposed (Settings.exposed): the proxy passes on whatever reaches it, so accounts are required.
+    """
+    behind = settings.model_copy(update={"host": "127.0.0.1", "trusted_proxies": ["127.0.0.1"], "auth": None})
+    behind = Settings.model_validate(behind.model_dump())  # the AUTH default, decided as at start-up
+    assert behind.auth == "required"
+    app = create_app(behind)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
 @pytest.fixture
 async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection inside a transaction that is rolled back after the test."""

@@ -8,6 +8,9 @@ Two callers hold a token that claims admin when the database no longer
 agrees: a demoted admin (an ordinary user now) is decided exactly as another
 user is, and a deleted admin's token names nobody, so it is refused (401)
 wherever a caller is read and is anonymous's elsewhere.
+
+Behind a proxy (TRUSTED_PROXIES set, AUTH unset) the app is exposed, and
+every operation is decided for every caller exactly as with AUTH=required.
 """
 
 from dataclasses import dataclass
@@ -17,10 +20,12 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.passwords import hash_password
 from app.models import STOCKS, USERS
+from tests.conftest import client_in_transaction
 from tests.helpers import AAPL, JOHN, PASSWORD, bearer
 
 CALLERS = ("anonymous", "other", "owner", "admin", "demoted admin", "deleted admin")
@@ -39,8 +44,9 @@ class World:
 # operationId -> (method, path, body, status for each of CALLERS), AUTH=required.
 # A body may depend on the caller (their own password, a fresh refresh token); then it is named.
 Body = dict[str, Any] | str | None  # a str names a body made for the caller (resolve_body)
-Statuses = tuple[int, int, int, int, int, int]
-REQUIRED: dict[str, tuple[str, str, Body, Statuses]] = {
+Statuses = tuple[int, ...]  # one for each of CALLERS
+Policy = dict[str, tuple[str, str, Body, Statuses]]
+REQUIRED: Policy = {
     #                                                          anon other owner admin demoted deleted
     "health": ("GET", "/", None, (200, 200, 200, 200, 200, 200)),
     "liveness": ("GET", "/health/live", None, (200, 200, 200, 200, 200, 200)),
@@ -74,15 +80,15 @@ OPEN = {
 }
 
 
-def test_every_operation_has_a_decision(required_app: FastAPI, app: FastAPI) -> None:
-    for served in (required_app, app):
+def test_every_operation_has_a_decision(required_app: FastAPI, app: FastAPI, proxy_app: FastAPI) -> None:
+    for served in (required_app, app, proxy_app):
         operations = {
             operation["operationId"] for methods in served.openapi()["paths"].values() for operation in methods.values()
         }
         assert operations == set(REQUIRED)
 
 
-@pytest.mark.parametrize("mode", ["required", "open"])
+@pytest.mark.parametrize("mode", ["required", "open", "behind a proxy"])
 @pytest.mark.parametrize("operation", sorted(REQUIRED))
 @pytest.mark.parametrize("caller", CALLERS)
 async def test_who_may_call_what(
@@ -91,12 +97,30 @@ async def test_who_may_call_what(
     caller: str,
     required_app: FastAPI,
     app: FastAPI,
+    proxy_app: FastAPI,
     required_client: AsyncClient,
     client: AsyncClient,
+    connection: AsyncConnection,
     session: AsyncSession,
 ) -> None:
+    if mode == "behind a proxy":  # AUTH unset, TRUSTED_PROXIES set: exposed, so decided as AUTH=required
+        async with client_in_transaction(proxy_app, connection) as through_the_proxy:
+            await _decide(mode, operation, caller, proxy_app, through_the_proxy, REQUIRED, session)
+        return
     served, http = (required_app, required_client) if mode == "required" else (app, client)
-    method, path, body, statuses = (REQUIRED if mode == "required" else OPEN)[operation]
+    await _decide(mode, operation, caller, served, http, REQUIRED if mode == "required" else OPEN, session)
+
+
+async def _decide(
+    mode: str,
+    operation: str,
+    caller: str,
+    served: FastAPI,
+    http: AsyncClient,
+    policy: Policy,
+    session: AsyncSession,
+) -> None:
+    method, path, body, statuses = policy[operation]
     expected = statuses[CALLERS.index(caller)]
 
     world = await build_world(session, served)
@@ -112,9 +136,9 @@ async def test_who_may_call_what(
         resource = "Stock" if "{stock}" in path else "User"
         row_id = world.stock_id if resource == "Stock" else world.owner_id
         assert response.json() == {"detail": f"{resource} with ID {row_id} not found"}
-    if operation == "read_stocks" and mode == "required" and caller in ("other", "demoted admin"):
+    if operation == "read_stocks" and mode != "open" and caller in ("other", "demoted admin"):
         assert response.json() == []  # their own: none
-    if operation == "read_users" and mode == "required" and caller in ("other", "owner", "demoted admin"):
+    if operation == "read_users" and mode != "open" and caller in ("other", "owner", "demoted admin"):
         assert [user["email"] for user in response.json()] == [world.emails[caller]]
 
 

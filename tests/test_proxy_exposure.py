@@ -12,40 +12,18 @@ from collections.abc import AsyncIterator
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from pydantic import SecretStr
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.config import Settings
-from app.main import create_app
 from app.models import STOCKS, USERS
 from tests.conftest import client_in_transaction
-from tests.helpers import TEST_SECRET_KEY
-
-
-@pytest.fixture(scope="module")
-async def app_behind_a_proxy(database_url: str) -> AsyncIterator[FastAPI]:
-    settings = Settings(
-        _env_file=None,
-        database_url=database_url,
-        host="127.0.0.1",
-        trusted_proxies=["127.0.0.1"],  # nginx on this machine, forwarding from the internet
-        secret_key=SecretStr(TEST_SECRET_KEY),
-        housekeeping_interval_seconds=0,
-    )
-    assert settings.auth == "required"
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
 
 
 @pytest.fixture
-async def caller_through_the_proxy(
-    app_behind_a_proxy: FastAPI, connection: AsyncConnection
-) -> AsyncIterator[AsyncClient]:
-    async with client_in_transaction(app_behind_a_proxy, connection) as client:
+async def caller_through_the_proxy(proxy_app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
+    async with client_in_transaction(proxy_app, connection) as client:
         yield client
 
 
