@@ -1,6 +1,10 @@
-"""Small builders the tests share."""
+"""Small builders the tests share, and waiting for a condition."""
 
-from typing import Any
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from httpx import AsyncClient
 from sqlmodel import SQLModel
@@ -76,3 +80,32 @@ async def sign_in(client: AsyncClient, email: str, password: str = PASSWORD) -> 
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
+
+
+T = TypeVar("T")
+# How long something that should happen at once may take on a busy machine before a wait fails.
+WAIT_GUARD_SECONDS = 30
+
+
+def wait_until(condition: Callable[[], T | None], what: str, *, every: float = 0.05) -> T:
+    """The first true answer of `condition()`, asked every `every` seconds; fails naming `what` after the guard."""
+    deadline = time.monotonic() + WAIT_GUARD_SECONDS
+    while not (answer := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_GUARD_SECONDS} s for {what}, in vain")
+        time.sleep(every)
+    return answer
+
+
+async def wait_until_async(condition: Callable[[], object], what: str, *, every: float = 0.01) -> None:
+    """As wait_until, without blocking the event loop; `condition` may be a coroutine function."""
+    deadline = time.monotonic() + WAIT_GUARD_SECONDS
+    while True:
+        answer = condition()
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_GUARD_SECONDS} s for {what}, in vain")
+        await asyncio.sleep(every)
