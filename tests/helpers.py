@@ -3,9 +3,11 @@
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from httpx import AsyncClient
 from sqlmodel import SQLModel
 
@@ -59,6 +61,22 @@ def error_locations(response_json: dict[str, Any]) -> list[tuple[Any, ...]]:
 def libpq_url(url: str) -> str:
     """The same URL without SQLAlchemy's driver name, for psycopg.connect()."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def empty_every_table(database_url: str) -> None:
+    """After a test whose requests committed for real: the tables as the other tests expect them."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+        connection.execute(EMPTY_EVERY_TABLE)
+
+
+@contextmanager
+def committed_connection(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to the tests' database in autocommit, for rows committed for real; every table emptied after."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+        try:
+            yield connection
+        finally:
+            connection.execute(EMPTY_EVERY_TABLE)
 
 
 PASSWORD = "correct horse battery staple"

@@ -23,13 +23,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from fastapi import FastAPI
 
 from app.auth.tokens import AccessTokens
 from app.config import PROJECT_ROOT
-from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
+from tests.helpers import empty_every_table
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 # Each test here starts processes or PostgreSQL clusters: `make test-fast` leaves them out.
@@ -96,8 +95,7 @@ def fuzz(database_url: str, *options: str, auth: str, capture: bool) -> subproce
             finally:
                 stop(app)
                 # The fuzzed app commits for real; leave the tables as the other tests expect them.
-                with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-                    connection.execute(EMPTY_EVERY_TABLE)
+                empty_every_table(database_url)
             log.seek(0)
             if "Traceback" in (app_log := log.read()):
                 # A 500 is also a schemathesis failure; the traceback says where.

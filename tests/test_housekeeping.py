@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db import Database
 from app.housekeeping import Pruned, housekeeping_pass, keep_house, prune_once
 from app.main import create_app
-from tests.helpers import EMPTY_EVERY_TABLE, libpq_url, wait_until_async
+from tests.helpers import committed_connection, libpq_url, wait_until_async
 from tests.processes import free_port
 
 # (token_hash, expires_at, used_at, revoked_at): what a login leaves behind, in every state.
@@ -44,7 +44,7 @@ SIGN_UPS = [
 @pytest.fixture
 def tables(database_url: str) -> Iterator[psycopg.Connection]:
     """A user, the tokens and failures above, committed (housekeeping runs on its own connections); emptied after."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+    with committed_connection(database_url) as connection:
         (user_id,) = connection.execute("INSERT INTO users (name) VALUES ('Jane Doe') RETURNING id").fetchone() or ()
         for token_hash, expires_at, used_at, revoked_at in TOKENS:
             connection.execute(
@@ -62,10 +62,7 @@ def tables(database_url: str) -> Iterator[psycopg.Connection]:
                 f"INSERT INTO sign_ups_by_address (client_address, signed_up_at) VALUES (%s, {signed_up_at})",
                 [client_address],
             )
-        try:
-            yield connection
-        finally:
-            connection.execute(EMPTY_EVERY_TABLE)
+        yield connection
 
 
 def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str], list[str]]:
