@@ -25,11 +25,12 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Schemathesis against our own OpenAPI, every check and phase, in both AUTH modes
-# (FUZZ_SECONDS split between them), on a throwaway
-# embedded PostgreSQL. `make test` runs a short deterministic slice of it.
+# (FUZZ_SECONDS split between them), on the tests' database (a throwaway embedded
+# PostgreSQL unless TEST_DATABASE_URL): tests/test_fuzz.py's tests marked fuzz, with
+# schemathesis' report shown as it runs. `make test` runs a short deterministic slice of it.
 FUZZ_SECONDS ?= 180
 fuzz: $(STAMP)
-	$(PY) -m tests.fuzz --max-time $(FUZZ_SECONDS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest tests/test_fuzz.py -m fuzz -s $(PYTEST_ARGS)
 
 # The API against a raw floor (bench/floor.py), endpoint by endpoint, on a
 # throwaway embedded PostgreSQL; needs wrk. make bench BENCH_FLAGS="--large --workers 2"

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from app.config import mask_password
 from app.embedded_db import client_program
+from app.reasons import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def _load(
         for program, finished, errors in (("pg_restore", dumping, restore_errors), ("psql", loading, psql_errors)):
             if finished.returncode != 0:
                 errors.seek(0)
-                reason = _first_line(errors.read().decode(errors="replace"))
+                reason = one_line(errors.read().decode(errors="replace"))
                 raise BackupError(f"{program} could not restore: {reason or f'exit status {finished.returncode}'}")
 
 
@@ -169,7 +170,7 @@ def _inspect(conninfo: str, environment: dict[str, str]) -> tuple[int, list[tupl
             ]
             server_version = connection.info.server_version
     except psycopg.OperationalError as error:
-        raise BackupError(f"Cannot reach the database: {_first_line(str(error))}") from None
+        raise BackupError(f"Cannot reach the database: {one_line(error)}") from None
     return server_version, [(schema, table) for schema, table in tables], holding_rows
 
 
@@ -179,13 +180,7 @@ def _run(command: list[str], environment: dict[str, str], failure: str, output: 
         command, env=environment, stdout=output or subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
     )
     if finished.returncode != 0:
-        raise BackupError(f"{failure}: {_first_line(finished.stderr) or f'exit status {finished.returncode}'}")
-
-
-def _first_line(text: str) -> str:
-    """The line that says what went wrong: the first naming an error, else the first."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+        raise BackupError(f"{failure}: {one_line(finished.stderr) or f'exit status {finished.returncode}'}")
 
 
 def _size(file: Path) -> str:

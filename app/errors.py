@@ -31,6 +31,7 @@ from app.auth.access import Forbidden, NotAuthenticated
 from app.auth.service import Throttled
 from app.metrics import metrics_of
 from app.paging import InvalidCursor
+from app.reasons import one_line
 from app.repository import Conflict, NotFound, VersionMismatch
 
 logger = logging.getLogger(__name__)
@@ -304,7 +305,7 @@ async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONRespo
         # Refused, dropped, shutting down, or a statement timeout (QueryCanceled).
         if isinstance(exc.orig, psycopg.errors.QueryCanceled) and (metrics := metrics_of(request)) is not None:
             metrics.statement_timeouts.inc()
-        logger.warning("Database unavailable: %s: %s", type(exc.orig).__name__, _first_line(exc.orig))
+        logger.warning("Database unavailable: %s: %s", type(exc.orig).__name__, one_line(exc.orig) or "no reason given")
         return database_unavailable_response()
     if isinstance(exc, sa_exc.DataError):
         # Validation should have caught this; still, the client sent it.
@@ -325,14 +326,8 @@ async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONRespo
 
 async def _connection_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
     # Raised by psycopg directly, outside SQLAlchemy (e.g. while the pool connects).
-    logger.warning("Database unavailable: %s: %s", type(exc).__name__, _first_line(exc))
+    logger.warning("Database unavailable: %s: %s", type(exc).__name__, one_line(exc) or "no reason given")
     return database_unavailable_response()
-
-
-def _first_line(error: BaseException | None) -> str:
-    """The driver's reason in one line (libpq's messages run to several)."""
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else "no reason given"
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

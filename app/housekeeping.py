@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 
 from app.auth.repository import PruningRepository
 from app.db import Database
+from app.reasons import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,7 @@ async def housekeeping_pass(database: Database) -> Pruned | None:
     try:
         pruned = await prune_once(database)
     except _OUTAGES as error:
-        reason = (str(error).strip().splitlines() or [""])[0]
-        logger.warning("Housekeeping skipped this time: %s: %s", type(error).__name__, reason)
+        logger.warning("Housekeeping skipped this time: %s: %s", type(error).__name__, one_line(error))
         return None
     except Exception:
         logger.exception("Housekeeping failed; it tries again next time")

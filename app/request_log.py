@@ -54,11 +54,6 @@ logger = logging.getLogger("app.request")
 RequestObserver = Callable[[str, str | None, int, float], None]
 
 
-def current_request_id() -> str | None:
-    """The id of the request this code runs for, or None outside any request."""
-    return _request_id.get()
-
-
 def _request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == _REQUEST_ID_HEADER:

@@ -7,7 +7,7 @@ setting only the fields sent). Nothing
 validates, nothing maps to objects: it is what "as fast as this stack goes"
 means on this machine, and the benchmark reports the API as a ratio of it.
 
-    uvicorn --factory bench.floor:create_app   (BENCH_DATABASE_URL names the database)
+    uvicorn --factory bench.floor:create_app   (BENCH_DATABASE_URL: the database, as libpq takes it)
 """
 
 import asyncio
@@ -148,7 +148,7 @@ async def delete_stock(request: Request) -> Response:
 
 
 def create_app() -> Starlette:
-    url = os.environ["BENCH_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
+    url = os.environ["BENCH_DATABASE_URL"]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

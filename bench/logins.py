@@ -19,21 +19,19 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 from app.auth.passwords import MAX_CONCURRENT_HASHES, MEMORY_KIB
 from app.config import PROJECT_ROOT
 from app.db import upgrade_to_head
 from app.embedded_db import embedded_postgres
-from tests.processes import free_port, wait_until_serving
+from bench.servers import free_port, process_tree, wait_until_serving
 
 PASSWORD = "a passphrase for the load test"
 
 
-def rss_mb(process: psutil.Process) -> float:
+def rss_mb(pid: int) -> float:
     """RSS of the server and its workers, in MB."""
-    processes = [process, *process.children(recursive=True)]
-    return sum(each.memory_info().rss for each in processes if each.is_running()) / 1e6
+    return sum(each.memory_info().rss for each in process_tree(pid)) / 1e6
 
 
 async def flood(base_url: str, logins: int, right: int) -> list[int]:
@@ -71,17 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
-            wait_until_serving(base_url, server)
+            wait_until_serving((base_url, server))
             account = {"name": "Bench User", "email": "bench@example.com", "password": PASSWORD}
             httpx.post(f"{base_url}/users/", json=account, timeout=30).raise_for_status()
-            process = psutil.Process(server.pid)
-            at_rest = rss_mb(process)
+            at_rest = rss_mb(server.pid)
             peak, sampling = at_rest, True
 
             def sample() -> None:
                 nonlocal peak
                 while sampling:
-                    peak = max(peak, rss_mb(process))
+                    peak = max(peak, rss_mb(server.pid))
                     time.sleep(0.005)
 
             sampler = threading.Thread(target=sample)

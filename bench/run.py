@@ -49,8 +49,7 @@ from app.db import upgrade_to_head
 from app.demo import DemoSize, fill_with_demo_data
 from app.embedded_db import embedded_postgres
 from app.header_limit import HeaderLimitedHttpToolsProtocol
-from tests.helpers import libpq_url
-from tests.processes import free_port, wait_until_serving
+from bench.servers import free_port, libpq_url, process_tree, wait_until_serving
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 WRK_SCRIPT = PROJECT_ROOT / "bench" / "wrk.lua"
@@ -195,16 +194,12 @@ def remove_stocks(database_url: str, id_range: tuple[int, int]) -> None:
 
 def process_tree_cpu_seconds(pid: int) -> float:
     """User and system CPU time used so far by a server's processes (the server, or each worker)."""
-    process = psutil.Process(pid)
-    members = [process, *process.children(recursive=True)]
-    return sum(sum(member.cpu_times()[:2]) for member in members if member.is_running())
+    return sum(sum(member.cpu_times()[:2]) for member in process_tree(pid))
 
 
 def process_tree_rss_mb(pid: int) -> float:
     """The largest resident set of a server's processes (the server, or each worker)."""
-    process = psutil.Process(pid)
-    members = [process, *process.children(recursive=True)]
-    return max(member.memory_info().rss for member in members if member.is_running()) / 2**20
+    return max(member.memory_info().rss for member in process_tree(pid)) / 2**20
 
 
 def scenarios(api_url: str, stocks: int, users: int) -> list[Scenario]:
@@ -303,7 +298,7 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port), "--no-access-log",
              "--log-level", "warning", "--workers", str(arguments.workers), "--http", http],
-            cwd=cwd, env={**os.environ, **common, "BENCH_DATABASE_URL": database_url, **env},
+            cwd=cwd, env={**os.environ, **common, "BENCH_DATABASE_URL": libpq_url(database_url), **env},
             stdout=log_file(name), stderr=subprocess.STDOUT,
         )  # fmt: skip
         servers.append(Server(name, f"http://127.0.0.1:{port}", process, is_floor=factory.startswith("bench.floor")))
@@ -337,8 +332,7 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
             ).stdout
             subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True)
         uvicorn(f"api at {label}", "app.main:create_app", checkout)
-    for server in servers:
-        wait_until_serving(server.url, server.process)
+    wait_until_serving(*((server.url, server.process) for server in servers))
 
 
 def measure(

@@ -1,7 +1,13 @@
-"""Small builders the tests share."""
+"""Small builders the tests share, and waiting for a condition."""
 
-from typing import Any
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
+import psycopg
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import update
@@ -61,6 +67,22 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def empty_every_table(database_url: str) -> None:
+    """After a test whose requests committed for real: the tables as the other tests expect them."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+        connection.execute(EMPTY_EVERY_TABLE)
+
+
+@contextmanager
+def committed_connection(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to the tests' database in autocommit, for rows committed for real; every table emptied after."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+        try:
+            yield connection
+        finally:
+            connection.execute(EMPTY_EVERY_TABLE)
+
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -93,3 +115,32 @@ async def admin_token(
     await session.exec(update(USERS).where(USERS.c.id == user["id"]).values(is_admin=True))
     token: str = app.state.access_tokens.issue(user["id"], is_admin=True)
     return token
+
+
+T = TypeVar("T")
+# How long something that should happen at once may take on a busy machine before a wait fails.
+WAIT_GUARD_SECONDS = 30
+
+
+def wait_until(condition: Callable[[], T | None], what: str, *, every: float = 0.05) -> T:
+    """The first true answer of `condition()`, asked every `every` seconds; fails naming `what` after the guard."""
+    deadline = time.monotonic() + WAIT_GUARD_SECONDS
+    while not (answer := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_GUARD_SECONDS} s for {what}, in vain")
+        time.sleep(every)
+    return answer
+
+
+async def wait_until_async(condition: Callable[[], object], what: str, *, every: float = 0.01) -> None:
+    """As wait_until, without blocking the event loop; `condition` may be a coroutine function."""
+    deadline = time.monotonic() + WAIT_GUARD_SECONDS
+    while True:
+        answer = condition()
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_GUARD_SECONDS} s for {what}, in vain")
+        await asyncio.sleep(every)

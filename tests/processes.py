@@ -5,12 +5,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from typing import IO
 
 import httpx
 
 from app.config import PROJECT_ROOT
+from tests.helpers import wait_until
 
 STARTUP_GUARD_SECONDS = 30
 
@@ -35,16 +35,17 @@ def run_app(env: dict[str, str], *arguments: str, output: IO[str] | int = subpro
 
 def wait_until_serving(base_url: str, process: subprocess.Popen) -> httpx.Response:
     """The first answer of `GET /`, once the app listens; fails if the app exits first."""
-    deadline = time.monotonic() + STARTUP_GUARD_SECONDS
-    while time.monotonic() < deadline:
+
+    def answer() -> httpx.Response | None:
         if process.poll() is not None:
             output = process.stdout.read() if process.stdout else ""
             raise AssertionError(f"the API exited with {process.returncode}: {output}")
         try:
             return httpx.get(base_url + "/", timeout=2)
         except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the API did not start listening")
+            return None
+
+    return wait_until(answer, f"the API to listen on {base_url}", every=0.1)
 
 
 def stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> str:

@@ -11,7 +11,7 @@ import pytest
 from app.auth.admin import AdminRefused, create_admin
 from app.auth.passwords import verify_password
 from app.config import PROJECT_ROOT, Settings
-from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
+from tests.helpers import committed_connection
 
 ADMIN_PASSWORD = "a long admin passphrase"
 
@@ -19,11 +19,8 @@ ADMIN_PASSWORD = "a long admin passphrase"
 @pytest.fixture
 def database(database_url: str) -> Iterator[psycopg.Connection]:
     """The tests' database, committed to for real (the command has its own connection); emptied afterwards."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        try:
-            yield connection
-        finally:
-            connection.execute(EMPTY_EVERY_TABLE)
+    with committed_connection(database_url) as connection:
+        yield connection
 
 
 def _admin_row(connection: psycopg.Connection, email: str) -> tuple[str, bool, str | None]:

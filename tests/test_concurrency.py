@@ -35,15 +35,26 @@ async def test_deleting_a_user_while_stocks_are_created_leaves_no_orphan(
     user = await create_user(committed_client)
     url = f"/users/{user['id']}/stocks/"
 
+    answered: list[Response] = []
+    first_landed = asyncio.Event()
+
     async def create(n: int) -> Response:
-        return await committed_client.post(url, json={"name": f"S{n}", "price": 1, "quantity": 1})
+        response = await committed_client.post(url, json={"name": f"S{n}", "price": 1, "quantity": 1})
+        answered.append(response)
+        if response.status_code == 201:
+            first_landed.set()
+        return response
 
-    async def delete_midway() -> Response:
-        await asyncio.sleep(0.01)
-        return await committed_client.delete(f"/users/{user['id']}")
+    async def delete_midway() -> tuple[Response, int]:
+        await first_landed.wait()
+        in_flight = 100 - len(answered)
+        return await committed_client.delete(f"/users/{user['id']}"), in_flight
 
-    results = await asyncio.wait_for(asyncio.gather(*(create(n) for n in range(100)), delete_midway()), GUARD_SECONDS)
-    *creations, deletion = results
+    creating = asyncio.gather(*(create(n) for n in range(100)))
+    deletion, in_flight = await asyncio.wait_for(delete_midway(), GUARD_SECONDS)
+    creations = await asyncio.wait_for(creating, GUARD_SECONDS)
+    # The race happened: the deletion went out after a stock had landed and while others were still on their way.
+    assert in_flight > 0
     assert deletion.status_code == 204
     assert {response.status_code for response in creations} <= {201, 404}
     for response in creations:

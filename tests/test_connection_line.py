@@ -7,6 +7,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.config import Settings
 from app.db import Database
+from tests.helpers import wait_until_async
 
 
 def one_connection(database_url: str, patience: float = 5) -> Database:
@@ -28,9 +29,9 @@ async def test_a_freed_connection_goes_to_the_longest_waiter_not_to_a_newcomer(d
                 await hold.wait()
 
     holder = asyncio.create_task(request("holder", hold=release))
-    await asyncio.sleep(0)
+    await wait_until_async(lambda: served == ["holder"], "the holder to have the one connection")
     waiters = [asyncio.create_task(request(f"waiter {n}")) for n in range(3)]
-    await asyncio.sleep(0.01)  # all three are in line now
+    await wait_until_async(lambda: database.waiting == 3, "all three waiters to be in line")
 
     # Free the place and, in the same instant, let a newcomer ask for it:
     # with SQLAlchemy's pool queue alone, the newcomer would take it.
@@ -45,14 +46,15 @@ async def test_a_freed_connection_goes_to_the_longest_waiter_not_to_a_newcomer(d
 
 async def test_waiting_past_the_pool_timeout_is_a_pool_timeout_and_gives_the_place_up(database_url: str) -> None:
     database = one_connection(database_url, patience=0.2)
-    release = asyncio.Event()
+    holding, release = asyncio.Event(), asyncio.Event()
 
     async def hold() -> None:
         async with database.turn():
+            holding.set()
             await release.wait()
 
     holder = asyncio.create_task(hold())
-    await asyncio.sleep(0)
+    await holding.wait()
     with pytest.raises(PoolTimeoutError):
         async with database.turn():
             pass

@@ -10,17 +10,14 @@ import pytest
 
 from app.config import PROJECT_ROOT
 from app.demo import SYMBOLS, DatabaseNotEmpty, DemoSize, fill_with_demo_data
-from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
+from tests.helpers import committed_connection
 
 
 @pytest.fixture
 def database(database_url: str) -> Iterator[psycopg.Connection]:
     """A connection to the test database; what the demo committed is removed afterwards."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        try:
-            yield connection
-        finally:
-            connection.execute(EMPTY_EVERY_TABLE)
+    with committed_connection(database_url) as connection:
+        yield connection
 
 
 def _counts(connection: psycopg.Connection) -> tuple[int, int]:

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -82,16 +81,8 @@ def test_the_procfiles_web_serves_and_its_release_makes_it_ready(database_url: s
         }
         web = _honcho("web", environment, port, empty_env_file)
         try:
-            deadline = time.monotonic() + STARTUP_GUARD_SECONDS
-            while True:
-                assert web.poll() is None, web.communicate()[0]
-                try:
-                    live = httpx.get(base_url + "/health/live", timeout=2)
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "web did not start listening"
-                    time.sleep(0.2)
-            assert live.json() == {"status": "alive"}
+            wait_until_serving(base_url, web)
+            assert httpx.get(base_url + "/health/live").json() == {"status": "alive"}
             # web does not migrate: until release has run, the instance is not ready.
             not_ready = httpx.get(base_url + "/health/ready")
             assert (not_ready.status_code, not_ready.json()["database"]) == (503, "connected")

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 import httpx
 import psutil
-import psycopg
 import pytest
 
 from app.auth.repository import MAX_FAILURES_PER_EMAIL
 from app.header_limit import MAX_HEADER_BYTES
-from tests.helpers import EMPTY_EVERY_TABLE, TEST_SECRET_KEY, libpq_url
+from tests.helpers import TEST_SECRET_KEY, empty_every_table
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 
 # Each test here talks to a server process: `make test-fast` leaves them out.
@@ -59,8 +58,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         stop(process)
         log.close()
-        with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-            connection.execute(EMPTY_EVERY_TABLE)
+        empty_every_table(database_url)
 
 
 def _connect(server: Server) -> socket.socket:

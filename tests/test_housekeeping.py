@@ -1,7 +1,10 @@
 """Housekeeping: exactly what no rule counts any more goes (expired tokens, old failures, sign-ups), one at a time."""
 
+import asyncio
+import inspect
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -9,9 +12,9 @@ import pytest
 from app.auth.repository import HOUSEKEEPING_LOCK
 from app.config import Settings
 from app.db import Database
-from app.housekeeping import Pruned, housekeeping_pass, prune_once
+from app.housekeeping import Pruned, housekeeping_pass, keep_house, prune_once
 from app.main import create_app
-from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
+from tests.helpers import committed_connection, libpq_url, wait_until_async
 from tests.processes import free_port
 
 # (token_hash, expires_at, used_at, revoked_at): what a login leaves behind, in every state.
@@ -41,7 +44,7 @@ SIGN_UPS = [
 @pytest.fixture
 def tables(database_url: str) -> Iterator[psycopg.Connection]:
     """A user, the tokens and failures above, committed (housekeeping runs on its own connections); emptied after."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+    with committed_connection(database_url) as connection:
         (user_id,) = connection.execute("INSERT INTO users (name) VALUES ('Jane Doe') RETURNING id").fetchone() or ()
         for token_hash, expires_at, used_at, revoked_at in TOKENS:
             connection.execute(
@@ -59,10 +62,7 @@ def tables(database_url: str) -> Iterator[psycopg.Connection]:
                 f"INSERT INTO sign_ups_by_address (client_address, signed_up_at) VALUES (%s, {signed_up_at})",
                 [client_address],
             )
-        try:
-            yield connection
-        finally:
-            connection.execute(EMPTY_EVERY_TABLE)
+        yield connection
 
 
 def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str], list[str]]:
@@ -139,10 +139,28 @@ async def test_a_pass_logs_what_it_deleted(
     ]
 
 
+def housekeeping_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks of this event loop running keep_house."""
+    return [task for task in asyncio.all_tasks() if getattr(task.get_coro(), "cr_code", None) is keep_house.__code__]
+
+
 async def test_each_worker_runs_it_from_start_to_shutdown(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"housekeeping_interval_seconds": 10}))
     async with app.router.lifespan_context(app):
-        pass  # started, waiting for its first pass; shutdown must cancel it cleanly
+        [running] = housekeeping_tasks()
+        coroutine = cast(Coroutine[Any, Any, None], running.get_coro())  # keep_house's, as found above
+        await wait_until_async(
+            lambda: inspect.getcoroutinestate(coroutine) == inspect.CORO_SUSPENDED,
+            "housekeeping to start and wait for its first pass",
+        )
+    assert running.cancelled()  # by shutdown, which ended without an error
+    assert housekeeping_tasks() == []
+
+
+async def test_with_an_interval_of_0_no_worker_runs_it(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"housekeeping_interval_seconds": 0}))
+    async with app.router.lifespan_context(app):
+        assert housekeeping_tasks() == []
 
 
 @pytest.mark.parametrize("interval", [-1, 1, 9, 86401])

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import psycopg
 import pytest
 
-from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, libpq_url
+from tests.helpers import JOHN, PASSWORD, empty_every_table
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 pytestmark = pytest.mark.slow  # real processes
@@ -23,8 +22,7 @@ JANE = "jane@example.com"
 @pytest.fixture(autouse=True)
 def _empty_tables(database_url: str) -> Iterator[None]:
     yield
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        connection.execute(EMPTY_EVERY_TABLE)
+    empty_every_table(database_url)
 
 
 @contextmanager

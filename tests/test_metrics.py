@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import client_in_transaction
-from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, create_user, libpq_url, sign_up
+from tests.helpers import JOHN, PASSWORD, create_user, empty_every_table, libpq_url, sign_up
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 TOKEN = "a-metrics-token-long-enough"
@@ -218,6 +218,5 @@ def test_with_two_workers_the_counts_add_up_across_them(database_url: str) -> No
             assert value(parse(client.get("/metrics").text), "auth_login_failures_total") == 1
     finally:
         output = stop(process)
-        with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-            connection.execute(EMPTY_EVERY_TABLE)
+        empty_every_table(database_url)
     assert "Traceback" not in output, output

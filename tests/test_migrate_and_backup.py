@@ -5,7 +5,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from app.db import alembic_config
 from app.embedded_db import client_program
 from app.health import migration_head
 from app.migrate import MIGRATION_LOCK
-from tests.helpers import libpq_url
+from tests.helpers import libpq_url, wait_until
 from tests.processes import STARTUP_GUARD_SECONDS, run_app
 from tests.scratch import scratch_database
 
@@ -63,12 +62,13 @@ def test_three_instances_migrating_at_once_take_turns_and_one_applies_the_migrat
             # Hold the lock ourselves, so all three are surely started and waiting before any migrates.
             holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
             instances = [run_app({"DATABASE_URL": url, "LOG_LEVEL": "info"}, "migrate") for _ in range(3)]
+
+            def all_three_waiting() -> bool:
+                assert all(instance.poll() is None for instance in instances), "an instance did not wait"
+                return _waiting_for_the_lock(holder) == 3
+
             try:
-                deadline = time.monotonic() + STARTUP_GUARD_SECONDS
-                while _waiting_for_the_lock(holder) < 3:
-                    assert time.monotonic() < deadline, "the three instances did not all wait for the lock"
-                    assert all(instance.poll() is None for instance in instances), "an instance did not wait"
-                    time.sleep(0.1)
+                wait_until(all_three_waiting, "the three instances to wait for the lock", every=0.1)
             finally:
                 holder.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
                 outputs = [_finish(instance) for instance in instances]

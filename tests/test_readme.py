@@ -137,6 +137,21 @@ def test_the_readme_examples_run_top_to_bottom_on_a_fresh_server_with_the_status
     assert not mismatches, "\n".join(mismatches)
 
 
+def test_the_bench_results_kept_are_the_runs_the_readme_cites_and_nothing_kept_is_ignored() -> None:
+    """bench/results/*.json stays on the machine that ran it, but for the runs the README quotes (.gitignore)."""
+
+    def git_files(*options: str) -> list[str]:
+        listed = subprocess.run(["git", "ls-files", *options], cwd=PROJECT_ROOT, capture_output=True, text=True)
+        if listed.returncode != 0:
+            pytest.skip("not a git checkout")
+        return listed.stdout.split()
+
+    kept = {Path(path).name for path in git_files("bench/results")}
+    cited = set(re.findall(r"\b\d{8}-\d{6}(?:-large)?-w\d+\.json\b", README.read_text(encoding="utf-8")))
+    assert kept == cited
+    assert git_files("--cached", "--ignored", "--exclude-standard") == []
+
+
 def main() -> None:
     """Print every README example with its answer from a fresh server, for recapturing the README."""
     examples = readme_examples(README.read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.helpers import EMPTY_EVERY_TABLE, libpq_url
+from tests.helpers import empty_every_table, libpq_url
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 PGBOUNCER = shutil.which("pgbouncer") or next(
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(autouse=True)
 def _empty_tables(database_url: str) -> Iterator[None]:
     yield
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        connection.execute(EMPTY_EVERY_TABLE)
+    empty_every_table(database_url)
 
 
 async def exercise(base_url: str) -> None:

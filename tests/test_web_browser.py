@@ -234,8 +234,16 @@ def chart_state(tab: Tab) -> dict[str, Any] | None:
     )
 
 
+def settled(page: Page) -> None:
+    """Wait until htmx has no request out and no swap still settling: the page is still, for typing into."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+
+
 def add_holding(tab: Tab, symbol: str, price: str, quantity: str) -> None:
     page = tab.page
+    settled(page)
     page.get_by_label("Symbol").fill(symbol)
     page.locator("#add-price").fill(price)
     page.locator("#add-quantity").fill(quantity)
@@ -287,7 +295,8 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     expect(page.locator(".notice")).to_have_text("Added AAPL: 10 shares.")
     add_holding(tab, "MSFT", "1234.5678", "7")
     expect(page.locator(".notice")).to_have_text("Added MSFT: 7 shares.")
-    page.get_by_label("Symbol").focus()
+    settled(page)
+    expect(page.get_by_label("Symbol")).to_be_focused()  # after an add, ready for the next
     page.keyboard.type("brk.b")
     page.keyboard.press("Tab")
     page.keyboard.type("412.25")
@@ -323,6 +332,18 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     expect(page.locator(".notice")).to_be_focused()  # a keyboard user is told, and goes on from there
     check_against_the_api(tab, user_id, token)
     assert chart_state(tab) is not None, "the chart is redrawn after a change"
+
+    # Someone who went into another field while a form was on its way keeps their place: focus stays there.
+    page.evaluate(
+        """() => document.body.addEventListener(
+            "htmx:beforeSwap", () => document.getElementById("add-name").focus(), {once: true})"""
+    )
+    page.get_by_role("link", name=re.compile(r"^Edit MSFT")).click()
+    expect(page.get_by_role("form", name="Edit MSFT")).to_be_visible()
+    settled(page)
+    expect(page.get_by_label("Symbol")).to_be_focused()
+    page.get_by_role("form", name="Edit MSFT").get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("link", name=re.compile(r"^Edit MSFT"))).to_be_visible()
 
     # A stale edit: a second tab changes MSFT while this one has its form open.
     page.get_by_role("link", name=re.compile(r"^Edit MSFT")).click()

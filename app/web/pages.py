@@ -40,7 +40,7 @@ from app.web.session import BrowserSession
 # (app/static/README.md); WEB_ASSETS_VERSION is ours, moved when app.css or app.js change.
 HTMX_VERSION = "2.0.11"
 CHART_JS_VERSION = "4.6.1"
-WEB_ASSETS_VERSION = "3"
+WEB_ASSETS_VERSION = "4"
 
 # Scripts only from the app itself, and no inline script or style element: htmx is told not to
 # add its indicator <style> (the htmx-config meta tag), Chart.js styles its canvas through the DOM.

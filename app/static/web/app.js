@@ -41,5 +41,23 @@ function drawCharts(root) {
 }
 
 drawCharts(document);
-// After each swap (a change redraws the section the chart is in); htmx itself focuses what asks for [autofocus].
+// After each swap (a change redraws the section the chart is in).
 document.body.addEventListener("htmx:afterSwap", () => drawCharts(document));
+
+// Focus after a swap goes to what asks for it ([autofocus]: the add form's Symbol after an add, the notice after a
+// save). htmx would move it when the swap settles, a moment after the new content is on screen, by when someone may
+// be typing in it (under load, the caret jumped fields mid-word). Here it moves with the swap itself, and not at all
+// if, while the request was out, the person went into another field: they are typing there.
+let focusedWhenSent = null;
+document.body.addEventListener("htmx:beforeRequest", () => {
+  focusedWhenSent = document.activeElement;
+});
+document.body.addEventListener("htmx:afterSwap", () => {
+  const wanted = document.querySelector(".htmx-added[autofocus], .htmx-added [autofocus]");
+  if (!wanted) return;
+  wanted.removeAttribute("autofocus"); // so that htmx, settling, leaves the focus alone
+  // The field the request was sent from comes back with the same id, focused again by htmx: that is not typing.
+  const active = document.activeElement;
+  const typingElsewhere = active?.matches("input, select, textarea") && active.id !== focusedWhenSent?.id;
+  if (!typingElsewhere) wanted.focus();
+});

@@ -1,6 +1,6 @@
 """The portfolio page's budget: server time for 100 holdings, and the bytes a first visit transfers.
 
-    .venv/bin/python -m tests.web_page_budget [--requests 200]
+    python -m bench.web_page [--requests 200]
 
 Starts `python -m app` as `make run` does (an embedded PostgreSQL in a
 temporary directory, AUTH=open, JSON logs), gives one user 100 holdings over
@@ -15,8 +15,10 @@ numbers.
 
 import argparse
 import json
+import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import zlib
@@ -24,7 +26,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port, run_app, stop, wait_until_serving
+from app.config import PROJECT_ROOT
+from bench.servers import free_port, wait_until_serving
 
 SERVER_TIME_BUDGET_MS = 50
 TRANSFER_BUDGET_BYTES = 400 * 1024
@@ -41,7 +44,7 @@ def gzip_size(body: bytes) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.web_page", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="page requests measured (after 20 to warm up)")
     arguments = parser.parse_args()
 
@@ -59,9 +62,15 @@ def main() -> None:
         }
         base_url = f"http://127.0.0.1:{port}"
         with log_path.open("w") as log:
-            process = run_app(env, output=log)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app"],
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
-                wait_until_serving(base_url, process)
+                wait_until_serving((base_url, process))
                 with httpx.Client(base_url=base_url, timeout=30) as client:
                     user_id = client.post("/users/", json={"name": "Budget Holder"}).json()["id"]
                     for number in range(100):
@@ -79,7 +88,8 @@ def main() -> None:
                     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
                     sizes = {page_path: page.content} | {asset: client.get(asset).content for asset in assets}
             finally:
-                stop(process)
+                process.terminate()
+                process.wait(timeout=30)
         durations = [
             line["duration_ms"]
             for line in map(json.loads, filter(lambda text: text.startswith("{"), log_path.read_text().splitlines()))
