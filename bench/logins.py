@@ -22,9 +22,9 @@ import httpx
 import psutil
 
 from app.auth.passwords import MAX_CONCURRENT_HASHES, MEMORY_KIB
-from app.config import PROJECT_ROOT
-from app.db import upgrade_to_head
-from app.embedded_db import embedded_postgres
+from app.core.config import PROJECT_ROOT
+from app.core.embedded_postgres import embedded_postgres
+from app.core.migrations import upgrade_to_head
 from tests.processes import free_port, wait_until_serving
 
 PASSWORD = "a passphrase for the load test"

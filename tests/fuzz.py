@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from app.auth.tokens import AccessTokens
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 CONFIG = PROJECT_ROOT / "tests" / "schemathesis.toml"

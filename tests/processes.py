@@ -10,7 +10,7 @@ from typing import IO
 
 import httpx
 
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 
 STARTUP_GUARD_SECONDS = 30
 

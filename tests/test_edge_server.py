@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from app.auth.repository import MAX_FAILURES_PER_EMAIL
-from app.header_limit import MAX_HEADER_BYTES
+from app.http.header_limit import MAX_HEADER_BYTES
 from tests.helpers import EMPTY_EVERY_TABLE, TEST_SECRET_KEY, libpq_url
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 

@@ -28,8 +28,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
-from app.config import mask_password
-from app.embedded_db import client_program
+from app.core.config import mask_password
+from app.core.embedded_postgres import client_program
 
 logger = logging.getLogger(__name__)
 
