@@ -18,11 +18,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# ruff (lint and format) and mypy (strict, with the pydantic plugin); settings in pyproject.toml.
+# ruff (lint and format), mypy (strict, with the pydantic plugin) and import-linter (app/'s layers,
+# no cycles); settings in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Schemathesis against our own OpenAPI, every check and phase, in both AUTH modes
 # (FUZZ_SECONDS split between them), on the tests' database (a throwaway embedded

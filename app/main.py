@@ -1,28 +1,37 @@
-"""The application factory: routers, middleware, error handlers and the engine's lifespan."""
+"""The application factory, the one place that wires everything: routers, middleware, error handlers, the lifespan.
+
+What is put on `app.state` here (and by `install_web_app`) is read back only
+through the typed accessor of the package it belongs to: `settings_of` (app/core/config.py), `database_of`
+(app/core/database.py), `access_tokens_of` (app/auth/tokens.py),
+`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/pages.py).
+"""
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import health
 from app.auth import routes as auth
 from app.auth.access import document_access
+from app.auth.pruning import prune_expired
 from app.auth.tokens import AccessTokens, signing_key
-from app.body_limit import BodySizeLimit
-from app.config import Settings
-from app.db import Database
-from app.docs import mount_docs
-from app.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
-from app.head import HeadAsGet
-from app.housekeeping import keep_house
-from app.metrics import Metrics
-from app.metrics import router as metrics_routes
-from app.request_log import RequestLog, configure_logging
-from app.runtime import freeze_startup_heap
+from app.core.config import Settings
+from app.core.database import Database
+from app.core.runtime import freeze_startup_heap
+from app.http.body_limit import BodySizeLimit
+from app.http.docs import mount_docs
+from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
+from app.http.head import HeadAsGet
+from app.http.request_log import RequestLog, configure_logging
+from app.ops import health
+from app.ops.housekeeping import keep_house
+from app.ops.metrics import Metrics
+from app.ops.metrics import router as metrics_routes
+from app.portfolio import routes as portfolio
 from app.stocks import routes as stocks
 from app.users import routes as users
 from app.web import install_web_app
@@ -60,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if metrics.multiprocess:
                 background.append(asyncio.create_task(metrics.keep_writing_gauges()))
         if settings.housekeeping_interval_seconds:
-            background.append(asyncio.create_task(keep_house(database, settings.housekeeping_interval_seconds)))
+            prune = partial(prune_expired, database)  # auth's tables; the loop knows no resource
+            background.append(asyncio.create_task(keep_house(prune, settings.housekeeping_interval_seconds)))
         # Last, once everything start-up builds is in place.
         freeze_startup_heap()
         try:
@@ -79,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
-        # Served by app/docs.py from vendored files instead of a CDN.
+        # Served by app/http/docs.py from vendored files instead of a CDN.
         docs_url=None,
         redoc_url=None,
         responses=APP_RESPONSES,
@@ -108,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestLog, log_requests=settings.access_log, observe=None if metrics is None else metrics.observe
     )
-    register_error_handlers(app)
+    register_error_handlers(app, statement_timed_out=None if metrics is None else metrics.statement_timeouts.inc)
 
     # Accounts: every worker checks tokens with the same key (README, Authentication).
     app.state.settings = settings
@@ -119,8 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(users.holdings_router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(stocks.router, responses=UNAUTHORIZED_RESPONSE)
-    app.include_router(stocks.portfolio_router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(portfolio.router, responses=UNAUTHORIZED_RESPONSE)
     mount_docs(app)
     install_web_app(app, settings)  # the pages under /app/ (app/web/)
     document_access(app, auth_required=settings.auth_required)

@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 
 from app.auth.passwords import MAX_CONCURRENT_HASHES, MEMORY_KIB
-from app.config import PROJECT_ROOT
-from app.db import upgrade_to_head
-from app.embedded_db import embedded_postgres
+from app.core.config import PROJECT_ROOT
+from app.core.embedded_postgres import embedded_postgres
+from app.core.migrations import upgrade_to_head
 from bench.servers import free_port, process_tree, wait_until_serving
 
 PASSWORD = "a passphrase for the load test"

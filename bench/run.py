@@ -44,11 +44,11 @@ import psutil
 import psycopg
 
 from app.auth.tokens import AccessTokens
-from app.config import PROJECT_ROOT
-from app.db import upgrade_to_head
-from app.demo import DemoSize, fill_with_demo_data
-from app.embedded_db import embedded_postgres
-from app.header_limit import HeaderLimitedHttpToolsProtocol
+from app.cli.demo import DemoSize, fill_with_demo_data
+from app.core.config import PROJECT_ROOT
+from app.core.embedded_postgres import embedded_postgres
+from app.core.migrations import upgrade_to_head
+from app.http.header_limit import HeaderLimitedHttpToolsProtocol
 from bench.servers import free_port, libpq_url, process_tree, wait_until_serving
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -265,7 +265,7 @@ def print_table(summaries: dict[str, dict[str, dict[str, Any]]], order: list[str
 
 
 def http_protocol_of(checkout: Path) -> str:
-    """The HTTP protocol `python -m app` in `checkout` gives uvicorn: ours (app/header_limit.py), or before it, auto."""
+    """The HTTP protocol `python -m app` in `checkout` gives uvicorn: ours (app/http/header_limit.py), or else auto."""
     module, name = HeaderLimitedHttpToolsProtocol.__module__, HeaderLimitedHttpToolsProtocol.__qualname__
     if (checkout / Path(*module.split("."))).with_suffix(".py").is_file():
         return f"{module}:{name}"

@@ -3,7 +3,7 @@
     uvicorn --factory bench.variants:app_without_heap_freeze
 
 The same app as `python -m app` serves, except that right after start-up the
-heap frozen by app/runtime.py is unfrozen (back into the oldest generation,
+heap frozen by app/core/runtime.py is unfrozen (back into the oldest generation,
 walked by every full collection, as before the freeze), so one bench run
 shows what that step buys.
 """

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 from bench.servers import free_port, wait_until_serving
 
 SERVER_TIME_BUDGET_MS = 50

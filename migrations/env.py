@@ -8,8 +8,9 @@ from sqlmodel import SQLModel
 
 # Imported for what importing does: each registers its tables on SQLModel.metadata.
 import app.auth.models
-import app.models  # noqa: F401
-from app.config import Settings
+import app.stocks.models
+import app.users.models  # noqa: F401
+from app.core.config import Settings
 
 config = context.config
 # `python -m app` and the tests pass the URL in attributes and have their own

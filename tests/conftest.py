@@ -20,8 +20,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.config import Settings, normalize_database_url
-from app.db import SessionOpener, create_engine, get_session, get_session_opener, upgrade_to_head
+from app.core.config import Settings, normalize_database_url
+from app.core.database import SessionOpener, create_engine, get_session, get_session_opener
+from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.helpers import EMPTY_EVERY_TABLE, TEST_SECRET_KEY, libpq_url
 
@@ -45,7 +46,7 @@ def database_url() -> Iterator[str]:
         upgrade_to_head(url)
         yield url
         return
-    from app.embedded_db import embedded_postgres
+    from app.core.embedded_postgres import embedded_postgres
 
     with (
         tempfile.TemporaryDirectory(prefix="portfolio-test-") as scratch,

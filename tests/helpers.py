@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import app.auth.models  # noqa: F401  (registers the account tables on SQLModel.metadata)
-from app.models import USERS
+from app.users.models import USERS
 
 # Empties every table the models define, for tests whose requests commit for real.
 # Derived from the metadata, so a table added later is emptied too.

@@ -9,7 +9,7 @@ from typing import IO
 
 import httpx
 
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 from tests.helpers import wait_until
 
 STARTUP_GUARD_SECONDS = 30

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.passwords import hash_password
-from app.models import STOCKS, USERS
+from app.stocks.models import STOCKS
+from app.users.models import USERS
 from tests.conftest import client_in_transaction
 from tests.helpers import AAPL, JOHN, PASSWORD, bearer
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from app.auth.admin import AdminRefused, create_admin
 from app.auth.passwords import verify_password
-from app.config import PROJECT_ROOT, Settings
+from app.cli.admin import AdminRefused, create_admin
+from app.core.config import PROJECT_ROOT, Settings
 from tests.helpers import committed_connection
 
 ADMIN_PASSWORD = "a long admin passphrase"

@@ -17,9 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
-from app.models import USERS
+from app.users.models import USERS
 from app.web import session as cookies
 from tests.helpers import AAPL, EMPTY_EVERY_TABLE, JOHN, PASSWORD, admin_token, bearer, sign_in, sign_up
 from tests.test_access import REQUIRED, build_world, resolve_body

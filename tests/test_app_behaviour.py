@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from httpx import ASGITransport, AsyncClient
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 
 

@@ -405,3 +405,14 @@ async def test_a_failed_statements_error_text_names_no_bound_value(engine: Async
             await connection.execute(statement, {"name": "Jane Doe", "age": 2**40, "hash": secret_hash})
     assert "never-in-a-log" not in str(failure.value)
     assert "hidden due to hide_parameters" in str(failure.value)
+
+
+def test_the_account_queries_read_columns_the_users_table_has() -> None:
+    """auth reads four columns of `users` through a view of its own (it sits below users): same names, same types."""
+    from app.auth.repository import ACCOUNTS
+    from app.users.models import USERS
+
+    assert ACCOUNTS.name == USERS.name
+    assert [column.name for column in ACCOUNTS.c] == ["id", "email", "password_hash", "is_admin"]
+    for column in ACCOUNTS.c:
+        assert isinstance(USERS.c[column.name].type, type(column.type)), column.name

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.tokens import new_refresh_token, refresh_token_digest
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import client_in_transaction
 from tests.helpers import JOHN, PASSWORD, admin_token, bearer, libpq_url, sign_in, sign_up, wait_until_async

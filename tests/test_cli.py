@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from app.cli import cli
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 
 # Each command with what its --help must name: its options and arguments.
 COMMANDS = {

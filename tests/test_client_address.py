@@ -23,8 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.models import LOGIN_FAILURES
 from app.auth.repository import MAX_FAILURES_PER_EMAIL
 from app.cli.server import uvicorn_options
-from app.client_address import UNKNOWN, client_address
-from app.config import Settings
+from app.core.config import Settings
+from app.http.client_address import UNKNOWN, client_address
 from app.main import create_app
 from tests.conftest import client_in_transaction
 from tests.helpers import TEST_SECRET_KEY

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from app.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password, normalize_database_url
+from app.core.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password, normalize_database_url
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from app.config import Settings
-from app.db import Database
+from app.core.config import Settings
+from app.core.database import Database
 from tests.helpers import wait_until_async
 
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from tests.helpers import EVERY_OPERATION
 from tests.processes import free_port

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from app.config import PROJECT_ROOT
-from app.demo import SYMBOLS, DatabaseNotEmpty, DemoSize, fill_with_demo_data
+from app.cli.demo import SYMBOLS, DatabaseNotEmpty, DemoSize, fill_with_demo_data
+from app.core.config import PROJECT_ROOT
 from tests.helpers import committed_connection
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; schemathesis brings it
 
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 from tests.scratch import scratch_database
 

@@ -8,7 +8,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from httpx import ASGITransport, AsyncClient
 
-from app.config import PROJECT_ROOT, Settings
+from app.core.config import PROJECT_ROOT, Settings
 from app.main import create_app
 
 PAGES = ["/docs", "/redoc"]

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from app.auth.repository import MAX_FAILURES_PER_EMAIL
-from app.header_limit import MAX_HEADER_BYTES
+from app.http.header_limit import MAX_HEADER_BYTES
 from tests.helpers import TEST_SECRET_KEY, empty_every_table
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 

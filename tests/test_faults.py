@@ -24,8 +24,8 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from app.config import Settings, normalize_database_url
-from app.db import upgrade_to_head
+from app.core.config import Settings, normalize_database_url
+from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.helpers import AAPL, EMPTY_EVERY_TABLE, EVERY_OPERATION, JOHN, create_stock, create_user, libpq_url
 from tests.processes import free_port, run_app, stop, wait_until_serving

@@ -27,7 +27,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.tokens import AccessTokens
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 from tests.helpers import empty_every_table
 from tests.processes import free_port, run_app, stop, wait_until_serving
 

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from app.header_limit import MAX_HEADER_BYTES, HeaderLimitedHttpToolsProtocol
+from app.http.header_limit import MAX_HEADER_BYTES, HeaderLimitedHttpToolsProtocol
 
 KIB = 1024
 

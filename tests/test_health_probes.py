@@ -6,10 +6,10 @@ from contextlib import asynccontextmanager
 from alembic import command
 from httpx import ASGITransport, AsyncClient
 
-from app.config import PROJECT_ROOT, Settings
-from app.db import alembic_config, upgrade_to_head
-from app.health import migration_head
+from app.core.config import PROJECT_ROOT, Settings
+from app.core.migrations import alembic_config, upgrade_to_head
 from app.main import create_app
+from app.ops.health import migration_head
 from tests.processes import free_port
 from tests.scratch import scratch_database
 

@@ -4,16 +4,18 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Coroutine, Iterator
+from functools import partial
 from typing import Any, cast
 
 import psycopg
 import pytest
 
+from app.auth.pruning import Pruned, prune_expired, prune_once
 from app.auth.repository import HOUSEKEEPING_LOCK
-from app.config import Settings
-from app.db import Database
-from app.housekeeping import Pruned, housekeeping_pass, keep_house, prune_once
+from app.core.config import Settings
+from app.core.database import Database
 from app.main import create_app
+from app.ops.housekeeping import housekeeping_pass, keep_house
 from tests.helpers import committed_connection, libpq_url, wait_until_async
 from tests.processes import free_port
 
@@ -119,8 +121,8 @@ async def test_an_outage_is_logged_and_the_pass_returns(settings: Settings, capl
     nowhere = settings.model_copy(update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"})
     database = Database(nowhere)
     try:
-        with caplog.at_level(logging.WARNING, logger="app.housekeeping"):
-            assert await housekeeping_pass(database) is None
+        with caplog.at_level(logging.WARNING, logger="app.ops.housekeeping"):
+            assert await housekeeping_pass(partial(prune_expired, database)) is None
     finally:
         await database.dispose()
     (record,) = caplog.records
@@ -132,8 +134,10 @@ async def test_an_outage_is_logged_and_the_pass_returns(settings: Settings, capl
 async def test_a_pass_logs_what_it_deleted(
     tables: psycopg.Connection, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="app.housekeeping"):
-        assert await housekeeping_pass(database) == Pruned(refresh_tokens=3, login_failures=2, sign_ups=1)
+    with caplog.at_level(logging.INFO, logger="app.auth.pruning"):
+        assert await housekeeping_pass(partial(prune_expired, database)) == Pruned(
+            refresh_tokens=3, login_failures=2, sign_ups=1
+        )
     assert [record.getMessage() for record in caplog.records] == [
         "Housekeeping: deleted expired refresh tokens: 3, old login failures: 2, sign-ups of quiet addresses: 1"
     ]

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import client_in_transaction
 from tests.helpers import JOHN, PASSWORD, create_user, empty_every_table, libpq_url, sign_up

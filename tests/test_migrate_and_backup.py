@@ -14,12 +14,11 @@ from alembic import command
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from app import backup as backups
-from app.backup import libpq_connection
-from app.db import alembic_config
-from app.embedded_db import client_program
-from app.health import migration_head
-from app.migrate import MIGRATION_LOCK
+from app.core.embedded_postgres import client_program
+from app.core.migrations import MIGRATION_LOCK, alembic_config
+from app.ops import backup as backups
+from app.ops.backup import libpq_connection
+from app.ops.health import migration_head
 from tests.helpers import libpq_url, wait_until
 from tests.processes import STARTUP_GUARD_SECONDS, run_app
 from tests.scratch import scratch_database
@@ -188,7 +187,7 @@ def test_a_backup_is_readable_by_its_owner_alone_from_the_moment_it_exists(
     looking_pg_dump.write_text(f"#!{sys.executable}\n{_PG_DUMP_THAT_LOOKS_FIRST}")
     looking_pg_dump.chmod(0o755)
     monkeypatch.setattr(
-        "app.backup.client_program", lambda name: looking_pg_dump if name == "pg_dump" else client_program(name)
+        "app.ops.backup.client_program", lambda name: looking_pg_dump if name == "pg_dump" else client_program(name)
     )
     monkeypatch.setenv("BACKUP_DIRECTORY", str(directory))
     monkeypatch.setenv("SEEN_BY_PG_DUMP", str(seen))

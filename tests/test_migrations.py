@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from app.db import alembic_config
+from app.core.migrations import alembic_config
 
 
 def _table_names(engine: sa.Engine) -> set[str]:

@@ -16,8 +16,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import models
-from app.models import NAME_PATTERN, STORED_NAME_PATTERN, STORED_SYMBOL_PATTERN, user_name
+from app.stocks.models import STORED_SYMBOL_PATTERN
+from app.users import models
+from app.users.models import NAME_PATTERN, STORED_NAME_PATTERN, user_name
 from tests.helpers import create_stock, create_user
 
 

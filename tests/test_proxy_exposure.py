@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import STOCKS, USERS
+from app.stocks.models import STOCKS
+from app.users.models import USERS
 from tests.conftest import client_in_transaction
 
 

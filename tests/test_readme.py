@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 README = PROJECT_ROOT / "README.md"

@@ -12,9 +12,9 @@ from fastapi import FastAPI, Request
 from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
 
-from app.config import Settings, describe_settings_error
+from app.core.config import Settings, describe_settings_error
+from app.http.request_log import JsonFormatter, RequestIdFilter, TextFormatter, configure_logging, log_format
 from app.main import create_app
-from app.request_log import JsonFormatter, RequestIdFilter, TextFormatter, configure_logging, log_format
 from tests.helpers import create_user
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.cli.server import cannot_listen
-from app.config import PRIVATE_NETWORKS, Settings, describe_settings_error
+from app.core.config import PRIVATE_NETWORKS, Settings, describe_settings_error
 
 # Beyond loopback, accounts need a shared SECRET_KEY (README, Deploy).
 ACCOUNTS: dict[str, Any] = {"secret_key": "a-test-key-that-is-long-enough-for-hs256-0123456789"}

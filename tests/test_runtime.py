@@ -6,7 +6,7 @@ import json
 import httpx
 import pytest
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from tests.processes import free_port, run_app, stop, wait_until_serving
 

@@ -1,6 +1,6 @@
 """The API schemas validate in pydantic's Rust core, never through a Python `__init__`.
 
-`app.models.Schema` marks its `__init__` with pydantic's internal
+`app.kit.fields.Schema` marks its `__init__` with pydantic's internal
 `__pydantic_base_init__` flag; without it every request body and every row of
 a list would be validated a second time in Python (a page of 100 stocks took
 three times as long). The flag is not public API: if an upgrade stops
@@ -15,8 +15,12 @@ import pytest
 from pydantic import TypeAdapter
 from sqlmodel import SQLModel
 
-from app import models
-from app.models import Schema, StockPublic, UserWithStocks
+from app.kit.fields import Schema
+from app.portfolio import models as portfolio_models
+from app.stocks import models as stocks_models
+from app.stocks.models import StockPublic
+from app.users import models as users_models
+from app.users.models import UserWithStocks
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 STOCK = {
@@ -25,7 +29,12 @@ STOCK = {
 }  # fmt: skip
 
 PUBLIC_SCHEMAS = sorted(
-    (value for value in vars(models).values() if isinstance(value, type) and issubclass(value, Schema)),
+    {
+        value
+        for models in (users_models, stocks_models, portfolio_models)
+        for value in vars(models).values()
+        if isinstance(value, type) and issubclass(value, Schema)
+    },
     key=lambda schema: schema.__name__,
 )
 

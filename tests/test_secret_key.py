@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.auth import tokens
-from app.config import Settings
+from app.core.config import Settings
 
 LIFETIME = timedelta(minutes=5)
 

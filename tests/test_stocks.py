@@ -7,7 +7,7 @@ from httpx import AsyncClient
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import STOCKS, Stock
+from app.stocks.models import STOCKS, Stock
 from tests.helpers import AAPL, create_stock, create_user, error_locations
 
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from httpx import AsyncClient
 
-from app.paging import documented_query_parameters
+from app.http.paging import documented_query_parameters
 from tests.helpers import AAPL, JOHN, create_stock, create_user
 
 
@@ -113,9 +113,12 @@ async def test_the_allowed_query_parameters_are_exactly_those_the_openapi_lists(
 
 def _api_routes(app: FastAPI) -> list[APIRoute]:
     from app.stocks.routes import router as stocks
+    from app.users.routes import holdings_router
     from app.users.routes import router as users
 
-    return [route for router in (users, stocks) for route in router.routes if isinstance(route, APIRoute)]
+    return [
+        route for router in (users, holdings_router, stocks) for route in router.routes if isinstance(route, APIRoute)
+    ]
 
 
 # ---------------------------------------------------------------- content types
@@ -211,7 +214,7 @@ async def test_a_form_body_route_is_not_refused_for_being_a_form() -> None:
     from fastapi import Form
     from httpx import ASGITransport
 
-    from app.errors import register_error_handlers
+    from app.http.errors import register_error_handlers
 
     app = FastAPI()
     register_error_handlers(app)

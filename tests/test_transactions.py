@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.repository import AuthRepository
-from app.config import Settings
-from app.db import Database
-from app.errors import DATABASE_UNAVAILABLE
+from app.core.config import Settings
+from app.core.database import Database
+from app.http.errors import DATABASE_UNAVAILABLE
 from app.main import create_app
-from app.models import USERS
+from app.users.models import USERS
 from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, bearer, libpq_url, sign_in, sign_up
 
 JANE = "jane@example.com"

@@ -5,7 +5,7 @@ from httpx import AsyncClient
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import Stock
+from app.stocks.models import Stock
 from tests.helpers import create_stock, create_user, error_locations
 
 

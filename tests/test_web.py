@@ -361,7 +361,7 @@ async def test_a_database_outage_is_a_clear_page_not_a_stack_trace() -> None:
     from fastapi import FastAPI
     from httpx import ASGITransport
 
-    from app.config import Settings
+    from app.core.config import Settings
     from app.main import create_app
     from tests.processes import free_port
 
@@ -433,13 +433,13 @@ async def test_open_mode_has_no_sign_in(client: AsyncClient) -> None:
 async def test_an_unforeseen_error_is_a_page_and_its_traceback_goes_to_the_log(
     client: AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app.stocks.repository import StockRepository
+    from app.portfolio.repository import PortfolioRepository
 
-    async def broken(self: StockRepository, user_id: int) -> None:
+    async def broken(self: PortfolioRepository, user_id: int) -> None:
         raise RuntimeError("a bug, with a secret in its message")
 
     user_id = await new_user(client)
-    monkeypatch.setattr(StockRepository, "portfolio", broken)
+    monkeypatch.setattr(PortfolioRepository, "portfolio", broken)
     page = await client.get(f"/app/users/{user_id}")
     assert page.status_code == 500
     assert "<h1>Something went wrong</h1>" in page.text and "secret" not in page.text
@@ -546,7 +546,7 @@ async def test_a_body_the_page_cannot_read_is_a_4xx_page(client: AsyncClient) ->
 async def test_a_value_that_slips_past_the_pages_checks_is_a_422_and_the_log_shows_no_value(
     client: AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app.repository import IfMatch
+    from app.kit.repository import IfMatch
     from app.web import routes
 
     user_id = await new_user(client)

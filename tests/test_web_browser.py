@@ -29,7 +29,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
-from app.config import PROJECT_ROOT
+from app.core.config import PROJECT_ROOT
 from tests.helpers import TEST_SECRET_KEY
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 

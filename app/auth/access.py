@@ -28,32 +28,27 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 
-from app.auth.tokens import AccessTokens, InvalidToken, TokenClaims
-from app.config import Settings
-from app.db import SessionOpener, SessionOpenerDep
-from app.repository import EVERY_ROW, Scope
-from app.users.repository import UserRepository
+from app.auth.repository import AccountRepository
+from app.auth.tokens import InvalidToken, TokenClaims, access_tokens_of
+from app.core.config import settings_of
+from app.core.database import SessionOpener, SessionOpenerDep
+from app.kit.errors import AppError
+from app.kit.scope import EVERY_ROW, Scope
 
 # auto_error=False: a missing token is for the endpoint to judge (sign-up takes
 # none); /docs' Authorize button logs in through this token URL.
 bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-class NotAuthenticated(Exception):
+class NotAuthenticated(AppError):
     """401 with `WWW-Authenticate: Bearer`; `error="invalid_token"` when a token was sent (RFC 6750, 3.1)."""
 
+    status_code = 401
+
     def __init__(self, detail: str, *, token_sent: bool) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
         self.token_sent = token_sent
-
-
-class Forbidden(Exception):
-    """403: the caller is known, and this is not theirs to do (setting `is_admin`, say)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 NOT_AUTHENTICATED = "Not authenticated: sign in at POST /auth/token and send the access token as a Bearer token"
@@ -86,7 +81,7 @@ async def caller_named_by(claims: TokenClaims, open_session: SessionOpener) -> C
     if not claims.is_admin:
         return Caller(user_id=claims.user_id)
     async with open_session() as session:
-        is_admin = await UserRepository(session).is_admin(claims.user_id)
+        is_admin = await AccountRepository(session).is_admin(claims.user_id)
     if is_admin is None:
         return None
     return Caller(user_id=claims.user_id, is_admin=is_admin)
@@ -98,9 +93,8 @@ async def current_caller(
     """The caller named by the Bearer token: its signature says who; admin rights are the database's say."""
     if token is None:
         return ANONYMOUS
-    access_tokens: AccessTokens = request.app.state.access_tokens
     try:
-        claims = access_tokens.check(token)
+        claims = access_tokens_of(request).check(token)
     except InvalidToken:
         raise NotAuthenticated(INVALID_TOKEN, token_sent=True) from None
     request.state.user_id = claims.user_id  # for the request's log line
@@ -125,8 +119,7 @@ SignedInDep = Annotated[Caller, Depends(signed_in_caller)]
 
 async def caller_scope(request: Request, caller: CallerDep) -> Scope:
     """The rows this request may reach: all of them (AUTH=open, or an admin), or the caller's own."""
-    settings: Settings = request.app.state.settings
-    if not settings.auth_required:
+    if not settings_of(request).auth_required:
         return EVERY_ROW
     if not caller.signed_in:
         raise NotAuthenticated(NOT_AUTHENTICATED, token_sent=False)

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from sqlalchemy import ARRAY, DateTime, Index, String, Table
 from sqlmodel import Field, SQLModel
 
-from app.models import PASSWORD_MAX_LENGTH, Password, Schema, server_timestamp
+from app.kit.fields import PASSWORD_MAX_LENGTH, Password, Schema, server_timestamp
 
 # Room for any IP address, IPv6 with a zone included, or a label such as "unknown".
 # Longer text (a forged X-Forwarded-For) is cut to fit by app/auth/repository.py.
@@ -26,7 +26,7 @@ class RefreshToken(SQLModel, table=True):
     # SHA-256 of the token (app/auth/tokens.py); the token itself is never stored.
     token_hash: str = Field(sa_type=String(64), unique=True)
     created_at: datetime | None = server_timestamp()
-    # Indexed for housekeeping (app/housekeeping.py), which deletes the expired ones.
+    # Indexed for housekeeping (app/ops/housekeeping.py), which deletes the expired ones.
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     # Set when exchanged for a new pair; a second exchange is a stolen token replayed.
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -63,7 +63,7 @@ class AddressSignUps(SQLModel, table=True):
     signed_up_at: list[datetime] = Field(sa_type=ARRAY(DateTime(timezone=True)))
 
 
-REFRESH_TOKENS: Table = RefreshToken.__table__  # type: ignore[attr-defined]  # as USERS in app/models.py
+REFRESH_TOKENS: Table = RefreshToken.__table__  # type: ignore[attr-defined]  # as USERS in app/users/models.py
 LOGIN_FAILURES: Table = LoginFailure.__table__  # type: ignore[attr-defined]
 
 

@@ -1,4 +1,11 @@
-"""Every SQL statement on refresh tokens, login failures and sign-ups by address, the pruning of all three included.
+"""Every SQL statement of accounts: a user's sign-in details, refresh tokens, login failures and sign-ups by address.
+
+The account queries (`AccountRepository`) read and write four columns of the
+`users` row, through a view of them declared here (`ACCOUNTS`): the table
+itself is app/users/models.py's, and users sit above auth.
+
+The pruning of refresh tokens, failures and sign-ups (`PruningRepository`)
+is here too; app/auth/pruning.py runs it in batches.
 
 Each operation that must hold together is one statement, so it is atomic in
 autocommit too: exchanging a refresh token marks it used and issues its
@@ -23,10 +30,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, RowMapping, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Executable,
+    Integer,
+    RowMapping,
+    String,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import CLIENT_ADDRESS_MAX_LENGTH, LOGIN_FAILURES, REFRESH_TOKENS
+from app.kit.errors import NotFound
+from app.kit.repository import can_exist
+from app.kit.scope import EVERY_ROW, Scope, owner_matches
 
 # Login throttling: this many failures within the window refuse further tries.
 THROTTLE_WINDOW_MINUTES = 15
@@ -34,6 +59,86 @@ MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_ADDRESS = 20
 # The sign-up limit counts an address's sign-ups over this window (SIGNUPS_PER_HOUR).
 SIGN_UP_WINDOW_MINUTES = 60
+
+
+# ---------------------------------------------------------------- accounts
+
+# The four columns of a `users` row that signing in and changing a password
+# need: a view of the row, not the table. The table, with its rules and the
+# rest of its columns, is owned by app/users/models.py; auth sits below users
+# and must not import it (users' service uses auth's passwords and tokens).
+# tests/test_auth.py holds these names to the users table's.
+ACCOUNTS = table(
+    "users",
+    column("id", Integer),
+    column("email", String),
+    column("password_hash", String),
+    column("is_admin", Boolean),
+)
+_ACCOUNT_COLUMNS = (ACCOUNTS.c.id, ACCOUNTS.c.email, ACCOUNTS.c.password_hash, ACCOUNTS.c.is_admin)
+_ACCOUNT_BY_EMAIL = select(*_ACCOUNT_COLUMNS).where(ACCOUNTS.c.email == bindparam("email"))
+_ACCOUNT_BY_ID = select(*_ACCOUNT_COLUMNS).where(ACCOUNTS.c.id == bindparam("row_id"), owner_matches(ACCOUNTS.c.id))
+_IS_ADMIN = select(ACCOUNTS.c.is_admin).where(ACCOUNTS.c.id == bindparam("row_id"))
+_SET_PASSWORD_HASH = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == bindparam("row_id"))
+    .values(password_hash=bindparam("new_hash"))
+    .returning(ACCOUNTS.c.id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """What signing in, and changing a password, need to know of a user."""
+
+    user_id: int
+    email: str | None
+    password_hash: str | None  # None: the user cannot sign in
+    is_admin: bool
+
+
+class AccountRepository:
+    """A user's sign-in details, for one session and the rows the caller may reach (`scope`)."""
+
+    def __init__(self, session: AsyncSession, scope: Scope = EVERY_ROW) -> None:
+        self.session = session
+        self.scope = scope
+
+    async def _first(self, statement: Executable, **params: Any) -> RowMapping | None:
+        # As in app/kit/repository.py: sqlmodel's exec() is typed for its own select() only.
+        result = await self.session.exec(statement, params=params)  # type: ignore[call-overload]
+        return result.mappings().first()
+
+    async def by_email(self, email: str) -> Account | None:
+        row = await self._first(_ACCOUNT_BY_EMAIL, email=email)
+        return None if row is None else _account(row)
+
+    async def by_id(self, user_id: int) -> Account:
+        """The user's account, in one statement; `NotFound` if there is none in scope."""
+        if not can_exist(user_id):
+            raise NotFound("User", user_id)
+        row = await self._first(_ACCOUNT_BY_ID, row_id=user_id, **self.scope.params())
+        if row is None:
+            raise NotFound("User", user_id)
+        return _account(row)
+
+    async def is_admin(self, user_id: int) -> bool | None:
+        """Whether the user is an admin now, by primary key; None if there is no such user (whatever the scope)."""
+        if not can_exist(user_id):
+            return None
+        row = await self._first(_IS_ADMIN, row_id=user_id)
+        return None if row is None else bool(row["is_admin"])
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        if await self._first(_SET_PASSWORD_HASH, row_id=user_id, new_hash=password_hash) is None:
+            raise NotFound("User", user_id)
+
+
+def _account(row: RowMapping) -> Account:
+    return Account(row["id"], row["email"], row["password_hash"], row["is_admin"])
+
+
+# ---------------------------------------------------------------- refresh tokens, failures, sign-ups
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +243,12 @@ _SIGN_UPS_RESUME_AT = text(
     """
 )
 
-# Housekeeping (app/housekeeping.py). Each batch is one short transaction that
+# Housekeeping (app/auth/pruning.py, run by app/ops/housekeeping.py). Each batch is one short transaction that
 # first takes this lock, for that transaction only: whoever holds it prunes,
 # any other instance finds it taken and leaves the work to them. A lock held
 # per session instead would outlive a pass cut short (a worker stopping between
 # lock and unlock) on the pooled connection, and stop all pruning until that
-# connection closed. "tidyauth" in ASCII; app/migrate.py's lock is another.
+# connection closed. "tidyauth" in ASCII; app/core/migrations.py's lock is another.
 HOUSEKEEPING_LOCK = int.from_bytes(b"tidyauth", "big")
 _TAKE_HOUSEKEEPING_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
 _LIMIT_THIS_TRANSACTION = text("SELECT set_config('statement_timeout', :milliseconds, true)")
@@ -189,7 +294,7 @@ class AuthRepository:
 
     async def _run(self, statement: Executable, params: dict[str, Any]) -> RowMapping | None:
         """Run one statement to its end; its first row, if it returns any."""
-        # As in app/repository.py: sqlmodel's exec() is typed for its own select() only.
+        # As in app/kit/repository.py: sqlmodel's exec() is typed for its own select() only.
         result = await self.session.exec(statement, params=params)  # type: ignore[call-overload]
         return result.mappings().first() if result.returns_rows else None
 

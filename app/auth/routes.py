@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth.access import NotAuthenticated
+from app.auth.dependencies import AuthenticatorDep
 from app.auth.models import RefreshRequest, TokenPair
 from app.auth.service import TooManyFailures
-from app.client_address import client_address
-from app.dependencies import AuthenticatorDep
-from app.errors import ErrorDetail
-from app.metrics import metrics_of
+from app.http.client_address import client_address
+from app.http.errors import ErrorDetail
+from app.ops.metrics import metrics_of
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

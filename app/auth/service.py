@@ -23,12 +23,12 @@ from sqlalchemy import exc as sa_exc
 from app.auth.access import NotAuthenticated
 from app.auth.models import TokenPair
 from app.auth.passwords import verify_password
-from app.auth.repository import AuthRepository
+from app.auth.repository import Account, AccountRepository, AuthRepository
 from app.auth.tokens import AccessTokens, new_refresh_token, refresh_token_digest
-from app.config import Settings
-from app.db import SessionOpener
-from app.models import EMAIL_MAX_LENGTH
-from app.users.repository import Account, UserRepository
+from app.core.config import Settings
+from app.core.database import SessionOpener
+from app.kit.errors import AppError
+from app.kit.fields import EMAIL_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +41,13 @@ TOO_MANY_WRONG_PASSWORDS = "Too many wrong passwords for this account lately; tr
 TOO_MANY_SIGN_UPS = "Too many sign-ups from this address in the last hour; try again later"
 
 
-class Throttled(Exception):
-    """429 (app/errors.py): too many of these lately; `retry_after` seconds until the next may be tried."""
+class Throttled(AppError):
+    """429: too many of these lately; `retry_after` seconds until the next may be tried (`Retry-After`)."""
+
+    status_code = 429
 
     def __init__(self, retry_after: int, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 
@@ -82,7 +83,7 @@ class Authenticator:
             retry_after = await AuthRepository(session).throttled_for(email, client_address)
             if retry_after is not None:
                 raise TooManyFailures(retry_after)
-            account = await UserRepository(session).account_by_email(email)
+            account = await AccountRepository(session).by_email(email)
         matches, new_hash = await verify_password(password, account.password_hash if account else None)
         if account is None or not matches:
             await record_failure(self.open_session, email, client_address)
@@ -92,7 +93,7 @@ class Authenticator:
         async with self.open_session.transaction() as session:
             auth = AuthRepository(session)
             if new_hash is not None:  # hashed with older parameters: store it at today's
-                await UserRepository(session).set_password_hash(account.user_id, new_hash)
+                await AccountRepository(session).set_password_hash(account.user_id, new_hash)
             await auth.forgive(email)
             await auth.issue(account.user_id, refresh_token_digest(refresh_token), self.refresh_lifetime)
         return self._pair(account.user_id, account.is_admin, refresh_token)
@@ -144,7 +145,7 @@ async def record_failure(open_session: SessionOpener, email: str, client_address
     The caller answers the wrong password (401, 403) either way: a failure
     that cannot be recorded must not turn into a 422, a 503 or a 500 that
     tells a guesser something else happened. Logged with the request's id
-    (app/request_log.py), never with the password, the email or the address.
+    (app/http/request_log.py), never with the password, the email or the address.
     """
     try:
         async with open_session() as session:

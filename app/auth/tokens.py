@@ -27,8 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import jwt
+from starlette.requests import HTTPConnection
 
-from app.config import PROJECT_ROOT, Settings
+from app.core.config import PROJECT_ROOT, Settings
 
 ISSUER = "portfolio-api"
 AUDIENCE = "portfolio-api"
@@ -106,6 +107,12 @@ class AccessTokens:
         if not (isinstance(user_id, str) and user_id.isascii() and user_id.isdigit()):
             raise InvalidToken("malformed subject")
         return TokenClaims(user_id=int(user_id), is_admin=is_admin), float(claims["exp"])
+
+
+def access_tokens_of(connection: HTTPConnection) -> AccessTokens:
+    """The app's access tokens, one key for every worker (`create_app` keeps them on its state)."""
+    access_tokens: AccessTokens = connection.app.state.access_tokens
+    return access_tokens
 
 
 def new_refresh_token() -> str:

@@ -35,10 +35,10 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from app import migrate as migrations
 from app.cli.database import open_database, open_psql, reset_embedded_data
 from app.cli.server import cannot_listen, serve_until_stopped
-from app.config import Settings, describe_settings_error, mask_password
+from app.core import migrations
+from app.core.config import Settings, describe_settings_error, mask_password
 
 logger = logging.getLogger("app")
 
@@ -130,7 +130,7 @@ def demo(
     Realistic names and holdings, in batches with a progress bar. A database that
     holds users is refused unless --force, which adds to what is there.
     """
-    from app.demo import DatabaseNotEmpty, DemoSize, fill_with_demo_data
+    from app.cli.demo import DatabaseNotEmpty, DemoSize, fill_with_demo_data
 
     with open_database(_settings()) as url:
         _migrate(url)
@@ -146,7 +146,7 @@ def backup(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write it; it appears only once complete.")],
 ) -> None:
     """Write the database to FILE (pg_dump's custom format)."""
-    from app import backup as backups
+    from app.ops import backup as backups
 
     with open_database(_settings()) as url:
         try:
@@ -165,7 +165,7 @@ def restore(
 
     All of it or, on any error, none. A database holding data is refused unless --force.
     """
-    from app import backup as backups
+    from app.ops import backup as backups
 
     with open_database(_settings()) as url:
         try:
@@ -199,7 +199,7 @@ def create_admin(email: Annotated[str, typer.Argument(metavar="EMAIL", help="The
     The password, needed only to create the user, comes from ADMIN_PASSWORD, else it is
     asked for without echo. Running it again changes nothing.
     """
-    from app.auth import admin
+    from app.cli import admin
 
     settings = _settings()
     with open_database(settings) as url:

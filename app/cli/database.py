@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from app.config import Settings, mask_password
+from app.core.config import Settings, mask_password
 
 logger = logging.getLogger("app")
 
@@ -45,7 +45,7 @@ def _database_url(settings: Settings) -> Iterator[str]:
     if settings.database_url is not None:
         yield settings.database_url
         return
-    from app.embedded_db import embedded_postgres
+    from app.core.embedded_postgres import embedded_postgres
 
     logger.info("DATABASE_URL is not set: using the embedded PostgreSQL")
     with embedded_postgres(settings.embedded_data_dir, EMBEDDED_DATABASE, keep_data=True) as url:
@@ -54,8 +54,8 @@ def _database_url(settings: Settings) -> Iterator[str]:
 
 def open_psql(url: str) -> int:
     """psql on `url`, interactive; Ctrl-C belongs to psql (it cancels the query), not to us. Its exit code."""
-    from app.backup import libpq_connection
-    from app.embedded_db import client_program
+    from app.core.embedded_postgres import client_program
+    from app.ops.backup import libpq_connection
 
     conninfo, environment = libpq_connection(url)
     interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -67,7 +67,7 @@ def open_psql(url: str) -> int:
 
 def reset_embedded_data(settings: Settings, *, assume_yes: bool) -> int:
     """Delete the embedded development data, after asking; never a database of DATABASE_URL's. The exit code."""
-    from app.embedded_db import running_server_pid
+    from app.core.embedded_postgres import running_server_pid
 
     if settings.database_url is not None:
         logger.error(

@@ -14,8 +14,8 @@ from typing import Any
 
 import uvicorn
 
-from app.config import Settings
-from app.header_limit import HeaderLimitedHttpToolsProtocol
+from app.core.config import Settings
+from app.http.header_limit import HeaderLimitedHttpToolsProtocol
 
 logger = logging.getLogger("app")
 
@@ -47,7 +47,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
-        # app/request_log.py writes the request line (ACCESS_LOG), not uvicorn.
+        # app/http/request_log.py writes the request line (ACCESS_LOG), not uvicorn.
         "access_log": False,
         # Each worker is a process with its own engine and pool (see README, Performance).
         "workers": settings.workers,
@@ -57,14 +57,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "forwarded_allow_ips": forwarded,
         # Let in-flight requests finish on SIGTERM, but never hang a deploy.
         "timeout_graceful_shutdown": 10,
-        # httptools, with request headers bounded (app/header_limit.py).
+        # httptools, with request headers bounded (app/http/header_limit.py).
         "http": HeaderLimitedHttpToolsProtocol,
     }
 
 
 def serve_until_stopped(settings: Settings) -> None:
     """Serve the API until stopped; a stop by SIGTERM or Ctrl-C returns normally."""
-    from app.metrics import multiprocess_directory
+    from app.ops.metrics import multiprocess_directory
 
     # Once it has shut down cleanly, uvicorn raises the signal it caught
     # again, so that the process dies of it: for SIGTERM that is the

@@ -1,4 +1,5 @@
-"""Stocks: holdings, and the portfolio they add up to.
+"""Stocks: holdings, each owned by one user.
 
-`repository.py` holds every statement on `stocks`; `routes.py` the endpoints.
+`models.py` the table and schemas, `repository.py` every statement on `stocks`,
+`dependencies.py` what routes declare (id, repository, filters), `routes.py` /stocks/.
 """

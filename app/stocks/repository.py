@@ -1,4 +1,4 @@
-"""Every SQL statement on stocks: one stock, filtered lists, the writes, and a user's portfolio."""
+"""Every SQL statement on stocks: one stock, filtered lists, and the writes."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -6,12 +6,13 @@ from typing import Any, ClassVar
 
 import psycopg
 from pydantic import TypeAdapter
-from sqlalchemy import Select, Table, and_, bindparam, func, select
+from sqlalchemy import Select, Table
 from sqlalchemy.exc import IntegrityError
 
-from app.models import STOCKS, USERS, Portfolio, Position, StockCreate, StockPublic, StockUpdate
-from app.paging import Page, PageParams, SortOrder
-from app.repository import IfMatch, NotFound, Repository, Versioned, can_exist, owner_matches
+from app.kit.errors import NotFound
+from app.kit.keyset import Page, PageParams, SortOrder
+from app.kit.repository import IfMatch, Repository, Versioned, can_exist
+from app.stocks.models import STOCKS, StockCreate, StockPublic, StockUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,26 +24,6 @@ class StockFilters:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     user_id: int | None = None
-
-
-# A user's valuation: their active stocks grouped by symbol. Starting from
-# users, a missing user is no row at all, and a user without active stocks is
-# one row whose symbol is NULL. All arithmetic is exact NUMERIC in PostgreSQL.
-_quantity = func.sum(STOCKS.c.quantity)
-_value = func.sum(STOCKS.c.price * STOCKS.c.quantity)
-_PORTFOLIO = (
-    select(
-        STOCKS.c.name,
-        _quantity.label("quantity"),
-        _value.label("value"),
-        func.round(_value / _quantity, 4).label("average_price"),
-        func.sum(_value).over().label("total_value"),
-    )
-    .select_from(USERS.outerjoin(STOCKS, and_(STOCKS.c.user_id == USERS.c.id, STOCKS.c.is_active)))
-    .where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
-    .group_by(USERS.c.id, STOCKS.c.name)
-    .order_by(_value.desc(), STOCKS.c.name)
-)
 
 
 class StockRepository(Repository[StockPublic]):
@@ -87,17 +68,3 @@ class StockRepository(Repository[StockPublic]):
     async def patch(self, stock_id: int, changes: StockUpdate, if_match: IfMatch) -> Versioned[StockPublic]:
         """Only the fields the client sent."""
         return await self._update(stock_id, changes.model_dump(exclude_unset=True), if_match)
-
-    async def portfolio(self, user_id: int) -> Portfolio:
-        """What the user's active stocks are worth, by symbol, largest position first."""
-        if not can_exist(user_id):
-            raise NotFound("User", user_id)
-        rows = (await self._execute(_PORTFOLIO, {"row_id": user_id, **self.scope.params()})).all()
-        if not rows:
-            raise NotFound("User", user_id)
-        positions = [
-            Position(name=row.name, quantity=row.quantity, value=row.value, average_price=row.average_price)
-            for row in rows
-            if row.name is not None
-        ]
-        return Portfolio(user_id=user_id, total_value=rows[0].total_value or Decimal(0), positions=positions)

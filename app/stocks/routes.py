@@ -1,27 +1,24 @@
-"""Stocks: a user's holdings and the guide's /stocks/ endpoints, plus one stock, PATCH, filters and the portfolio."""
+"""Stocks: the guide's /stocks/ endpoints, plus one stock, PATCH, filters and sorting.
+
+A user's holdings (POST and GET /users/{user_id}/stocks/) are served by
+app/users/routes.py: they need the user to exist in the caller's scope, and
+users sit above stocks.
+"""
 
 from dataclasses import replace
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from app.dependencies import StockId, StockRepositoryDep, UserId, UserRepositoryDep
-from app.errors import NOT_FOUND_RESPONSE
-from app.etags import (
-    ETAG_HEADER,
-    ETAG_RESPONSE,
-    IF_MATCH_FROM_ETAG,
-    PRECONDITION_FAILED_RESPONSE,
-    IfMatchDep,
-    answer_with_etag,
-)
-from app.models import INT32_MAX, Portfolio, StockCreate, StockPublic, StockUpdate, Symbol
-from app.paging import LIST_RESPONSE_HEADERS, PageParamsDep, SortOrder, send_page
-from app.stocks.repository import StockFilters
+from app.http.errors import NOT_FOUND_RESPONSE
+from app.http.etags import ETAG_RESPONSE, IF_MATCH_FROM_ETAG, PRECONDITION_FAILED_RESPONSE, IfMatchDep, answer_with_etag
+from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.kit.fields import INT32_MAX
+from app.kit.keyset import SortOrder
+from app.stocks.dependencies import SortParameter, StockFiltersDep, StockId, StockRepositoryDep
+from app.stocks.models import StockCreate, StockPublic, StockUpdate
 
 router = APIRouter(tags=["stocks"])
-portfolio_router = APIRouter(tags=["portfolio"])
 
 # OpenAPI links from a new stock: read it, change or delete it if unchanged (see users/routes.py).
 _NEW_STOCK_ID = {"stock_id": "$response.body#/id"}
@@ -34,35 +31,6 @@ NEW_STOCK_LINKS = {
 
 ONE_STOCK = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}
 CHANGE_STOCK = {**ONE_STOCK, **PRECONDITION_FAILED_RESPONSE}
-
-StockSort = Literal["id", "-id", "name", "-name", "price", "-price", "created_at", "-created_at"]
-SortParameter = Annotated[StockSort, Query(description="Field to sort by; `-` in front for descending.")]
-# Price filters compare with NUMERIC; the bound keeps absurd values (1e400) out of the driver.
-PriceBound = Annotated[Decimal, Query(ge=0, le=10**12)]
-
-
-async def stock_filters(
-    name: Annotated[Symbol | None, Query(description="Symbol, case-insensitive: `aapl` finds AAPL.")] = None,
-    is_active: Annotated[bool | None, Query(description="Only active (true) or inactive (false) stocks.")] = None,
-    min_price: Annotated[PriceBound | None, Query(description="Price at least this.")] = None,
-    max_price: Annotated[PriceBound | None, Query(description="Price at most this.")] = None,
-) -> StockFilters:
-    return StockFilters(name=name, is_active=is_active, min_price=min_price, max_price=max_price)
-
-
-StockFiltersDep = Annotated[StockFilters, Depends(stock_filters)]
-
-
-@router.post(
-    "/users/{user_id}/stocks/",
-    status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND_RESPONSE, 201: {"links": NEW_STOCK_LINKS, "headers": ETAG_HEADER}},
-)
-async def create_stock_for_user(
-    user_id: UserId, payload: StockCreate, stocks: StockRepositoryDep, response: Response
-) -> StockPublic:
-    """Add a holding to a user: `name` (symbol), `price` > 0, `quantity` > 0, `is_active`."""
-    return answer_with_etag(response, await stocks.create_for_user(user_id, payload))
 
 
 @router.get("/stocks/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
@@ -78,23 +46,6 @@ async def read_stocks(
     """List every user's stocks, filtered and sorted; follow `Link: rel="next"` for the next page."""
     if user_id is not None:
         filters = replace(filters, user_id=user_id)
-    return send_page(await stocks.list(filters, SortOrder(sort), page), request, response)
-
-
-@router.get("/users/{user_id}/stocks/", responses={**NOT_FOUND_RESPONSE, 200: {"headers": LIST_RESPONSE_HEADERS}})
-async def read_user_stocks(
-    user_id: UserId,
-    page: PageParamsDep,
-    filters: StockFiltersDep,
-    users: UserRepositoryDep,
-    stocks: StockRepositoryDep,
-    request: Request,
-    response: Response,
-    sort: SortParameter = "id",
-) -> list[StockPublic]:
-    """List one user's stocks, filtered and sorted; 404 when the user does not exist."""
-    await users.require(user_id)
-    filters = replace(filters, user_id=user_id)
     return send_page(await stocks.list(filters, SortOrder(sort), page), request, response)
 
 
@@ -130,15 +81,3 @@ async def update_stock(
 async def delete_stock(stock_id: StockId, stocks: StockRepositoryDep, if_match: IfMatchDep) -> None:
     """Delete one stock."""
     await stocks.delete(stock_id, if_match)
-
-
-@portfolio_router.get("/users/{user_id}/portfolio", responses=NOT_FOUND_RESPONSE)
-async def read_portfolio(user_id: UserId, stocks: StockRepositoryDep) -> Portfolio:
-    """The user's active stocks grouped by symbol, valued at their prices, largest position first.
-
-    `value` is the sum of price x quantity, `average_price` is value / quantity
-    (4 decimal places), `total_value` the sum of all values. All arithmetic is
-    exact NUMERIC arithmetic in PostgreSQL: three lots at 0.1 and three at 0.2
-    are worth exactly 0.9.
-    """
-    return await stocks.portfolio(user_id)

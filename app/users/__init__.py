@@ -1,4 +1,6 @@
 """Users: people who hold stocks.
 
-`repository.py` holds every statement on `users`; `routes.py` the endpoints.
+`models.py` the table and schemas, `repository.py` every statement on `users`,
+`service.py` the account rules (sign-up, admin rights, passwords),
+`dependencies.py` what routes declare, `routes.py` /users/ and a user's holdings.
 """

@@ -1,27 +1,24 @@
-"""Every SQL statement on users: one user with their stocks, the list, the writes, and sign-in lookups."""
+"""Every SQL statement on users: one user with their stocks, the list, and the writes.
+
+A user's sign-in details (email, password hash, admin rights) are read and
+written by app/auth/repository.py, through a view of those columns.
+"""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import psycopg
 from pydantic import TypeAdapter
-from sqlalchemy import Select, Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from app.models import STOCKS, USERS, UserPublic, UserWithStocks
-from app.paging import Page, PageParams, SortOrder
-from app.repository import (
-    Conflict,
-    IfMatch,
-    NotFound,
-    Repository,
-    Versioned,
-    can_exist,
-    owner_matches,
-    readable_columns,
-)
+from app.kit.errors import Conflict, NotFound
+from app.kit.keyset import Page, PageParams, SortOrder
+from app.kit.repository import IfMatch, Repository, Versioned, readable_columns
+from app.kit.scope import owner_matches
+from app.stocks.models import STOCKS
+from app.users.models import USERS, UserPublic, UserWithStocks
 
 # A user and their stocks in one round trip: the user's columns, then each
 # stock's (all NULL for a user without stocks), one row per stock. Plain
@@ -35,28 +32,7 @@ _USER_WITH_STOCKS = (
 )
 _STOCK_COLUMNS = [(f"stock_{column.name}", column.name) for column in STOCKS.c]
 
-_ACCOUNT_COLUMNS = (USERS.c.id, USERS.c.email, USERS.c.password_hash, USERS.c.is_admin)
-_ACCOUNT_BY_EMAIL = select(*_ACCOUNT_COLUMNS).where(USERS.c.email == bindparam("email"))
-_ACCOUNT_BY_ID = select(*_ACCOUNT_COLUMNS).where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
-_IS_ADMIN = select(USERS.c.is_admin).where(USERS.c.id == bindparam("row_id"))
-_SET_PASSWORD_HASH = (
-    update(USERS)
-    .where(USERS.c.id == bindparam("row_id"))
-    .values(password_hash=bindparam("new_hash"))
-    .returning(USERS.c.id)
-)
-
 EMAIL_TAKEN = "A user with this email already exists"
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """What signing in, and changing a password, need to know of a user."""
-
-    user_id: int
-    email: str | None
-    password_hash: str | None  # None: the user cannot sign in
-    is_admin: bool
 
 
 class UserRepository(Repository[UserPublic]):
@@ -118,28 +94,3 @@ class UserRepository(Repository[UserPublic]):
                 await self.session.rollback()
                 raise Conflict(EMAIL_TAKEN) from None
             raise
-
-    # -- accounts
-
-    async def account_by_email(self, email: str) -> Account | None:
-        row = await self._first(_ACCOUNT_BY_EMAIL, email=email)
-        return None if row is None else Account(row["id"], row["email"], row["password_hash"], row["is_admin"])
-
-    async def account(self, user_id: int) -> Account:
-        """The user's account, in one statement; `NotFound` if there is none in scope."""
-        self._require_possible_id(user_id)
-        row = await self._first(_ACCOUNT_BY_ID, row_id=user_id, **self.scope.params())
-        if row is None:
-            raise NotFound(self.resource, user_id)
-        return Account(row["id"], row["email"], row["password_hash"], row["is_admin"])
-
-    async def is_admin(self, user_id: int) -> bool | None:
-        """Whether the user is an admin now, by primary key; None if there is no such user (whatever the scope)."""
-        if not can_exist(user_id):
-            return None
-        row = await self._first(_IS_ADMIN, row_id=user_id)
-        return None if row is None else bool(row["is_admin"])
-
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        if await self._first(_SET_PASSWORD_HASH, row_id=user_id, new_hash=password_hash) is None:
-            raise NotFound(self.resource, user_id)

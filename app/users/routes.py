@@ -1,5 +1,11 @@
-"""Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags."""
+"""Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags, and a user's holdings.
 
+POST and GET /users/{user_id}/stocks/ are here, not in app/stocks/: they
+need the user to exist in the caller's scope (a user out of reach is a 404),
+and users sit above stocks, so only this side may ask both.
+"""
+
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -8,10 +14,9 @@ from pydantic import AfterValidator
 from app.auth.access import SignedInDep
 from app.auth.models import PasswordChange
 from app.auth.routes import throttled
-from app.client_address import client_address
-from app.dependencies import SignUpServiceDep, UserId, UserRepositoryDep, UserServiceDep
-from app.errors import NOT_FOUND_RESPONSE, ErrorDetail
-from app.etags import (
+from app.http.client_address import client_address
+from app.http.errors import NOT_FOUND_RESPONSE, ErrorDetail
+from app.http.etags import (
     ETAG_HEADER,
     ETAG_RESPONSE,
     IF_MATCH_FROM_ETAG,
@@ -19,10 +24,18 @@ from app.etags import (
     IfMatchDep,
     answer_with_etag,
 )
-from app.models import UserCreate, UserPublic, UserReplace, UserUpdate, UserWithStocks, storable_text
-from app.paging import LIST_RESPONSE_HEADERS, PageParamsDep, SortOrder, send_page
+from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.kit.fields import storable_text
+from app.kit.keyset import SortOrder
+from app.stocks.dependencies import SortParameter, StockFiltersDep, StockRepositoryDep
+from app.stocks.models import StockCreate, StockPublic
+from app.stocks.routes import NEW_STOCK_LINKS
+from app.users.dependencies import SignUpServiceDep, UserId, UserRepositoryDep, UserServiceDep
+from app.users.models import UserCreate, UserPublic, UserReplace, UserUpdate, UserWithStocks
 
 router = APIRouter(prefix="/users", tags=["users"])
+# A user's holdings: under /users/, but listed with the stocks.
+holdings_router = APIRouter(prefix="/users", tags=["stocks"])
 
 # OpenAPI links: what a stateful client (or fuzzer) does next with a new user:
 # read it, change or delete it only if nobody changed it since (its ETag in
@@ -149,3 +162,32 @@ async def update_user(
 async def delete_user(user_id: UserId, users: UserRepositoryDep, if_match: IfMatchDep) -> None:
     """Delete a user and, by ON DELETE CASCADE, all their stocks."""
     await users.delete(user_id, if_match)
+
+
+@holdings_router.post(
+    "/{user_id}/stocks/",
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND_RESPONSE, 201: {"links": NEW_STOCK_LINKS, "headers": ETAG_HEADER}},
+)
+async def create_stock_for_user(
+    user_id: UserId, payload: StockCreate, stocks: StockRepositoryDep, response: Response
+) -> StockPublic:
+    """Add a holding to a user: `name` (symbol), `price` > 0, `quantity` > 0, `is_active`."""
+    return answer_with_etag(response, await stocks.create_for_user(user_id, payload))
+
+
+@holdings_router.get("/{user_id}/stocks/", responses={**NOT_FOUND_RESPONSE, 200: {"headers": LIST_RESPONSE_HEADERS}})
+async def read_user_stocks(
+    user_id: UserId,
+    page: PageParamsDep,
+    filters: StockFiltersDep,
+    users: UserRepositoryDep,
+    stocks: StockRepositoryDep,
+    request: Request,
+    response: Response,
+    sort: SortParameter = "id",
+) -> list[StockPublic]:
+    """List one user's stocks, filtered and sorted; 404 when the user does not exist."""
+    await users.require(user_id)
+    filters = replace(filters, user_id=user_id)
+    return send_page(await stocks.list(filters, SortOrder(sort), page), request, response)

@@ -15,10 +15,10 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import SecretStr
 
-from app.auth.access import Caller, Forbidden, NotAuthenticated
+from app.auth.access import Caller, NotAuthenticated
 from app.auth.models import PasswordChange
 from app.auth.passwords import hash_password, verify_password
-from app.auth.repository import AuthRepository
+from app.auth.repository import AccountRepository, AuthRepository
 from app.auth.service import (
     TOO_MANY_WRONG_PASSWORDS,
     TooManyFailures,
@@ -26,10 +26,13 @@ from app.auth.service import (
     failures_counted_under,
     record_failure,
 )
-from app.config import Settings
-from app.db import SessionOpener
-from app.models import UserCreate, UserPublic, UserReplace, UserUpdate, password_problem
-from app.repository import IfMatch, Scope, Versioned
+from app.core.config import Settings
+from app.core.database import SessionOpener
+from app.kit.errors import Forbidden
+from app.kit.fields import password_problem
+from app.kit.repository import IfMatch, Versioned
+from app.kit.scope import Scope
+from app.users.models import UserCreate, UserPublic, UserReplace, UserUpdate
 from app.users.repository import UserRepository
 
 ONLY_ADMINS_MAKE_ADMINS = "Only an admin may set is_admin"
@@ -113,7 +116,7 @@ class UserService:
                 return await UserRepository(session, self.scope).change(user_id, values, if_match)
         if password is not None:
             async with self.open_session() as session:
-                account = await UserRepository(session, self.scope).account(user_id)  # a 404 for one out of reach
+                account = await AccountRepository(session, self.scope).by_id(user_id)  # a 404 for one out of reach
             if account.password_hash is not None and not self.caller.is_admin:
                 raise Forbidden(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
             values["password_hash"] = await self._hash_checked(password, values.get("email", account.email))
@@ -134,7 +137,7 @@ class UserService:
             raise NotAuthenticated("Not authenticated", token_sent=False)
         user_id = self.caller.user_id
         async with self.open_session() as session:
-            account = await UserRepository(session, self.scope).account(user_id)
+            account = await AccountRepository(session, self.scope).by_id(user_id)
             retry_after = await AuthRepository(session).throttled_for(failures_counted_under(account), client_address)
         if retry_after is not None:
             raise TooManyFailures(retry_after, TOO_MANY_WRONG_PASSWORDS)
@@ -144,7 +147,7 @@ class UserService:
             raise Forbidden(WRONG_CURRENT_PASSWORD)
         new_hash = await self._hash_checked(change.new_password, account.email, "new_password")
         async with self.open_session.transaction() as session:  # as in `update`: together or not at all
-            await UserRepository(session, self.scope).set_password_hash(user_id, new_hash)
+            await AccountRepository(session, self.scope).set_password_hash(user_id, new_hash)
             await AuthRepository(session).revoke_user(user_id)
 
     async def _hash_checked(self, password: SecretStr, email: str | None, field: str = "password") -> str:

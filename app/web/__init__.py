@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from app.auth.tokens import signing_key
-from app.config import Settings
+from app.core.config import Settings
 from app.web.routes import router
 from app.web.session import cookie_key
 

@@ -29,10 +29,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.auth.access import ANONYMOUS, Caller, NotAuthenticated, caller_named_by
 from app.auth.service import Authenticator
 from app.auth.tokens import InvalidToken
-from app.config import Settings
-from app.db import SessionOpenerDep
-from app.errors import RETRY_AFTER_SECONDS
-from app.repository import EVERY_ROW, NotFound, Scope
+from app.core.config import Settings
+from app.core.database import SessionOpenerDep
+from app.http.errors import RETRY_AFTER_SECONDS
+from app.kit.errors import NotFound
+from app.kit.scope import EVERY_ROW, Scope
 from app.web import session as cookies
 from app.web.session import BrowserSession
 

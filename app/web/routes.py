@@ -20,21 +20,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.access import NotAuthenticated
 from app.auth.service import Authenticator, TooManyFailures, TooManySignUps
-from app.client_address import client_address
-from app.db import SessionDep, SessionOpener, SessionOpenerDep
-from app.models import (
-    INT32_MAX,
-    USER_NAME_MAX_LENGTH,
-    StockCreate,
-    StockPublic,
-    StockUpdate,
-    UserCreate,
-    UserPublic,
-    storable_text,
-)
-from app.paging import InvalidCursor, PageParams, SortOrder, encode_cursor
-from app.repository import ANY_VERSION, EVERY_ROW, Conflict, IfMatch, NotFound, Scope, Versioned, VersionMismatch
+from app.auth.tokens import access_tokens_of
+from app.core.config import settings_of
+from app.core.database import SessionDep, SessionOpener, SessionOpenerDep
+from app.http.client_address import client_address
+from app.kit.errors import Conflict, InvalidCursor, NotFound, VersionMismatch
+from app.kit.fields import INT32_MAX, storable_text
+from app.kit.keyset import PageParams, SortOrder, encode_cursor
+from app.kit.repository import ANY_VERSION, IfMatch, Versioned
+from app.kit.scope import EVERY_ROW, Scope
+from app.portfolio.repository import PortfolioRepository
+from app.stocks.models import StockCreate, StockPublic, StockUpdate
 from app.stocks.repository import StockRepository
+from app.users.models import USER_NAME_MAX_LENGTH, UserCreate, UserPublic
 from app.users.repository import UserRepository
 from app.users.service import UserService
 from app.web.pages import (
@@ -56,7 +54,7 @@ from app.web.session import BrowserSession, new_session
 router = APIRouter(prefix="/app", include_in_schema=False, route_class=PageRoute)
 
 USERS_PER_PAGE = 20
-# As GET /users/ takes it (app/paging.py `page_params`); the page's own cursors are a few dozen characters.
+# As GET /users/ takes it (app/http/paging.py `page_params`); the page's own cursors are a few dozen characters.
 CURSOR_MAX_LENGTH = 512
 FORM_VERSION_DAMAGED = (
     "This form did not come back as the page wrote it (its version is not one this site made), "
@@ -91,7 +89,7 @@ async def sign_in_page(request: Request, visitor: VisitorDep) -> Response:
 
 async def _sign_in(request: Request, open_session: SessionOpener, email: str, password: str) -> None:
     """Sign in with the Authenticator the API uses; the token pair goes into the session cookie."""
-    authenticator = Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
+    authenticator = Authenticator(open_session, access_tokens_of(request), settings_of(request))
     pair = await authenticator.sign_in(email, password, client_address(request.scope))
     # A new CSRF token with every login, so one seen before signing in is of no use after.
     keep_session(request, BrowserSession(new_session().csrf, pair.access_token, pair.refresh_token))
@@ -127,7 +125,7 @@ async def _create_user(
 ) -> Versioned[UserPublic] | dict[str, str]:
     """A new user from the form, through the service POST /users/ uses; or the errors, by field."""
     # As POST /users/ (`sign_up_service`): creating a row needs no scope; the service decides the rest.
-    service = UserService(open_session, EVERY_ROW, visitor.caller, request.app.state.settings)
+    service = UserService(open_session, EVERY_ROW, visitor.caller, settings_of(request))
     try:
         user = UserCreate.model_validate_json(as_json_body(fields, numbers=("age",)))
         return await service.sign_up(user, client_address(request.scope))
@@ -165,7 +163,7 @@ async def sign_up_form(
 async def sign_out_form(request: Request, visitor: ActingVisitorDep, open_session: SessionOpenerDep) -> Response:
     """Ends the login as POST /auth/logout does (its refresh token revoked), and forgets the tokens."""
     if visitor.session.refresh_token is not None:
-        authenticator = Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
+        authenticator = Authenticator(open_session, access_tokens_of(request), settings_of(request))
         await authenticator.sign_out(visitor.session.refresh_token)
     keep_session(request, new_session())
     return go_to(request, "/app/sign-in")
@@ -284,7 +282,7 @@ class Editing:
 async def _portfolio_context(session: AsyncSession, scope: Scope, user_id: int) -> dict[str, Any]:
     """The user, their valuation (GET /users/{id}/portfolio's own statement) and every holding, newest last."""
     user = (await UserRepository(session, scope).read_with_stocks(user_id)).body
-    portfolio = await StockRepository(session, scope).portfolio(user_id)
+    portfolio = await PortfolioRepository(session, scope).portfolio(user_id)
     holdings = user.stocks[:HOLDINGS_SHOWN]
     return {
         "user": user,

@@ -6,9 +6,9 @@ Create Date: 2026-11-26
 
 Names: trimmed; no control or invisible characters (those of the Basic
 Multilingual Plane); the first character never ASCII other than A-Z. Symbols:
-starting with a letter or digit. (app/models.py, STORED_NAME_PATTERN and
-STORED_SYMBOL_PATTERN; copied here, since a migration must not change when the
-models do.)
+starting with a letter or digit. (STORED_NAME_PATTERN in app/users/models.py,
+STORED_SYMBOL_PATTERN in app/stocks/models.py; copied here, since a migration
+must not change when the models do.)
 
 Rows written before these rules are trimmed where that is all they need. Any
 row still breaking a rule keeps its value: its constraint is then left NOT

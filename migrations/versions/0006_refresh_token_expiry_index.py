@@ -4,13 +4,13 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-26
 
-app/housekeeping.py deletes expired refresh tokens in small batches, oldest
+Housekeeping (app/auth/pruning.py) deletes expired refresh tokens in small batches, oldest
 first; with this index each batch reads only the rows it deletes.
 
 Not CONCURRENTLY: that waits for every transaction open anywhere on the
 database to end, and the other instances starting at the same moment are
 waiting inside one, for the migration lock this instance holds
-(app/migrate.py); it would wait for them forever (the three-instance test
+(app/core/migrations.py); it would wait for them forever (the three-instance test
 in tests/test_migrate_and_backup.py hung so). A plain build holds off
 logins and refreshes for as long as it takes.
 """

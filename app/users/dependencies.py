@@ -1,4 +1,4 @@
-"""Request dependencies the routers share: path ids, and each resource's repository and service.
+"""Request dependencies of users: the `user_id` path parameter, the repository and the services.
 
 A repository is made for the caller's scope (app/auth/access.py): with
 AUTH=required a signed-in user's repositories reach only their own rows.
@@ -9,17 +9,15 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from app.auth.access import CallerDep, ScopeDep
-from app.auth.service import Authenticator
-from app.db import SessionDep, SessionOpenerDep
-from app.repository import EVERY_ROW
-from app.stocks.repository import StockRepository
+from app.core.config import settings_of
+from app.core.database import SessionDep, SessionOpenerDep
+from app.kit.scope import EVERY_ROW
 from app.users.repository import UserRepository
 from app.users.service import UserService
 
 # Any integer is accepted here: the repository answers an id that cannot
 # exist (0, -1, 2**40) with the same 404 as one that does not.
 UserId = Annotated[int, Path(description="The user's id.", examples=[1])]
-StockId = Annotated[int, Path(description="The stock's id.", examples=[1])]
 
 
 # Every dependency is `async def`: FastAPI runs plain functions in a thread
@@ -35,30 +33,20 @@ async def user_repository(scope: ScopeDep, session: SessionDep) -> UserRepositor
     return UserRepository(session, scope)
 
 
-async def stock_repository(scope: ScopeDep, session: SessionDep) -> StockRepository:
-    return StockRepository(session, scope)
-
-
 UserRepositoryDep = Annotated[UserRepository, Depends(user_repository)]
-StockRepositoryDep = Annotated[StockRepository, Depends(stock_repository)]
 
 
-# The account services open their own sessions, around their statements only (app/db.py, SessionOpenerDep).
+# The account services open their own sessions, around their statements only (app/core/database.py, SessionOpenerDep).
 async def user_service(
     request: Request, open_session: SessionOpenerDep, scope: ScopeDep, caller: CallerDep
 ) -> UserService:
-    return UserService(open_session, scope, caller, request.app.state.settings)
+    return UserService(open_session, scope, caller, settings_of(request))
 
 
 async def sign_up_service(request: Request, open_session: SessionOpenerDep, caller: CallerDep) -> UserService:
     """For POST /users/, which anyone may call: creating a row needs no scope, the service decides the rest."""
-    return UserService(open_session, EVERY_ROW, caller, request.app.state.settings)
-
-
-async def authenticator(request: Request, open_session: SessionOpenerDep) -> Authenticator:
-    return Authenticator(open_session, request.app.state.access_tokens, request.app.state.settings)
+    return UserService(open_session, EVERY_ROW, caller, settings_of(request))
 
 
 UserServiceDep = Annotated[UserService, Depends(user_service)]
 SignUpServiceDep = Annotated[UserService, Depends(sign_up_service)]
-AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]

@@ -1,4 +1,8 @@
-"""Database and validation failures mapped to HTTP answers.
+"""Every failure mapped to its HTTP answer: domain errors, invalid input, an unreachable database, the unforeseen.
+
+Domain errors (app/kit/errors.py `AppError`, and the resources' own
+subclasses) carry their status, detail and headers, and one handler answers
+them all; this module knows no resource.
 
 The rule: what a client sent is never a 500. Bad input is a 4xx naming the
 field; a database that cannot be reached (down, timed out, pool exhausted) is
@@ -27,12 +31,8 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from app.auth.access import Forbidden, NotAuthenticated
-from app.auth.service import Throttled
-from app.metrics import metrics_of
-from app.paging import InvalidCursor
-from app.reasons import one_line
-from app.repository import Conflict, NotFound, VersionMismatch
+from app.core.reasons import one_line
+from app.kit.errors import AppError
 
 logger = logging.getLogger(__name__)
 
@@ -246,53 +246,21 @@ def _paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
     for template, operations in paths.items():
         methods = {method.upper() for method in operations}
         if "GET" in methods:
-            methods.add("HEAD")  # app/head.py answers HEAD wherever GET is served
+            methods.add("HEAD")  # app/http/head.py answers HEAD wherever GET is served
         served.append((compile_path(template)[0], sorted(methods)))
     return served
 
 
-async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": exc.detail})
-
-
-async def _version_mismatch(request: Request, exc: VersionMismatch) -> JSONResponse:
-    return JSONResponse(
-        status_code=status.HTTP_412_PRECONDITION_FAILED, content={"detail": exc.detail}, headers={"ETag": exc.etag}
-    )
-
-
-async def _not_authenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
-    challenge = 'Bearer error="invalid_token"' if exc.token_sent else "Bearer"
-    return JSONResponse(
-        status_code=status.HTTP_401_UNAUTHORIZED,
-        content={"detail": exc.detail},
-        headers={"WWW-Authenticate": challenge},
-    )
-
-
-async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_403_FORBIDDEN, content={"detail": exc.detail})
-
-
-async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": exc.detail})
-
-
-async def _throttled(request: Request, exc: Throttled) -> JSONResponse:
-    return JSONResponse(
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        content={"detail": exc.detail},
-        headers={"Retry-After": str(exc.retry_after)},
-    )
-
-
-async def _invalid_cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
-    return await _validation_error(
-        request,
-        RequestValidationError(
-            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc), "input": exc.token}]
-        ),
-    )
+async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    if exc.location is not None:
+        # About one field of the request: answered as FastAPI answers invalid input, a 422 naming it.
+        return await _validation_error(
+            request,
+            RequestValidationError(
+                [{"type": "value_error", "loc": exc.location, "msg": exc.detail, "input": exc.rejected}]
+            ),
+        )
+    return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
 
 
 async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONResponse:
@@ -300,11 +268,13 @@ async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONRespo
     return database_unavailable_response()
 
 
-async def _database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+async def _database_error(
+    request: Request, exc: sa_exc.DBAPIError, statement_timed_out: Callable[[], None] | None = None
+) -> JSONResponse:
     if isinstance(exc.orig, psycopg.OperationalError) or exc.connection_invalidated:
         # Refused, dropped, shutting down, or a statement timeout (QueryCanceled).
-        if isinstance(exc.orig, psycopg.errors.QueryCanceled) and (metrics := metrics_of(request)) is not None:
-            metrics.statement_timeouts.inc()
+        if isinstance(exc.orig, psycopg.errors.QueryCanceled) and statement_timed_out is not None:
+            statement_timed_out()
         logger.warning("Database unavailable: %s: %s", type(exc.orig).__name__, one_line(exc.orig) or "no reason given")
         return database_unavailable_response()
     if isinstance(exc, sa_exc.DataError):
@@ -360,18 +330,21 @@ def _document_json_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def register_error_handlers(app: FastAPI) -> None:
+def register_error_handlers(app: FastAPI, *, statement_timed_out: Callable[[], None] | None = None) -> None:
+    """Answer every failure as the module docstring says; `statement_timed_out` is told of each statement timeout.
+
+    (The metrics count them, app/ops/metrics.py; told through a callback, so
+    this HTTP plumbing does not depend on the operations above it.)
+    """
+
+    async def database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+        return await _database_error(request, exc, statement_timed_out)
+
     _document_json_bodies(app)
-    _handle(app, NotFound, _not_found)
-    _handle(app, VersionMismatch, _version_mismatch)
-    _handle(app, InvalidCursor, _invalid_cursor)
-    _handle(app, NotAuthenticated, _not_authenticated)
-    _handle(app, Forbidden, _forbidden)
-    _handle(app, Conflict, _conflict)
-    _handle(app, Throttled, _throttled)
+    _handle(app, AppError, _app_error)
     _handle(app, RequestValidationError, _validation_error)
     _handle(app, StarletteHTTPException, _http_error)
     _handle(app, sa_exc.TimeoutError, _pool_timeout)
-    _handle(app, sa_exc.DBAPIError, _database_error)
+    _handle(app, sa_exc.DBAPIError, database_error)
     _handle(app, psycopg.OperationalError, _connection_error)
     _handle(app, Exception, _unexpected_error)

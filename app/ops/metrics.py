@@ -4,13 +4,13 @@ Off unless METRICS_ENABLED=true. What is measured, and where:
 
 - every request but the scrapes themselves: a count and a latency histogram
   by method, route template and status. The timing is RequestLog's
-  (app/request_log.py), which already times every request and knows its
+  (app/http/request_log.py), which already times every request and knows its
   route: `Metrics.observe` is handed its figures, so no second middleware
   runs;
-- the connection line (app/db.py): connections in use and requests waiting,
+- the connection line (app/core/database.py): connections in use and requests waiting,
   read from `Database` when scraped, so requests pay nothing for them;
 - statements PostgreSQL cancelled (statement_timeout), counted where the
-  error is answered (app/errors.py);
+  error is answered (app/http/errors.py, told by the callback app/main.py gives it);
 - refused sign-ins: wrong credentials (401) and throttled (429), counted by
   the sign-in route.
 
@@ -47,18 +47,19 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from starlette.requests import HTTPConnection
 
-from app.config import Settings
+from app.core.config import Settings
 
 if TYPE_CHECKING:
-    from app.db import Database
+    from app.core.database import Database
 
 logger = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
 # prometheus-client's own variable: it chooses where (and whether) values go to files when first imported.
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
-# The route label of a request no route matched (an unknown path, a 413, a HEAD; see app/head.py).
+# The route label of a request no route matched (an unknown path, a 413, a HEAD; see app/http/head.py).
 UNMATCHED = "unmatched"
 # Any other method is `OTHER`: a client must not be able to make up label values.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -175,7 +176,8 @@ class Metrics:
 @router.get(METRICS_PATH, include_in_schema=False)
 async def read_metrics(request: Request) -> Response:
     """Prometheus' text format; hidden from the OpenAPI, as it is for the operator, not for clients."""
-    metrics: Metrics = request.app.state.metrics
+    metrics = metrics_of(request)
+    assert metrics is not None  # the route is included only with metrics on
     if not metrics.authorized(request.headers.get("authorization")):
         return Response(
             b'{"detail":"Send Authorization: Bearer <METRICS_TOKEN>"}',
@@ -188,9 +190,9 @@ async def read_metrics(request: Request) -> Response:
     return Response(await asyncio.to_thread(metrics.exposition), media_type=CONTENT_TYPE_LATEST)
 
 
-def metrics_of(request: Request) -> Metrics | None:
-    """The app's metrics, or None when METRICS_ENABLED is off."""
-    metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+def metrics_of(connection: HTTPConnection) -> Metrics | None:
+    """The app's metrics, or None when METRICS_ENABLED is off (`create_app` keeps them on its state)."""
+    metrics: Metrics | None = getattr(connection.app.state, "metrics", None)
     return metrics
 
 

@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from app.errors import RETRY_AFTER_SECONDS
+from app.core.database import database_of
+from app.http.errors import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
 
@@ -36,7 +37,7 @@ UNHEALTHY = Health(
 async def health(request: Request, response: Response) -> Health:
     """Liveness and database reachability, as in the guide."""
     try:
-        database = request.app.state.database
+        database = database_of(request)
         async with database.turn(), database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (sa_exc.DBAPIError, sa_exc.TimeoutError):
@@ -62,7 +63,7 @@ def migration_head() -> str:
     """The newest revision in migrations/, read from disk once per process."""
     from alembic.script import ScriptDirectory
 
-    from app.db import alembic_config
+    from app.core.migrations import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
     if head is None:
@@ -83,7 +84,7 @@ async def liveness() -> Liveness:
 async def readiness(request: Request, response: Response) -> Readiness:
     """PostgreSQL answers and its schema is the one this code expects (migrations at head)."""
     expected = migration_head()
-    database = request.app.state.database
+    database = database_of(request)
     try:
         async with database.turn(), database.engine.connect() as connection:
             revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))

@@ -1,4 +1,4 @@
-"""What every resource's repository shares: one-statement writes by id, paging, and the domain errors.
+"""What every resource's repository shares: one-statement writes by id, conditional writes, and paged lists.
 
 A repository (app/users/repository.py, app/stocks/repository.py) holds every
 SQL statement of its resource; routes call its methods and never build SQL.
@@ -13,7 +13,7 @@ This base gives each of them the same shape of statement for the same job:
 - every statement carries the caller's `Scope` too: a signed-in user's
   requests reach only rows they own, and another's row is a `NotFound`
   exactly as if it did not exist (README, Authentication);
-- nothing here commits: in the session a request gets (app/db.py) each
+- nothing here commits: in the session a request gets (app/core/database.py) each
   statement is durable once it has run (autocommit), and inside
   `Database.transaction()` the transaction commits at its end, so a
   statement there is never committed before its partners;
@@ -55,39 +55,12 @@ from sqlalchemy import update as update_statement
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import INT32_MAX
-from app.paging import Page, PageParams, SortOrder, after, ordering
+from app.kit.errors import NotFound, VersionMismatch
+from app.kit.fields import INT32_MAX
+from app.kit.keyset import Page, PageParams, SortOrder, after, ordering
+from app.kit.scope import EVERY_ROW, Scope, owner_matches
 
 Public = TypeVar("Public", bound=SQLModel)
-
-
-# ---------------------------------------------------------------- domain errors
-# Raised here, answered by app/errors.py: routes never build a 404 or a 412.
-
-
-class NotFound(Exception):
-    """No row of `resource` has this id (or none the caller may see): the guide's 404."""
-
-    def __init__(self, resource: str, row_id: int) -> None:
-        super().__init__(f"{resource} with ID {row_id} not found")
-        self.detail = str(self)
-
-
-class VersionMismatch(Exception):
-    """`If-Match` named a version the row no longer has: 412, with the current ETag."""
-
-    def __init__(self, resource: str, row_id: int, version: int) -> None:
-        self.etag = etag_of(version)
-        super().__init__(f"{resource} with ID {row_id} has changed since you read it; its ETag is now {self.etag}")
-        self.detail = str(self)
-
-
-class Conflict(Exception):
-    """The write would break a uniqueness rule (an email already taken): 409, saying which."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 def etag_of(version: int) -> str:
@@ -124,38 +97,12 @@ class IfMatch:
 ANY_VERSION = IfMatch()
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """The rows a request may reach: every row (`owner_id` None), or those of one user."""
-
-    owner_id: int | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {"any_owner": self.owner_id is None, "owner_id": self.owner_id or 0}
-
-    def reaches_user(self, user_id: int) -> bool:
-        return self.owner_id is None or self.owner_id == user_id
-
-
-EVERY_ROW = Scope()
-
-
 def can_exist(row_id: int) -> bool:
     """Ids are PostgreSQL `integer` from 1 up: any other number names no row.
 
     Sent as a parameter, such a number would be a driver error, not a 404.
     """
     return 1 <= row_id <= INT32_MAX
-
-
-def owner_matches(owner: ColumnElement[Any]) -> ColumnElement[bool]:
-    """SQL for "the row belongs to the caller's scope", for every statement's WHERE (`Scope.params()`).
-
-    A parameter, not a statement per scope: one statement is compiled and
-    prepared for all callers. Lists, whose plans depend on it, filter by the
-    owner directly instead (`Repository._page`).
-    """
-    return or_(bindparam("any_owner", type_=Boolean), owner == bindparam("owner_id", type_=Integer))
 
 
 def version_matches(table: Table) -> ColumnElement[bool]:
@@ -266,7 +213,7 @@ class Repository(Generic[Public]):
         row = await self._first(_id_by_id(self.table, self.owner_column), row_id=row_id, **self.scope.params())
         if row is None:
             return NotFound(self.resource, row_id)
-        return VersionMismatch(self.resource, row_id, row["version"])
+        return VersionMismatch(self.resource, row_id, etag_of(row["version"]))
 
     # -- lists
 
@@ -299,7 +246,7 @@ class Repository(Generic[Public]):
 
 
 # Columns no statement reads back: a password's hash never leaves the database
-# but through the one statement that checks a login (app/users/repository.py).
+# but through the statements of sign-in (app/auth/repository.py, `AccountRepository`).
 WRITE_ONLY_COLUMNS = frozenset({"password_hash"})
 
 

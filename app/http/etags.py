@@ -6,7 +6,7 @@ DELETE changes the row only if nobody changed it meanwhile; otherwise it gets
 Requests without `If-Match` behave as in the guide.
 
 The tag is the row's `version`, which PostgreSQL increments on every UPDATE;
-the repositories put the `If-Match` in each write's WHERE (app/repository.py).
+the repositories put the `If-Match` in each write's WHERE (app/kit/repository.py).
 """
 
 import re
@@ -16,13 +16,13 @@ from fastapi import Depends, Header, Response
 from pydantic import WithJsonSchema
 from sqlmodel import SQLModel
 
-from app.errors import ErrorDetail
-from app.models import INT32_MAX
-from app.repository import ANY_VERSION, IfMatch, Versioned
+from app.http.errors import ErrorDetail
+from app.kit.fields import INT32_MAX
+from app.kit.repository import ANY_VERSION, IfMatch, Versioned
 
 Body = TypeVar("Body", bound=SQLModel)
 
-_STRONG_TAG = re.compile(r'"(0|[1-9][0-9]{0,9})"')  # exactly as app.repository.etag_of writes it
+_STRONG_TAG = re.compile(r'"(0|[1-9][0-9]{0,9})"')  # exactly as app.kit.repository.etag_of writes it
 
 ETAG_HEADER = {
     "ETag": {

@@ -13,10 +13,11 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.passwords import hash_password
-from app.config import Settings
-from app.db import create_engine
-from app.models import Email, Password, password_problem
-from app.repository import ANY_VERSION
+from app.auth.repository import AccountRepository
+from app.core.config import Settings
+from app.core.database import create_engine
+from app.kit.fields import Email, Password, password_problem
+from app.kit.repository import ANY_VERSION
 from app.users.repository import UserRepository
 
 ADMIN_NAME = "Administrator"
@@ -50,7 +51,7 @@ async def _create_admin(settings: Settings, email: str, password: Callable[[], s
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
             users = UserRepository(session)
-            account = await users.account_by_email(email)
+            account = await AccountRepository(session).by_email(email)
             if account is not None:
                 if not account.is_admin:
                     await users.change(account.user_id, {"is_admin": True}, ANY_VERSION)

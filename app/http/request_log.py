@@ -11,7 +11,7 @@
 - When the request is done it writes one line (logger `app.request`, INFO):
   method, route template and path, status, duration in ms, the signed-in user
   (whatever the authentication puts in `request.state.user_id`; nothing yet)
-  and the client's address (app/client_address.py: an IP address or
+  and the client's address (app/http/client_address.py: an IP address or
   "unknown", never the text of X-Forwarded-For). Never a header, a cookie,
   a query string or a body: that is where passwords and tokens travel.
 - An exception nothing else handled is logged here once, with its traceback
@@ -37,8 +37,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.client_address import client_address
-from app.config import Settings
+from app.core.config import Settings
+from app.http.client_address import client_address
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode("ascii")
@@ -69,7 +69,7 @@ class RequestLog:
     def __init__(self, app: ASGIApp, *, log_requests: bool, observe: RequestObserver | None = None) -> None:
         self.app = app
         self.log_requests = log_requests
-        # The metrics (app/metrics.py), which count and time requests with this one clock.
+        # The metrics (app/ops/metrics.py), which count and time requests with this one clock.
         self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,7 +149,7 @@ def _log_request(scope: Scope, status: int, duration_ms: float) -> None:
 def _route_template(scope: Scope) -> str | None:
     """`/users/{user_id}` for /users/42; None when no route was reached (an unknown path, a 413).
 
-    HEAD is served as a GET on a copy of the scope (app/head.py), so the route
+    HEAD is served as a GET on a copy of the scope (app/http/head.py), so the route
     the router noted is on that copy and a HEAD line has none.
     """
     route = scope.get("route")

@@ -28,9 +28,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
-from app.config import mask_password
-from app.embedded_db import client_program
-from app.reasons import one_line
+from app.core.config import mask_password
+from app.core.embedded_postgres import client_program
+from app.core.reasons import one_line
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""The database: engine, sessions, and the per-request session dependencies."""
+"""The database: engine, sessions, transactions, and the per-request session dependencies."""
 
 import asyncio
 import select
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -14,11 +14,9 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import HTTPConnection
 
-from app.config import PROJECT_ROOT, Settings
-
-if TYPE_CHECKING:
-    from alembic.config import Config as AlembicConfig
+from app.core.config import Settings
 
 
 def server_options(settings: Settings, url: str) -> str:
@@ -120,7 +118,7 @@ class Database:
         self.capacity = settings.db_pool_size + settings.db_max_overflow
         self._line = asyncio.Semaphore(self.capacity)
         self._patience = settings.db_pool_timeout
-        # Requests in line for a place now (app/metrics.py reads it); counted on the waiting path only.
+        # Requests in line for a place now (app/ops/metrics.py reads it); counted on the waiting path only.
         self.waiting = 0
         self.opener = SessionOpener(self.session, self.transaction)
 
@@ -181,10 +179,15 @@ class Database:
         await self.engine.dispose()
 
 
+def database_of(connection: HTTPConnection) -> Database:
+    """The app's database, which its lifespan opens at start-up and keeps on its state."""
+    database: Database = connection.app.state.database
+    return database
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session for the whole request, whose statements each commit on their own."""
-    database: Database = request.app.state.database
-    async with database.session() as session:
+    async with database_of(request).session() as session:
         yield session
 
 
@@ -216,24 +219,7 @@ async def get_session_opener(request: Request) -> SessionOpener:
     statements: a flood of sign-ins queues for the CPU, not for connections
     every other request needs.
     """
-    database: Database = request.app.state.database
-    return database.opener
+    return database_of(request).opener
 
 
 SessionOpenerDep = Annotated[SessionOpener, Depends(get_session_opener)]
-
-
-def alembic_config(database_url: str) -> "AlembicConfig":
-    """Alembic's configuration for `alembic.ini`, aimed at `database_url`."""
-    from alembic.config import Config as AlembicConfig
-
-    config = AlembicConfig(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    return config
-
-
-def upgrade_to_head(database_url: str) -> None:
-    """Apply every migration not yet applied (`alembic upgrade head`)."""
-    from alembic import command
-
-    command.upgrade(alembic_config(database_url), "head")

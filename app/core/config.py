@@ -9,8 +9,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from starlette.requests import HTTPConnection
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # HS256 keys shorter than the hash's 32 bytes weaken it (RFC 7518, 3.2).
 MIN_SECRET_KEY_BYTES = 32
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = Field(
-        default=True, description="Log a line per request (app/request_log.py); false turns only that line off."
+        default=True, description="Log a line per request (app/http/request_log.py); false turns only that line off."
     )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="Log lines as JSON objects or as text; auto: text on a terminal, JSON otherwise."
@@ -337,6 +338,12 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+def settings_of(connection: HTTPConnection) -> Settings:
+    """The settings the app was built with (`create_app` keeps them on its state)."""
+    settings: Settings = connection.app.state.settings
+    return settings
 
 
 def describe_settings_error(error: ValidationError) -> str:

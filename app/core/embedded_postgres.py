@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from app.config import normalize_database_url
+from app.core.config import normalize_database_url
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import func, insert, select
 from tqdm import tqdm
 
-from app.models import USERS, Stock, User
+from app.stocks.models import Stock
+from app.users.models import USERS, User
 
 # Symbol and a plausible price to scatter lots around.
 SYMBOLS = {

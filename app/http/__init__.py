@@ -1,0 +1,10 @@
+"""HTTP plumbing every route shares: error answers, ETags, paging headers, the docs pages and the middleware.
+
+- `errors.py`: every failure mapped to its answer (one handler for `AppError`), and the error docs.
+- `etags.py`: `ETag` on single-row answers, `If-Match` for writes.
+- `paging.py`: a list's query parameters and its `Link` / `X-Total-Count` headers.
+- `docs.py`: /docs and /redoc from app/static/.
+- `client_address.py`: the client's address, as the throttles count it and the log shows it.
+- Middleware: `request_log.py` (one line per request, the request id), `body_limit.py` (413),
+  `head.py` (HEAD as GET), `header_limit.py` (431, in uvicorn's parser).
+"""

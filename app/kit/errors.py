@@ -1,0 +1,73 @@
+"""The one base of every domain error, and the errors every resource shares.
+
+An `AppError` carries what its answer needs: the status, the guide's
+`detail` sentence and any headers. It is raised where the rule lives (a
+repository, a service, a dependency) and answered once, by the one handler
+in app/http/errors.py: routes never build a 404 or a 412 by hand.
+"""
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+
+class AppError(Exception):
+    """A refusal the client can act on: `status_code`, `{"detail": ...}`, and `headers`.
+
+    One that names a field of the request (`location`, as pydantic's errors
+    do: `("query", "cursor")`) is answered as FastAPI answers invalid input,
+    a 422 listing it, with the `rejected` value cut as any echoed input is.
+    """
+
+    status_code: ClassVar[int] = 500
+    location: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None, rejected: object = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers) if headers else None
+        self.rejected = rejected
+
+
+class NotFound(AppError):
+    """No row of `resource` has this id (or none the caller may see): the guide's 404."""
+
+    status_code = 404
+
+    def __init__(self, resource: str, row_id: int) -> None:
+        super().__init__(f"{resource} with ID {row_id} not found")
+
+
+class VersionMismatch(AppError):
+    """`If-Match` named a version the row no longer has: 412, with the current ETag."""
+
+    status_code = 412
+
+    def __init__(self, resource: str, row_id: int, etag: str) -> None:
+        self.etag = etag
+        super().__init__(
+            f"{resource} with ID {row_id} has changed since you read it; its ETag is now {etag}",
+            headers={"ETag": etag},
+        )
+
+
+class Conflict(AppError):
+    """The write would break a uniqueness rule (an email already taken): 409, saying which."""
+
+    status_code = 409
+
+
+class Forbidden(AppError):
+    """403: the caller is known, and this is not theirs to do (setting `is_admin`, say)."""
+
+    status_code = 403
+
+
+class InvalidCursor(AppError):
+    """A `cursor` this API did not make, or made for another sort: a 422 naming `cursor`."""
+
+    status_code = 422
+    location = ("query", "cursor")
+
+    def __init__(self, token: str, why: str) -> None:
+        super().__init__(f"Invalid cursor: {why}", rejected=token)
+        self.token = token

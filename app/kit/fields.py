@@ -1,0 +1,194 @@
+"""The field types and bases every resource's models build on.
+
+One layer, as SQLModel's docs teach it: each resource's models.py
+(app/users/, app/stocks/, app/auth/, app/portfolio/) has a `...Base` holding
+the shared, validated fields, a `table=True` class adding the key and the
+server-set columns, and `...Create`, `...Update` and `...Public` schemas for
+what the API reads and writes. Each field's rules live once, in an annotated
+type; the ones more than one resource uses are here (`Email`, `Password`,
+`Money`, `Flag`), with the `Schema` base and the column helpers.
+
+Importing this module names every constraint on `SQLModel.metadata`; every
+models.py imports it before declaring a table.
+"""
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, Strict
+from pydantic import Field as Rules
+from pydantic_core import PydanticCustomError
+from sqlalchemy import DateTime, func, text
+from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig  # the type SQLModel declares model_config with; not re-exported
+
+# Constraint names Alembic can see and diff; without them it writes
+# `create_foreign_key(None, ...)`, which cannot be dropped by name later.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# PostgreSQL `integer`: every id and count column. Values outside it can never
+# match a row, and must never reach the database as a parameter it rejects.
+INT32_MAX = 2_147_483_647
+
+
+# ---------------------------------------------------------------- field types
+
+
+def storable_text(value: str) -> str:
+    """Refuse NUL, which PostgreSQL text cannot hold, so it is a 422 and not a driver error.
+
+    (Unpaired surrogates, the other unstorable case, Pydantic already refuses.)
+    """
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+def _json_number(value: Any) -> Any:
+    """Take a JSON number only: not `true` for 1, nor `"30"` for 30, as Pydantic's lax mode would.
+
+    Lax mode is kept for the rest (an integral `10.0` is the integer 10, as
+    JSON Schema says), so a body the OpenAPI calls invalid is refused.
+    """
+    if isinstance(value, (bool, str, bytes)):
+        raise PydanticCustomError("number_type", "Input should be a JSON number, not {kind}", {"kind": _kind(value)})
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "a boolean" if isinstance(value, bool) else "a string"
+
+
+# Place it after the Field rules: before them, Pydantic cannot turn `gt=0`
+# into JSON Schema's `exclusiveMinimum` and writes a bare `"gt": 0` instead.
+JsonNumber = BeforeValidator(_json_number)
+
+
+def _not_null(value: Any) -> Any:
+    """Refuse JSON null by saying so, where Pydantic would list the types it takes (Decimal's include strings)."""
+    if value is None:
+        raise PydanticCustomError("null_forbidden", "Field may not be null")
+    return value
+
+
+# Place it last in an Annotated type, so it runs before every other validator.
+NotNull = BeforeValidator(_not_null)
+
+# Money is NUMERIC in the database and Decimal in Python, so it is exact. It
+# leaves as a JSON number (175.5, as the guide shows), not Pydantic's default
+# string: up to 15 significant digits, the shortest repr of the float is
+# exactly the stored decimal.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+def server_timestamp(*, moves_on_update: bool = False) -> Any:
+    """A timestamptz column set by PostgreSQL's clock; SQLModel's default would be naive."""
+    column = {"server_default": func.now(), "nullable": False}
+    if moves_on_update:
+        column["onupdate"] = func.now()
+    return Field(default=None, sa_type=DateTime(timezone=True), sa_column_kwargs=column)
+
+
+def row_version() -> Any:
+    """A counter PostgreSQL moves on every UPDATE; it is the row's ETag (see app/http/etags.py)."""
+    return Field(
+        default=None,
+        sa_column_kwargs={"server_default": text("1"), "onupdate": text("version + 1"), "nullable": False},
+    )
+
+
+class Schema(SQLModel):
+    """Base of the API schemas that are not tables (`...Create`, `...Public`, ...).
+
+    Pydantic validates a model (a request body, each row of a list) in Rust,
+    unless the class has an `__init__` of its own, and SQLModel's counts as
+    one: it exists for table rows, and here it would run the whole validation
+    a second time, in Python. Marking this plain `__init__` as Pydantic's
+    standard one keeps the schemas on the fast path: a page of 100 stocks is
+    checked in a third of the time. User and Stock, the tables, keep SQLModel's.
+
+    `__pydantic_base_init__` is pydantic's internal flag, not public API:
+    tests/test_schemas.py fails if an upgrade stops honouring it.
+
+    A field the schema does not have is refused, not dropped: a request body
+    with a typo (`"agee": 31`) is a 422 naming it, and the OpenAPI says
+    `additionalProperties: false`. The public schemas, which are built from
+    rows holding more columns than they show, ignore extras instead (`Identified`).
+    """
+
+    model_config = SQLModelConfig(extra="forbid")
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+
+    # A function attribute pydantic reads; no type declares it.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class Identified(Schema):
+    """A row's id, for the public schemas.
+
+    Mixed in as the last base, so Pydantic (which orders fields by reversed
+    MRO) puts `id` first in every response, as the guide shows them.
+    """
+
+    model_config = SQLModelConfig(extra="ignore")
+
+    id: int = Field(schema_extra={"examples": [1]})
+
+
+# ---------------------------------------------------------------- accounts (users and auth share them)
+
+# Accounts (README, Authentication). Emails are stored lower-cased, so one
+# address is one account whatever its spelling; the pattern is the pragmatic
+# subset of RFC 5322 that mail providers hand out, and the OpenAPI says the same.
+EMAIL_MAX_LENGTH = 254
+_EMAIL_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_EMAIL_LABEL}(?:\.{_EMAIL_LABEL})+$"
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 128
+
+
+def _lower_case(value: str) -> str:
+    return value.lower()
+
+
+Email = Annotated[
+    str,
+    Rules(
+        max_length=EMAIL_MAX_LENGTH,
+        pattern=EMAIL_PATTERN,
+        description="Email address, used to sign in; case does not matter (stored lower-case).",
+        examples=["jane@example.com"],
+    ),
+    AfterValidator(_lower_case),
+]
+# Write-only: SecretStr keeps it out of reprs and logs; no response schema has it.
+Password = Annotated[
+    SecretStr,
+    Rules(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        description=(
+            f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters, not containing the email's part "
+            "before the @. Never returned."
+        ),
+        examples=["correct horse battery staple"],
+    ),
+]
+# `true` or `false` only; lax mode would also take 0, 1, "yes" and "off".
+Flag = Annotated[bool, Strict()]
+
+
+def password_problem(password: SecretStr, email: str | None) -> str | None:
+    """Why `password` is refused for an account with `email`, beyond its length; None if it is not."""
+    local_part = email.partition("@")[0].lower() if email else ""
+    if local_part and local_part in password.get_secret_value().lower():
+        return "Password must not contain the part of the email before the @"
+    return None

@@ -1,0 +1,1 @@
+"""The portfolio: a user's active holdings, grouped by symbol and valued (above users and stocks)."""
