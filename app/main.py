@@ -3,7 +3,7 @@
 What is put on `app.state` here (and by `install_web_app`) is read back only
 through the typed accessor of the package it belongs to: `settings_of` (app/core/config.py), `database_of`
 (app/core/database.py), `access_tokens_of` (app/auth/tokens.py),
-`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/pages.py).
+`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/session.py).
 """
 
 import asyncio

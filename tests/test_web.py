@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from httpx import AsyncClient
 
-from app.web.pages import CSRF_REFUSED, money
+from app.web.csrf import CSRF_REFUSED
+from app.web.formatting import money
 from app.web.routes import BROKEN_PAGE_LINK, FORM_VERSION_DAMAGED
 from app.web.session import COOKIE_NAME
 
@@ -553,7 +554,7 @@ async def test_a_value_that_slips_past_the_pages_checks_is_a_422_and_the_log_sho
     stock_id = await add_stock(client, user_id, "AAPL", "175.50", 10)
     _, csrf = await open_page(client, f"/app/users/{user_id}")
     # A check that lets through what the integer column refuses, as `int(version)` once did.
-    monkeypatch.setattr(routes, "_if_match_of", lambda version: IfMatch(any_version=False, versions=(2**40,)))
+    monkeypatch.setattr(routes, "if_match_of", lambda version: IfMatch(any_version=False, versions=(2**40,)))
     form = {"version": "1", "price": "180", "quantity": "12"}
     answer = await client.post(f"/app/stocks/{stock_id}", data=form, headers={**HTMX, "X-CSRF-Token": csrf})
     assert answer.status_code == 422 and answer.headers["HX-Retarget"] == "#alert"

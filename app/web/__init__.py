@@ -5,10 +5,9 @@ from fastapi import FastAPI
 from app.auth.tokens import signing_key
 from app.core.config import Settings
 from app.web.routes import router
-from app.web.session import cookie_key
 
 
 def install_web_app(app: FastAPI, settings: Settings) -> None:
     """Serve the pages under /app/ (not in the OpenAPI); their scripts and styles are in app/static/web/."""
-    app.state.web_cookie_key = cookie_key(signing_key(settings))
+    app.state.web_cookie_key = signing_key(settings)  # the cookie's signer salts it (app/web/session.py)
     app.include_router(router)

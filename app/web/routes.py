@@ -1,55 +1,51 @@
 """The web app under /app/: sign-in and sign-up, the users list, and a user's portfolio.
 
-Each page calls the repositories and services the JSON routes call, with the
-same scope (`Visitor.scope()` decides as `caller_scope` does), so a page can
-reach exactly what the API would let its visitor reach: another user's
-portfolio is a 404 page. Changes to a portfolio answer htmx with the new
-portfolio section (totals, positions, chart and holdings), so nothing
-reloads; without JavaScript the same forms post and redirect.
+Each page takes, as dependencies (app/web/dependencies.py), the repositories
+and services the JSON routes take, with the same scope (`Visitor.scope()`
+decides as `caller_scope` does), so a page can reach exactly what the API
+would let its visitor reach: another user's portfolio is a 404 page. Changes
+to a portfolio answer htmx with the new portfolio section (totals, positions,
+chart and holdings), so nothing reloads; without JavaScript the same forms
+post and redirect.
 """
 
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, BaseModel, ValidationError
 from pydantic import Field as Rules
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.access import NotAuthenticated
+from app.auth.dependencies import AuthenticatorDep
 from app.auth.service import Authenticator, TooManyFailures, TooManySignUps
-from app.auth.tokens import access_tokens_of
-from app.core.config import settings_of
-from app.core.database import SessionDep, SessionOpener, SessionOpenerDep
 from app.http.client_address import client_address
-from app.kit.errors import Conflict, InvalidCursor, NotFound, VersionMismatch
-from app.kit.fields import INT32_MAX, storable_text
+from app.kit.errors import Conflict, InvalidCursor, VersionMismatch
+from app.kit.fields import storable_text
 from app.kit.keyset import PageParams, SortOrder, encode_cursor
-from app.kit.repository import ANY_VERSION, IfMatch, Versioned
-from app.kit.scope import EVERY_ROW, Scope
-from app.portfolio.repository import PortfolioRepository
+from app.kit.repository import Versioned
 from app.stocks.models import StockCreate, StockPublic, StockUpdate
 from app.stocks.repository import StockRepository
 from app.users.models import USER_NAME_MAX_LENGTH, UserCreate, UserPublic
 from app.users.repository import UserRepository
 from app.users.service import UserService
-from app.web.pages import (
-    ActingVisitorDep,
-    PageNotFound,
-    PageRoute,
-    Visitor,
-    VisitorDep,
-    as_json_body,
-    errors_of,
-    go_to,
-    is_htmx,
-    keep_session,
-    money,
-    render,
+from app.web.csrf import ActingVisitorDep
+from app.web.dependencies import (
+    PortfolioView,
+    PortfolioViewDep,
+    SignUpServiceDep,
+    StockRepositoryDep,
+    UserRepositoryDep,
 )
+from app.web.error_pages import PageNotFound
+from app.web.formatting import money
+from app.web.forms import FormText, as_json_body, errors_of, if_match_of
+from app.web.page_route import PageRoute
+from app.web.rendering import go_to, is_htmx, render
 from app.web.session import BrowserSession, new_session
+from app.web.visitor import Visitor, VisitorDep, keep_session
 
 router = APIRouter(prefix="/app", include_in_schema=False, route_class=PageRoute)
 
@@ -63,8 +59,6 @@ FORM_VERSION_DAMAGED = (
 BROKEN_PAGE_LINK = "This page link is broken or out of date, so the list starts again from its first page."
 # A portfolio page shows every holding; a user with more sees the first this many, and is told so.
 HOLDINGS_SHOWN = 1000
-
-FormText = Annotated[str, Form()]
 
 
 # ---------------------------------------------------------------- entry, sign-in, sign-up, sign-out
@@ -87,9 +81,8 @@ async def sign_in_page(request: Request, visitor: VisitorDep) -> Response:
     return render(request, "sign_in.html", visitor, email="", error=None)
 
 
-async def _sign_in(request: Request, open_session: SessionOpener, email: str, password: str) -> None:
+async def _sign_in(request: Request, authenticator: Authenticator, email: str, password: str) -> None:
     """Sign in with the Authenticator the API uses; the token pair goes into the session cookie."""
-    authenticator = Authenticator(open_session, access_tokens_of(request), settings_of(request))
     pair = await authenticator.sign_in(email, password, client_address(request.scope))
     # A new CSRF token with every login, so one seen before signing in is of no use after.
     keep_session(request, BrowserSession(new_session().csrf, pair.access_token, pair.refresh_token))
@@ -99,14 +92,14 @@ async def _sign_in(request: Request, open_session: SessionOpener, email: str, pa
 async def sign_in_form(
     request: Request,
     visitor: ActingVisitorDep,
-    open_session: SessionOpenerDep,
+    authenticator: AuthenticatorDep,
     email: FormText = "",
     password: FormText = "",
 ) -> Response:
     if not visitor.auth_required:
         return go_to(request, "/app/")
     try:
-        await _sign_in(request, open_session, email, password)
+        await _sign_in(request, authenticator, email, password)
     except (NotAuthenticated, TooManyFailures) as failure:
         code = status.HTTP_429_TOO_MANY_REQUESTS if isinstance(failure, TooManyFailures) else 401
         return render(request, "sign_in.html", visitor, code, email=email, error=failure.detail)
@@ -121,11 +114,9 @@ async def sign_up_page(request: Request, visitor: VisitorDep) -> Response:
 
 
 async def _create_user(
-    request: Request, visitor: Visitor, open_session: SessionOpener, fields: dict[str, str]
+    request: Request, service: UserService, fields: dict[str, str]
 ) -> Versioned[UserPublic] | dict[str, str]:
     """A new user from the form, through the service POST /users/ uses; or the errors, by field."""
-    # As POST /users/ (`sign_up_service`): creating a row needs no scope; the service decides the rest.
-    service = UserService(open_session, EVERY_ROW, visitor.caller, settings_of(request))
     try:
         user = UserCreate.model_validate_json(as_json_body(fields, numbers=("age",)))
         return await service.sign_up(user, client_address(request.scope))
@@ -139,7 +130,8 @@ async def _create_user(
 async def sign_up_form(
     request: Request,
     visitor: ActingVisitorDep,
-    open_session: SessionOpenerDep,
+    service: SignUpServiceDep,
+    authenticator: AuthenticatorDep,
     name: FormText = "",
     age: FormText = "",
     email: FormText = "",
@@ -150,20 +142,19 @@ async def sign_up_form(
     fields = {"name": name, "age": age, "email": email, "password": password}
     values = {**fields, "password": ""}
     try:
-        created = await _create_user(request, visitor, open_session, fields)
+        created = await _create_user(request, service, fields)
     except TooManySignUps as failure:  # counted per address, as POST /users/ counts them
         return render(request, "sign_up.html", visitor, 429, values=values, errors={}, error=failure.detail)
     if isinstance(created, dict):
         return render(request, "sign_up.html", visitor, 422, values=values, errors=created)
-    await _sign_in(request, open_session, email, password)
+    await _sign_in(request, authenticator, email, password)
     return go_to(request, "/app/")
 
 
 @router.post("/sign-out")
-async def sign_out_form(request: Request, visitor: ActingVisitorDep, open_session: SessionOpenerDep) -> Response:
+async def sign_out_form(request: Request, visitor: ActingVisitorDep, authenticator: AuthenticatorDep) -> Response:
     """Ends the login as POST /auth/logout does (its refresh token revoked), and forgets the tokens."""
     if visitor.session.refresh_token is not None:
-        authenticator = Authenticator(open_session, access_tokens_of(request), settings_of(request))
         await authenticator.sign_out(visitor.session.refresh_token)
     keep_session(request, new_session())
     return go_to(request, "/app/sign-in")
@@ -182,12 +173,11 @@ class UsersQuery(BaseModel):
 async def _users_page(
     request: Request,
     visitor: Visitor,
-    session: AsyncSession,
+    users: UserRepository,
     query: UsersQuery,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    users = UserRepository(session, visitor.scope())
     page = await users.list(query.name or None, SortOrder("id"), PageParams(limit=USERS_PER_PAGE, cursor=query.cursor))
     next_cursor = encode_cursor(page.order, page.last_row) if page.last_row is not None else None
     return render(
@@ -211,7 +201,7 @@ async def _users_page(
 async def users_page(
     request: Request,
     visitor: VisitorDep,
-    session: SessionDep,
+    users: UserRepositoryDep,
     name: Annotated[str | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
@@ -220,8 +210,7 @@ async def users_page(
     A search the API would refuse, or a page link it did not make, is a 422: the first page of
     what can be shown, with the reason beside the search field.
     """
-    if not visitor.sees_everyone:
-        visitor.scope()  # anonymous: off to sign in
+    if not visitor.sees_everyone:  # a signed-in user (`users` has sent anyone else to sign in)
         return go_to(request, f"/app/users/{visitor.caller.user_id}")
     try:
         query = UsersQuery(name=name, cursor=cursor or None)  # `?cursor=` is the first page
@@ -229,13 +218,13 @@ async def users_page(
         errors = errors_of(failure)
         valid = UsersQuery(name=None if "name" in errors else name)
         return await _users_page(
-            request, visitor, session, valid, 422, search=name or "", search_errors=_search_errors(errors)
+            request, visitor, users, valid, 422, search=name or "", search_errors=_search_errors(errors)
         )
     try:
-        return await _users_page(request, visitor, session, query)
+        return await _users_page(request, visitor, users, query)
     except InvalidCursor:
         first = UsersQuery(name=query.name)
-        return await _users_page(request, visitor, session, first, 422, search_errors={"cursor": BROKEN_PAGE_LINK})
+        return await _users_page(request, visitor, users, first, 422, search_errors={"cursor": BROKEN_PAGE_LINK})
 
 
 def _search_errors(errors: dict[str, str]) -> dict[str, str]:
@@ -247,21 +236,21 @@ def _search_errors(errors: dict[str, str]) -> dict[str, str]:
 async def create_user_form(
     request: Request,
     visitor: ActingVisitorDep,
-    session: SessionDep,
-    open_session: SessionOpenerDep,
+    service: SignUpServiceDep,
+    users: UserRepositoryDep,
     name: FormText = "",
     age: FormText = "",
     email: FormText = "",
     password: FormText = "",
 ) -> Response:
+    """An admin's (or, in open mode, anyone's) new user; a signed-in user has no users list to add to."""
     if not visitor.sees_everyone:
-        visitor.scope()
-        raise NotFound("Page", 0)
+        raise PageNotFound
     fields = {"name": name, "age": age, "email": email, "password": password}
-    created = await _create_user(request, visitor, open_session, fields)
+    created = await _create_user(request, service, fields)
     if isinstance(created, dict):
         values = {**fields, "password": ""}
-        return await _users_page(request, visitor, session, UsersQuery(), 422, values=values, errors=created)
+        return await _users_page(request, visitor, users, UsersQuery(), 422, values=values, errors=created)
     return go_to(request, f"/app/users/{created.body.id}")
 
 
@@ -279,10 +268,10 @@ class Editing:
     conflict: str | None = None
 
 
-async def _portfolio_context(session: AsyncSession, scope: Scope, user_id: int) -> dict[str, Any]:
+async def _portfolio_context(portfolio_view: PortfolioView, user_id: int) -> dict[str, Any]:
     """The user, their valuation (GET /users/{id}/portfolio's own statement) and every holding, newest last."""
-    user = (await UserRepository(session, scope).read_with_stocks(user_id)).body
-    portfolio = await PortfolioRepository(session, scope).portfolio(user_id)
+    user = (await portfolio_view.users.read_with_stocks(user_id)).body
+    portfolio = await portfolio_view.portfolios.portfolio(user_id)
     holdings = user.stocks[:HOLDINGS_SHOWN]
     return {
         "user": user,
@@ -297,7 +286,8 @@ async def _portfolio_context(session: AsyncSession, scope: Scope, user_id: int) 
 async def _render_portfolio(
     request: Request,
     visitor: Visitor,
-    session: AsyncSession,
+    portfolio_view: PortfolioView,
+    stocks: StockRepository,
     user_id: int,
     status_code: int = 200,
     *,
@@ -307,7 +297,7 @@ async def _render_portfolio(
     notice: str | None = None,
 ) -> HTMLResponse:
     """The portfolio: its section alone for htmx (swapped in place), the whole page otherwise."""
-    context = await _portfolio_context(session, visitor.scope(), user_id)
+    context = await _portfolio_context(portfolio_view, user_id)
     template = "_portfolio.html" if is_htmx(request) else "portfolio.html"
     return render(
         request,
@@ -323,8 +313,10 @@ async def _render_portfolio(
 
 
 @router.get("/users/{user_id}")
-async def portfolio_page(request: Request, user_id: int, visitor: VisitorDep, session: SessionDep) -> Response:
-    return await _render_portfolio(request, visitor, session, user_id)
+async def portfolio_page(
+    request: Request, user_id: int, visitor: VisitorDep, portfolio_view: PortfolioViewDep, stocks: StockRepositoryDep
+) -> Response:
+    return await _render_portfolio(request, visitor, portfolio_view, stocks, user_id)
 
 
 @router.post("/users/{user_id}/stocks")
@@ -332,7 +324,8 @@ async def add_holding(
     request: Request,
     user_id: int,
     visitor: ActingVisitorDep,
-    session: SessionDep,
+    portfolio_view: PortfolioViewDep,
+    stocks: StockRepositoryDep,
     name: FormText = "",
     price: FormText = "",
     quantity: FormText = "",
@@ -340,20 +333,24 @@ async def add_holding(
 ) -> Response:
     """A new holding, through the repository POST /users/{id}/stocks/ uses; the API's 422 beside the fields."""
     fields = {"name": name, "price": price, "quantity": quantity, "is_active": is_active}
-    stocks = StockRepository(session, visitor.scope())
     try:
         stock = StockCreate.model_validate_json(
             as_json_body(fields, numbers=("price", "quantity"), flags=("is_active",))
         )
     except ValidationError as failure:
         return await _render_portfolio(
-            request, visitor, session, user_id, 422, add_values=fields, add_errors=errors_of(failure)
+            request, visitor, portfolio_view, stocks, user_id, 422, add_values=fields, add_errors=errors_of(failure)
         )
     added = await stocks.create_for_user(user_id, stock)
     if not is_htmx(request):
         return go_to(request, f"/app/users/{user_id}")
     return await _render_portfolio(
-        request, visitor, session, user_id, notice=f"Added {added.body.name}: {added.body.quantity} shares."
+        request,
+        visitor,
+        portfolio_view,
+        stocks,
+        user_id,
+        notice=f"Added {added.body.name}: {added.body.quantity} shares.",
     )
 
 
@@ -362,19 +359,21 @@ def _edit_row(request: Request, visitor: Visitor, editing: Editing, status_code:
 
 
 @router.get("/stocks/{stock_id}/edit")
-async def edit_holding(request: Request, stock_id: int, visitor: VisitorDep, session: SessionDep) -> Response:
+async def edit_holding(
+    request: Request, stock_id: int, visitor: VisitorDep, portfolio_view: PortfolioViewDep, stocks: StockRepositoryDep
+) -> Response:
     """The holding's row as a form, with the version it was read at (sent back as If-Match)."""
-    current = await StockRepository(session, visitor.scope()).read(stock_id)
+    current = await stocks.read(stock_id)
     editing = Editing(current.body, current.version)
     if is_htmx(request):
         return _edit_row(request, visitor, editing)
-    return await _render_portfolio(request, visitor, session, current.body.user_id, editing=editing)
+    return await _render_portfolio(request, visitor, portfolio_view, stocks, current.body.user_id, editing=editing)
 
 
 @router.get("/stocks/{stock_id}/row")
-async def holding_row(request: Request, stock_id: int, visitor: VisitorDep, session: SessionDep) -> Response:
+async def holding_row(request: Request, stock_id: int, visitor: VisitorDep, stocks: StockRepositoryDep) -> Response:
     """The holding's row as shown (cancelling an edit)."""
-    current = await StockRepository(session, visitor.scope()).read(stock_id)
+    current = await stocks.read(stock_id)
     if not is_htmx(request):
         return go_to(request, f"/app/users/{current.body.user_id}")
     return render(request, "_holding_row.html", visitor, stock=current.body)
@@ -385,16 +384,16 @@ async def save_holding(
     request: Request,
     stock_id: int,
     visitor: ActingVisitorDep,
-    session: SessionDep,
+    portfolio_view: PortfolioViewDep,
+    stocks: StockRepositoryDep,
     version: FormText = "",
     price: FormText = "",
     quantity: FormText = "",
     is_active: FormText = "",
 ) -> Response:
     """Price, quantity and active, as PATCH /stocks/{id} with If-Match: the version the form was opened at."""
-    stocks = StockRepository(session, visitor.scope())
     fields = {"price": price, "quantity": quantity, "is_active": is_active}
-    if_match = _if_match_of(version)
+    if_match = if_match_of(version)
     errors = {} if if_match is not None else {"version": FORM_VERSION_DAMAGED}
     try:
         changes = StockUpdate.model_validate_json(
@@ -407,7 +406,9 @@ async def save_holding(
         # The version the form was opened at, kept so saving again still notices a change meanwhile.
         opened_at = if_match.versions[0] if if_match is not None and if_match.versions else current.version
         editing = Editing(current.body, opened_at, fields, errors)
-        return await _answer_edit(request, visitor, session, editing, status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return await _answer_edit(
+            request, visitor, portfolio_view, stocks, editing, status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
     try:
         changed = await stocks.patch(stock_id, changes, if_match)
     except VersionMismatch:
@@ -417,49 +418,54 @@ async def save_holding(
             f"Someone changed {current.body.name} since you opened this form: it is now "
             f"{current.body.quantity:,} at {money(current.body.price)}. Nothing was saved."
         )
-        return await _answer_edit(request, visitor, session, editing, status.HTTP_412_PRECONDITION_FAILED)
+        return await _answer_edit(
+            request, visitor, portfolio_view, stocks, editing, status.HTTP_412_PRECONDITION_FAILED
+        )
     user_id = changed.body.user_id
     if not is_htmx(request):
         return go_to(request, f"/app/users/{user_id}")
-    response = await _render_portfolio(request, visitor, session, user_id, notice=f"Saved {changed.body.name}.")
+    response = await _render_portfolio(
+        request, visitor, portfolio_view, stocks, user_id, notice=f"Saved {changed.body.name}."
+    )
     # The form asked to replace its row; the answer is the whole section (totals and chart moved too).
     response.headers.update({"HX-Retarget": "#portfolio", "HX-Reswap": "outerHTML"})
     return response
 
 
-def _if_match_of(version: str) -> IfMatch | None:
-    """The If-Match a holding's form sends as its hidden `version`; None when it names no version a row can have.
-
-    Empty is any version, as PATCH without If-Match. Otherwise ASCII digits
-    from 1 to PostgreSQL's integer maximum, as the page wrote it: `int()` would
-    also read "²" or "٣", and a number beyond the column is a driver error.
-    """
-    if version == "":
-        return ANY_VERSION
-    if not (version.isascii() and version.isdigit()) or len(version) > len(str(INT32_MAX)):
-        return None
-    number = int(version)
-    return IfMatch(any_version=False, versions=(number,)) if 1 <= number <= INT32_MAX else None
-
-
 async def _answer_edit(
-    request: Request, visitor: Visitor, session: AsyncSession, editing: Editing, status_code: int
+    request: Request,
+    visitor: Visitor,
+    portfolio_view: PortfolioView,
+    stocks: StockRepository,
+    editing: Editing,
+    status_code: int,
 ) -> Response:
     if is_htmx(request):
         return _edit_row(request, visitor, editing, status_code)
-    return await _render_portfolio(request, visitor, session, editing.stock.user_id, status_code, editing=editing)
+    user_id = editing.stock.user_id
+    return await _render_portfolio(request, visitor, portfolio_view, stocks, user_id, status_code, editing=editing)
 
 
 @router.post("/stocks/{stock_id}/delete")
-async def delete_holding(request: Request, stock_id: int, visitor: ActingVisitorDep, session: SessionDep) -> Response:
+async def delete_holding(
+    request: Request,
+    stock_id: int,
+    visitor: ActingVisitorDep,
+    portfolio_view: PortfolioViewDep,
+    stocks: StockRepositoryDep,
+) -> Response:
     """Deletes the holding (the browser asked for confirmation first), as DELETE /stocks/{id}."""
-    stocks = StockRepository(session, visitor.scope())
     stock = (await stocks.read(stock_id)).body
     await stocks.delete(stock_id)
     if not is_htmx(request):
         return go_to(request, f"/app/users/{stock.user_id}")
     return await _render_portfolio(
-        request, visitor, session, stock.user_id, notice=f"Deleted {stock.name} ({stock.quantity} shares)."
+        request,
+        visitor,
+        portfolio_view,
+        stocks,
+        stock.user_id,
+        notice=f"Deleted {stock.name} ({stock.quantity} shares).",
     )
 
 

@@ -2,7 +2,9 @@
 
 The cookie carries what a JSON client keeps itself: the access and refresh
 tokens the same `Authenticator` issues at POST /auth/token, plus a random CSRF
-token. It is signed (HMAC-SHA256 with a key derived from SECRET_KEY), HttpOnly
+token. It is signed (itsdangerous' `Signer`: HMAC-SHA256, with a key derived from
+SECRET_KEY and a salt of its own, so a cookie's signature can never pass for a
+token's), HttpOnly
 (no script reads it), SameSite=Lax, limited to /app/, and Secure when the
 request came over HTTPS (`request.url.scheme`, which honours
 X-Forwarded-Proto only from TRUSTED_PROXIES).
@@ -23,14 +25,17 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from fastapi import Request, Response
+from itsdangerous import BadSignature, Signer
 
 COOKIE_NAME = "portfolio_session"
 COOKIE_PATH = "/app"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 # The cookie outlives a browser restart as long as a refresh token does (REFRESH_TOKEN_DAYS).
+# The signer's salt: the cookie's own key, derived from SECRET_KEY's, is one no token is signed with.
 _KEY_PURPOSE = b"portfolio-api web session cookie"
 
 
@@ -54,37 +59,30 @@ def new_session() -> BrowserSession:
     return BrowserSession(csrf=secrets.token_urlsafe(32))
 
 
-def cookie_key(signing_key: bytes) -> bytes:
-    """A key for the cookie alone, so a cookie's signature can never pass for a token's."""
-    return hmac.new(signing_key, _KEY_PURPOSE, hashlib.sha256).digest()
+@lru_cache(maxsize=4)  # one key per app; built once, not on every request
+def _signer(key: bytes) -> Signer:
+    return Signer(key, salt=_KEY_PURPOSE, digest_method=hashlib.sha256)
 
 
 def encode(session: BrowserSession, key: bytes) -> str:
     fields = {"c": session.csrf, "a": session.access_token, "r": session.refresh_token}
-    payload = base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
-    return f"{payload}.{_signature(payload, key)}"
+    payload = base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).rstrip(b"=")
+    return _signer(key).sign(payload).decode()
 
 
 def decode(cookie: str | None, key: bytes) -> BrowserSession | None:
     """The session in a cookie, or None if it is missing, malformed or not signed with `key`."""
-    if not cookie or cookie.count(".") != 1:
-        return None
-    payload, signature = cookie.split(".")
-    if not hmac.compare_digest(signature, _signature(payload, key)):
+    if not cookie:
         return None
     try:
-        fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        payload = _signer(key).unsign(cookie)
+        fields = json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
         session = BrowserSession(csrf=fields["c"], access_token=fields["a"], refresh_token=fields["r"])
-    except (ValueError, KeyError, TypeError):
+    except (BadSignature, ValueError, KeyError, TypeError):
         return None
     if not isinstance(session.csrf, str) or not session.csrf:
         return None
     return session
-
-
-def _signature(payload: str, key: bytes) -> str:
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def write_cookie(response: Response, request: Request, session: BrowserSession, key: bytes, max_age: int) -> None:
@@ -101,3 +99,10 @@ def write_cookie(response: Response, request: Request, session: BrowserSession, 
 
 def csrf_matches(session: BrowserSession, sent: str | None) -> bool:
     return sent is not None and hmac.compare_digest(session.csrf.encode(), sent.encode())
+
+
+def cookie_key_of(request: Request) -> bytes:
+    """The key the session cookie is signed with, which `install_web_app()` keeps on app.state."""
+    key = request.app.state.web_cookie_key
+    assert isinstance(key, bytes), "install_web_app() sets app.state.web_cookie_key"
+    return key

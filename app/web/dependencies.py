@@ -1,0 +1,69 @@
+"""What the pages take as dependencies: repositories and services for the visitor, as app/dependencies.py for a caller.
+
+The API's providers read the Bearer token's caller; a page's visitor comes
+from the session cookie, so the repositories here are made for the visitor's
+scope (`Visitor.scope()` decides as `caller_scope` does) and the sign-up
+service acts for the visitor. The `Authenticator` needs no caller: pages take
+app/dependencies.py's `AuthenticatorDep` itself.
+
+The scope before the session, as in app/dependencies.py: the visitor (whose
+admin rights are a lookup on a session of its own) is settled before the
+request's session takes its place in the line.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.core.config import settings_of
+from app.core.database import SessionDep, SessionOpenerDep
+from app.kit.scope import EVERY_ROW, Scope
+from app.portfolio.repository import PortfolioRepository
+from app.stocks.repository import StockRepository
+from app.users.repository import UserRepository
+from app.users.service import UserService
+from app.web.visitor import VisitorDep
+
+
+async def visitor_scope(visitor: VisitorDep) -> Scope:
+    """The rows the visitor may reach; an anonymous visitor with AUTH=required is sent to sign in."""
+    return visitor.scope()
+
+
+VisitorScopeDep = Annotated[Scope, Depends(visitor_scope)]
+
+
+async def user_repository(scope: VisitorScopeDep, session: SessionDep) -> UserRepository:
+    return UserRepository(session, scope)
+
+
+async def stock_repository(scope: VisitorScopeDep, session: SessionDep) -> StockRepository:
+    return StockRepository(session, scope)
+
+
+UserRepositoryDep = Annotated[UserRepository, Depends(user_repository)]
+StockRepositoryDep = Annotated[StockRepository, Depends(stock_repository)]
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioView:
+    """What a portfolio page reads besides its holdings: the user with their stocks, and the valuation."""
+
+    users: UserRepository
+    portfolios: PortfolioRepository
+
+
+async def portfolio_view(users: UserRepositoryDep, scope: VisitorScopeDep, session: SessionDep) -> PortfolioView:
+    return PortfolioView(users, PortfolioRepository(session, scope))
+
+
+PortfolioViewDep = Annotated[PortfolioView, Depends(portfolio_view)]
+
+
+async def sign_up_service(request: Request, open_session: SessionOpenerDep, visitor: VisitorDep) -> UserService:
+    """As POST /users/ (app/dependencies.py's `sign_up_service`): no scope needed, the service decides the rest."""
+    return UserService(open_session, EVERY_ROW, visitor.caller, settings_of(request))
+
+
+SignUpServiceDep = Annotated[UserService, Depends(sign_up_service)]

@@ -1,0 +1,33 @@
+"""The templates' filters for amounts: `money`, `plain` and `share`, in Decimal, never float."""
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+
+def money(value: Decimal) -> str:
+    """A stored amount exactly, with thousands separators: 1234567.5 is "1,234,567.50", 0.1234 stays "0.1234".
+
+    At least two decimal places; more only where the stored value has them. Decimal formatting, never float.
+    """
+    digits, exponent = value.as_tuple().digits, value.as_tuple().exponent
+    assert isinstance(exponent, int), "money is finite"
+    places = -exponent
+    while places > 2 and digits and digits[-1] == 0:  # NUMERIC(12,4) keeps 175.5 as 175.5000
+        digits, places = digits[:-1], places - 1
+    return f"{value:,.{max(places, 2)}f}"
+
+
+def share(value: Decimal, total: Decimal) -> str:
+    """A position's share of the total as a percentage with one decimal place ("45.2%")."""
+    if not total:
+        return "0.0%"
+    return f"{(value * 100 / total).quantize(Decimal('0.1'))}%"
+
+
+def plain(value: Decimal) -> str:
+    """An amount as an input field holds it: exact, no separators ("1234567.50")."""
+    return money(value).replace(",", "")
+
+
+FILTERS: dict[str, Callable[..., Any]] = {"money": money, "plain": plain, "share": share}
