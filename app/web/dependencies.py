@@ -1,12 +1,12 @@
-"""What the pages take as dependencies: repositories and services for the visitor, as app/dependencies.py for a caller.
+"""What the pages take as dependencies: repositories and services for the visitor, as each resource's dependencies.py for a caller.
 
 The API's providers read the Bearer token's caller; a page's visitor comes
 from the session cookie, so the repositories here are made for the visitor's
 scope (`Visitor.scope()` decides as `caller_scope` does) and the sign-up
 service acts for the visitor. The `Authenticator` needs no caller: pages take
-app/dependencies.py's `AuthenticatorDep` itself.
+app/auth/dependencies.py's `AuthenticatorDep` itself.
 
-The scope before the session, as in app/dependencies.py: the visitor (whose
+The scope before the session, as in app/users/dependencies.py: the visitor (whose
 admin rights are a lookup on a session of its own) is settled before the
 request's session takes its place in the line.
 """
@@ -62,7 +62,7 @@ PortfolioViewDep = Annotated[PortfolioView, Depends(portfolio_view)]
 
 
 async def sign_up_service(request: Request, open_session: SessionOpenerDep, visitor: VisitorDep) -> UserService:
-    """As POST /users/ (app/dependencies.py's `sign_up_service`): no scope needed, the service decides the rest."""
+    """As POST /users/ (app/users/dependencies.py's `sign_up_service`): no scope needed, the service decides the rest."""
     return UserService(open_session, EVERY_ROW, visitor.caller, settings_of(request))
 
 

@@ -103,5 +103,5 @@ async def current_visitor(request: Request, open_session: SessionOpenerDep, auth
 
 # Declared before anything that opens the request's session (app/web/dependencies.py's repositories
 # depend on it), so an admin's lookup has closed its session before the page's own takes its place
-# in the line (app/dependencies.py says why).
+# in the line (app/users/dependencies.py says why).
 VisitorDep = Annotated[Visitor, Depends(current_visitor)]
