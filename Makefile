@@ -28,11 +28,11 @@ lint: $(STAMP)
 
 # Schemathesis against our own OpenAPI, every check and phase, in both AUTH modes
 # (FUZZ_SECONDS split between them), on the tests' database (a throwaway embedded
-# PostgreSQL unless TEST_DATABASE_URL): tests/test_fuzz.py's tests marked fuzz, with
+# PostgreSQL unless TEST_DATABASE_URL): tests/whole_api/test_fuzz.py's tests marked fuzz, with
 # schemathesis' report shown as it runs. `make test` runs a short deterministic slice of it.
 FUZZ_SECONDS ?= 180
 fuzz: $(STAMP)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest tests/test_fuzz.py -m fuzz -s $(PYTEST_ARGS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest tests/whole_api/test_fuzz.py -m fuzz -s $(PYTEST_ARGS)
 
 # The API against a raw floor (bench/floor.py), endpoint by endpoint, on a
 # throwaway embedded PostgreSQL; needs wrk. make bench BENCH_FLAGS="--large --workers 2"

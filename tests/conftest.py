@@ -58,7 +58,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    # Housekeeping off: its background passes would race the tests that prune (tests/test_housekeeping.py).
+    # Housekeeping off: its background passes would race the tests that prune (tests/ops/test_housekeeping.py).
     return Settings(
         _env_file=None,
         database_url=database_url,

@@ -22,7 +22,7 @@ from app.users.models import USERS
 EMPTY_EVERY_TABLE = f"TRUNCATE {', '.join(sorted(SQLModel.metadata.tables))} RESTART IDENTITY CASCADE"
 
 JOHN = {"name": "John Doe", "age": 30}
-# Signs the tests' access tokens; tests/test_auth.py makes others to show they are refused.
+# Signs the tests' access tokens; tests/auth/test_auth.py makes others to show they are refused.
 TEST_SECRET_KEY = "test-secret-key-long-enough-for-hs256-and-for-hs512-also-64-bytes"
 AAPL = {"name": "AAPL", "price": 175.50, "quantity": 10, "is_active": True}
 

@@ -2,8 +2,8 @@
 
 Nothing here reaches a database: a usage error, like --help, ends the command
 while its arguments are read, before settings or PostgreSQL. The commands'
-work is tested where it lives (test_make_run.py, test_demo.py, test_admin.py,
-test_migrate_and_backup.py, test_serve.py).
+work is tested where it lives (test_make_run.py, test_demo.py, test_admin.py and
+test_serve.py beside this file; backup and restore in tests/ops/test_migrate_and_backup.py).
 """
 
 import os

@@ -6,7 +6,7 @@ empty body`). A command may go on over lines ending in a backslash; what it
 pipes into (`| grep ...`) is for the reader, and the test runs the curl alone.
 
 To recapture the README's answers after a change, from a fresh server:
-`.venv/bin/python -m tests.test_readme` prints every command with its answer.
+`.venv/bin/python -m tests.whole_api.test_readme` prints every command with its answer.
 """
 
 import re

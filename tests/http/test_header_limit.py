@@ -4,7 +4,7 @@ No server and no sockets: the protocol `python -m app` gives uvicorn, an app
 that answers 200, and a transport that keeps what is written to it. Whether
 the app was called is certain the moment `data_received` returns, since
 uvicorn starts the app as a task only once a head is complete.
-(tests/test_edge_server.py sends the same heads to a real server.)
+(tests/http/test_edge_server.py sends the same heads to a real server.)
 """
 
 import asyncio

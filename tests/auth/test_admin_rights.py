@@ -22,8 +22,8 @@ from app.main import create_app
 from app.users.models import USERS
 from app.web import session as cookies
 from tests.helpers import AAPL, EMPTY_EVERY_TABLE, JOHN, PASSWORD, admin_token, bearer, sign_in, sign_up
-from tests.test_access import REQUIRED, build_world, resolve_body
-from tests.test_query_counts import statements_sent
+from tests.whole_api.test_access import REQUIRED, build_world, resolve_body
+from tests.whole_api.test_query_counts import statements_sent
 
 JANE = "jane@example.com"
 JOE = "joe@example.com"

@@ -82,7 +82,7 @@ async def test_malformed_json_says_where(client: AsyncClient) -> None:
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
 async def test_a_body_that_is_not_json_is_refused(client: AsyncClient, content_type: str) -> None:
     response = await client.post("/users/", content=b'{"name": "John Doe"}', headers={"content-type": content_type})
-    assert response.status_code == 415  # tests/test_strict_input.py has the details
+    assert response.status_code == 415  # tests/http/test_strict_input.py has the details
     assert "application/json" in response.json()["detail"]
 
 

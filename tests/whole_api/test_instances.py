@@ -37,7 +37,7 @@ def server(database_url: str, workers: int = 1) -> Iterator[httpx.Client]:
         "WORKERS": str(workers),
         "LOG_LEVEL": "warning",
         # Reuse is caught at once, so a second presentation shows the instances share it
-        # (the grace window, which would let it through, is tested in tests/test_auth_throttles.py).
+        # (the grace window, which would let it through, is tested in tests/auth/test_auth_throttles.py).
         "REFRESH_GRACE_SECONDS": "0",
     }
     process = run_app(environment, "serve", "--no-migrate")

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.web.routes import router
 from app.web.session import CSRF_FIELD, CSRF_HEADER
 from tests.conftest import client_in_transaction
-from tests.test_web import HTMX, csrf_of, new_user, sign_up_through_the_page
+from tests.web.test_web import HTMX, csrf_of, new_user, sign_up_through_the_page
 
 PAGES = [route for route in router.routes if isinstance(route, APIRoute)]
 FORMS = [route for route in PAGES if "POST" in (route.methods or ())]

@@ -1,6 +1,6 @@
 """The web app's pages through the ASGI client: what they show, how they refuse, whose data they reach.
 
-The browser tests (tests/test_web_browser.py) drive the same pages in Chromium.
+The browser tests (tests/web/test_web_browser.py) drive the same pages in Chromium.
 """
 
 import base64

@@ -9,7 +9,7 @@ saying so when the two drift apart.
 
 Without chromium these tests are skipped with one line, except in CI (env
 CI set), where .ci/run installs it and a missing one is a failure. Each page
-is photographed at 1280 and 375 px into tests/screenshots/ (git-ignored), for
+is photographed at 1280 and 375 px into tests/web/screenshots/ (git-ignored), for
 review.
 """
 
@@ -33,7 +33,7 @@ from app.core.config import PROJECT_ROOT
 from tests.helpers import TEST_SECRET_KEY
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 
-SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
+SCREENSHOTS = Path(__file__).with_name("screenshots")
 WIDTHS = (1280, 375)
 PASSWORD = "correct horse battery"
 ADMIN_EMAIL = "root@example.com"
@@ -182,7 +182,7 @@ class Tab:
         self.page.goto(self.base_url + path)
 
     def shoot(self, name: str) -> None:
-        """The page at each width, whole, into tests/screenshots/NAME-WIDTH.png."""
+        """The page at each width, whole, into tests/web/screenshots/NAME-WIDTH.png."""
         SCREENSHOTS.mkdir(exist_ok=True)
         page = self.page
         for width in WIDTHS:

@@ -6,7 +6,7 @@ coverage, fuzzing, and the stateful phase, which follows the OpenAPI links
 from each 201 through read, update and delete). With AUTH=required it signs
 up a user and sends an admin's token for them, so every operation is
 reachable, and schemathesis' auth checks send requests without it, or with a
-bad one, and expect a 401. tests/schemathesis.toml says which answers a JSON
+bad one, and expect a 401. schemathesis.toml, beside this file, says which answers a JSON
 Schema cannot predict, and why.
 
 `make test` runs a short deterministic slice; `make fuzz` (marker `fuzz`,
@@ -27,14 +27,13 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.tokens import AccessTokens
-from app.core.config import PROJECT_ROOT
 from tests.helpers import empty_every_table
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 # Each test here starts processes or PostgreSQL clusters: `make test-fast` leaves them out.
 pytestmark = pytest.mark.slow
 
-CONFIG = PROJECT_ROOT / "tests" / "schemathesis.toml"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 FUZZ_SECRET_KEY = "the-fuzzed-servers-own-signing-key-long-enough"
 MODES = ("open", "required")
 

@@ -3,8 +3,8 @@
 One server for the module, as a platform runs it behind its router
 (TRUSTED_PROXIES=*), spoken to over raw sockets where an ordinary client
 would not send what an attacker does. The header bound read by read, without
-a server, is in tests/test_header_limit.py; the client's address, behind the
-same proxy handling without a server, in tests/test_client_address.py.
+a server, is in tests/http/test_header_limit.py; the client's address, behind the
+same proxy handling without a server, in tests/http/test_client_address.py.
 """
 
 import socket

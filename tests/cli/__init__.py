@@ -1,0 +1,1 @@
+"""Tests of app.cli: the command line, make run, serve, demo, create-admin."""

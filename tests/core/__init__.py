@@ -1,0 +1,1 @@
+"""Tests of app.core: settings, the database (pool line, transactions), migrations, the runtime."""

@@ -1,0 +1,1 @@
+"""Tests of app.kit: lists (filters, sorting, keyset cursors) and the schemas' base."""

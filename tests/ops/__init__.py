@@ -1,0 +1,1 @@
+"""Tests of app.ops: health probes, metrics, housekeeping, backup and restore."""

@@ -1,0 +1,1 @@
+"""Tests of app.portfolio: positions by symbol, exact money."""

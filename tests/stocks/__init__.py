@@ -1,0 +1,1 @@
+"""Tests of app.stocks: stocks' endpoints, validation, PATCH and symbols."""

@@ -1,0 +1,1 @@
+"""Tests of app.users: users' endpoints, validation and name rules."""
