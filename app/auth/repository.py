@@ -67,7 +67,7 @@ SIGN_UP_WINDOW_MINUTES = 60
 # need: a view of the row, not the table. The table, with its rules and the
 # rest of its columns, is owned by app/users/models.py; auth sits below users
 # and must not import it (users' service uses auth's passwords and tokens).
-# tests/test_auth.py holds these names to the users table's.
+# tests/auth/test_auth.py holds these names to the users table's.
 ACCOUNTS = table(
     "users",
     column("id", Integer),

@@ -114,7 +114,7 @@ class Schema(SQLModel):
     checked in a third of the time. User and Stock, the tables, keep SQLModel's.
 
     `__pydantic_base_init__` is pydantic's internal flag, not public API:
-    tests/test_schemas.py fails if an upgrade stops honouring it.
+    tests/kit/test_schemas.py fails if an upgrade stops honouring it.
 
     A field the schema does not have is refused, not dropped: a request body
     with a typo (`"agee": 31`) is a 422 naming it, and the OpenAPI says

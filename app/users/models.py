@@ -45,11 +45,11 @@ from app.stocks.models import StockPublic
 # varchar(255) column counts.
 USER_NAME_MIN_LENGTH = 3
 USER_NAME_MAX_LENGTH = 255
-# What str.strip() removes (tests/test_names.py checks it): every Unicode space, tab and line break.
+# What str.strip() removes (tests/users/test_names.py checks it): every Unicode space, tab and line break.
 _NAME_SPACE = r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Control (Cc), line and paragraph separators (Zl, Zp) and format characters
 # (Cf) of the Basic Multilingual Plane, per Python's unicodedata
-# (tests/test_names.py checks it); the validator refuses those beyond it too.
+# (tests/users/test_names.py checks it); the validator refuses those beyond it too.
 _NAME_REFUSED = (
     r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
     r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"

@@ -1,4 +1,4 @@
-"""What the pages take as dependencies: repositories and services for the visitor, as each resource's dependencies.py for a caller.
+"""What the pages take as dependencies: repositories and services for the visitor, as each resource's own for a caller.
 
 The API's providers read the Bearer token's caller; a page's visitor comes
 from the session cookie, so the repositories here are made for the visitor's
@@ -62,7 +62,7 @@ PortfolioViewDep = Annotated[PortfolioView, Depends(portfolio_view)]
 
 
 async def sign_up_service(request: Request, open_session: SessionOpenerDep, visitor: VisitorDep) -> UserService:
-    """As POST /users/ (app/users/dependencies.py's `sign_up_service`): no scope needed, the service decides the rest."""
+    """As POST /users/ (app/users/dependencies.py's `sign_up_service`): no scope needed; the service decides."""
     return UserService(open_session, EVERY_ROW, visitor.caller, settings_of(request))
 
 

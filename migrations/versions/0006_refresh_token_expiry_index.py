@@ -11,7 +11,7 @@ Not CONCURRENTLY: that waits for every transaction open anywhere on the
 database to end, and the other instances starting at the same moment are
 waiting inside one, for the migration lock this instance holds
 (app/core/migrations.py); it would wait for them forever (the three-instance test
-in tests/test_migrate_and_backup.py hung so). A plain build holds off
+in tests/ops/test_migrate_and_backup.py hung so). A plain build holds off
 logins and refreshes for as long as it takes.
 """
 
