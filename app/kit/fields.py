@@ -5,17 +5,19 @@ One layer, as SQLModel's docs teach it: each resource's models.py
 the shared, validated fields, a `table=True` class adding the key and the
 server-set columns, and `...Create`, `...Update` and `...Public` schemas for
 what the API reads and writes. Each field's rules live once, in an annotated
-type; the ones more than one resource uses are here (`Email`, `Password`,
-`Money`, `Flag`), with the `Schema` base and the column helpers.
+type; the ones more than one resource uses are here (`Symbol` and `Price`,
+which stocks and market prices share; `Email`, `Password`, `Money`, `Flag`),
+with the `Schema` base and the column helpers.
 
 Importing this module names every constraint on `SQLModel.metadata`; every
 models.py imports it before declaring a table.
 """
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, Strict
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, Strict, WithJsonSchema
 from pydantic import Field as Rules
 from pydantic_core import PydanticCustomError
 from sqlalchemy import DateTime, func, text
@@ -141,6 +143,83 @@ class Identified(Schema):
     model_config = SQLModelConfig(extra="ignore")
 
     id: int = Field(schema_extra={"examples": [1]})
+
+
+# ---------------------------------------------------------------- market (stocks and prices share them)
+
+# Symbols are stored trimmed and upper-case, so " brk.b " and "BRK.B" are one
+# symbol and filtering by symbol is an index lookup. Only ASCII is accepted
+# (checked before upper-casing, which would turn "ß" into "SS").
+SYMBOL_MAX_LENGTH = 10
+_SYMBOL_WHITESPACE = " \t\n\r"
+_SYMBOL = re.compile(r"[A-Za-z0-9.\-]+")
+# A stored symbol, as the database's CHECK states it: `.` and `-` only after a letter or digit (BRK.B, RDS-A).
+STORED_SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-]*$"
+# ... and as a client may send it, any case, before trimming.
+_SYMBOL_CLIENT = rf"[A-Za-z0-9][A-Za-z0-9.\-]{{0,{SYMBOL_MAX_LENGTH - 1}}}"
+
+
+def normalize_symbol(value: str) -> str:
+    """`" brk.b "` -> `"BRK.B"`; refused: anything but A-Z, digits, `.` and `-`, and a first character of `.` or `-`."""
+    symbol = value.strip(_SYMBOL_WHITESPACE)
+    if not symbol:
+        raise ValueError("Symbol must not be empty")
+    if len(symbol) > SYMBOL_MAX_LENGTH:
+        raise ValueError(f"Symbol must be at most {SYMBOL_MAX_LENGTH} characters")
+    if not _SYMBOL.fullmatch(symbol):
+        raise ValueError("Symbol may contain only letters A-Z, digits, '.' and '-'")
+    if not symbol[0].isalnum():
+        raise ValueError("Symbol must start with a letter A-Z or a digit")
+    return symbol.upper()
+
+
+Symbol = Annotated[
+    str,
+    AfterValidator(normalize_symbol),
+    # What clients may send: surrounding spaces and lower case are fine.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^[{_SYMBOL_WHITESPACE}]*{_SYMBOL_CLIENT}[{_SYMBOL_WHITESPACE}]*$",
+            "description": (
+                "Stock symbol: 1 to 10 of A-Z, 0-9, '.' and '-', starting with a letter or digit; "
+                "trimmed and upper-cased."
+            ),
+            "examples": ["AAPL"],
+        },
+        mode="validation",
+    ),
+    WithJsonSchema(
+        {"type": "string", "pattern": rf"^[A-Z0-9][A-Z0-9.\-]{{0,{SYMBOL_MAX_LENGTH - 1}}}$", "examples": ["AAPL"]},
+        mode="serialization",
+    ),
+    NotNull,
+]
+
+PRICE_MAX_DIGITS = 12
+PRICE_DECIMAL_PLACES = 4
+PRICE_DESCRIPTION = "Price per share: more than 0, at most 99999999.9999, 4 decimal places at most. Stored exactly."
+Price = Annotated[
+    Money,
+    Rules(gt=0, max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES),
+    JsonNumber,
+    # Pydantic would document a Decimal input as "number or any string"; it is a number.
+    # The same rule as above, in JSON Schema's words: 4 decimal places is a
+    # multiple of 0.0001, so the smallest price is 0.0001.
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0.0001,
+            "maximum": 99999999.9999,
+            "multipleOf": 0.0001,
+            "description": PRICE_DESCRIPTION,
+            "examples": [175.5],
+        },
+        mode="validation",
+    ),
+    WithJsonSchema({"type": "number", "description": PRICE_DESCRIPTION, "examples": [175.5]}, mode="serialization"),
+    NotNull,
+]
 
 
 # ---------------------------------------------------------------- accounts (users and auth share them)

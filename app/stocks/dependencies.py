@@ -7,7 +7,7 @@ from fastapi import Depends, Path, Query
 
 from app.auth.access import ScopeDep
 from app.core.database import SessionDep
-from app.stocks.models import Symbol
+from app.kit.fields import Symbol
 from app.stocks.repository import StockFilters, StockRepository
 
 # As UserId (app/users/dependencies.py): any integer; one that cannot exist is a 404 like any other.

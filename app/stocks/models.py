@@ -1,99 +1,27 @@
 """The `stocks` table (holdings) and the API schemas built on it (the SQLModel pattern: see app/kit/fields.py)."""
 
-import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import MISSING, AfterValidator, WithJsonSchema
+from pydantic import MISSING
 from pydantic import Field as Rules
 from sqlalchemy import CheckConstraint, String, Table, text
 from sqlmodel import Field, SQLModel
 
 from app.kit.fields import (
     INT32_MAX,
+    STORED_SYMBOL_PATTERN,
+    SYMBOL_MAX_LENGTH,
     Flag,
     Identified,
     JsonNumber,
-    Money,
     NotNull,
+    Price,
     Schema,
+    Symbol,
     row_version,
     server_timestamp,
 )
-
-# Symbols are stored trimmed and upper-case, so " brk.b " and "BRK.B" are one
-# symbol and filtering by symbol is an index lookup. Only ASCII is accepted
-# (checked before upper-casing, which would turn "ß" into "SS").
-SYMBOL_MAX_LENGTH = 10
-_SYMBOL_WHITESPACE = " \t\n\r"
-_SYMBOL = re.compile(r"[A-Za-z0-9.\-]+")
-# A stored symbol, as the database's CHECK states it: `.` and `-` only after a letter or digit (BRK.B, RDS-A).
-STORED_SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-]*$"
-# ... and as a client may send it, any case, before trimming.
-_SYMBOL_CLIENT = rf"[A-Za-z0-9][A-Za-z0-9.\-]{{0,{SYMBOL_MAX_LENGTH - 1}}}"
-
-
-def normalize_symbol(value: str) -> str:
-    """`" brk.b "` -> `"BRK.B"`; refused: anything but A-Z, digits, `.` and `-`, and a first character of `.` or `-`."""
-    symbol = value.strip(_SYMBOL_WHITESPACE)
-    if not symbol:
-        raise ValueError("Symbol must not be empty")
-    if len(symbol) > SYMBOL_MAX_LENGTH:
-        raise ValueError(f"Symbol must be at most {SYMBOL_MAX_LENGTH} characters")
-    if not _SYMBOL.fullmatch(symbol):
-        raise ValueError("Symbol may contain only letters A-Z, digits, '.' and '-'")
-    if not symbol[0].isalnum():
-        raise ValueError("Symbol must start with a letter A-Z or a digit")
-    return symbol.upper()
-
-
-Symbol = Annotated[
-    str,
-    AfterValidator(normalize_symbol),
-    # What clients may send: surrounding spaces and lower case are fine.
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": rf"^[{_SYMBOL_WHITESPACE}]*{_SYMBOL_CLIENT}[{_SYMBOL_WHITESPACE}]*$",
-            "description": (
-                "Stock symbol: 1 to 10 of A-Z, 0-9, '.' and '-', starting with a letter or digit; "
-                "trimmed and upper-cased."
-            ),
-            "examples": ["AAPL"],
-        },
-        mode="validation",
-    ),
-    WithJsonSchema(
-        {"type": "string", "pattern": rf"^[A-Z0-9][A-Z0-9.\-]{{0,{SYMBOL_MAX_LENGTH - 1}}}$", "examples": ["AAPL"]},
-        mode="serialization",
-    ),
-    NotNull,
-]
-
-PRICE_MAX_DIGITS = 12
-PRICE_DECIMAL_PLACES = 4
-PRICE_DESCRIPTION = "Price per share: more than 0, at most 99999999.9999, 4 decimal places at most. Stored exactly."
-Price = Annotated[
-    Money,
-    Rules(gt=0, max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES),
-    JsonNumber,
-    # Pydantic would document a Decimal input as "number or any string"; it is a number.
-    # The same rule as above, in JSON Schema's words: 4 decimal places is a
-    # multiple of 0.0001, so the smallest price is 0.0001.
-    WithJsonSchema(
-        {
-            "type": "number",
-            "minimum": 0.0001,
-            "maximum": 99999999.9999,
-            "multipleOf": 0.0001,
-            "description": PRICE_DESCRIPTION,
-            "examples": [175.5],
-        },
-        mode="validation",
-    ),
-    WithJsonSchema({"type": "number", "description": PRICE_DESCRIPTION, "examples": [175.5]}, mode="serialization"),
-    NotNull,
-]
 
 Quantity = Annotated[
     int,

@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.stocks.models import STORED_SYMBOL_PATTERN
+from app.kit.fields import STORED_SYMBOL_PATTERN
 from app.users import models
 from app.users.models import NAME_PATTERN, STORED_NAME_PATTERN, user_name
 from tests.helpers import create_stock, create_user
