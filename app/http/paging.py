@@ -124,7 +124,7 @@ def send_page(page: Page[Item], request: Request, response: Response) -> list[It
         response.headers["Preference-Applied"] = "count=exact"
     if page.last_row is not None:
         next_url = request.url.remove_query_params("skip").include_query_params(
-            cursor=encode_cursor(page.order, page.last_row)
+            cursor=encode_cursor(page.order, page.last_row, page.key)
         )
         response.headers["Link"] = f'<{next_url}>; rel="next"'
     return page.items

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
@@ -53,39 +53,51 @@ class PageParams:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[Item]):
-    """One page of a list: its items, the row a next page starts after (None on the last), the total if asked."""
+    """One page of a list: its items, the row a next page starts after (None on the last), the total if asked.
+
+    `key`: the column that tells rows apart and breaks ties in the order, which the cursor carries: `id`,
+    or a reference table's own key (a symbol's prices are told apart by `date`).
+    """
 
     items: list[Item]
     last_row: dict[str, Any] | None
     order: SortOrder
     total: int | None
+    key: str = "id"
 
 
 # ---------------------------------------------------------------- cursors
 
 
-def encode_cursor(order: SortOrder, row: dict[str, Any]) -> str:
-    """An opaque token for "the row after this one": the sort, its key's value and the row's id."""
-    value = row[order.name]
-    if isinstance(value, Decimal):
-        value = str(value)
-    elif isinstance(value, datetime):
-        value = value.isoformat()
-    payload = json.dumps([order.value, value, row["id"]], separators=(",", ":"))
+def encode_cursor(order: SortOrder, row: dict[str, Any], key: str = "id") -> str:
+    """An opaque token for "the row after this one": the sort, its column's value and the row's key (its id)."""
+    payload = json.dumps([order.value, _plain(row[order.name]), _plain(row[key])], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(token: str, order: SortOrder, column: Any) -> tuple[Any, int]:
-    """(sort value, id) from a token made for the same sort; `InvalidCursor` otherwise."""
+def _plain(value: Any) -> Any:
+    """A value as JSON can carry it exactly: a Decimal as its digits, a date or time in ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    return value
+
+
+def _decode_cursor(token: str, order: SortOrder, column: Any, key: Any) -> tuple[Any, Any]:
+    """(sort value, key value) from a token made for the same sort; `InvalidCursor` otherwise."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        sort, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        sort, value, row_key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if sort != order.value:
             raise InvalidCursor(token, f"it was made for sort={sort}, not sort={order.value}")
-        # An id no row can have would reach PostgreSQL as a parameter its integer column refuses.
-        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 1 <= row_id <= INT32_MAX:
-            raise ValueError
-        return _parse_sort_value(value, column), row_id
+        if key.type.python_type is int:
+            # An id no row can have would reach PostgreSQL as a parameter its integer column refuses.
+            if not isinstance(row_key, int) or isinstance(row_key, bool) or not 1 <= row_key <= INT32_MAX:
+                raise ValueError
+        else:
+            row_key = _parse_sort_value(row_key, key)
+        return _parse_sort_value(value, column), row_key
     except InvalidCursor:
         raise
     except (ValueError, TypeError, UnicodeError, binascii.Error, InvalidOperation):
@@ -105,6 +117,8 @@ def _parse_sort_value(value: Any, column: Any) -> Any:
         return parsed
     if python_type is datetime and isinstance(value, str):
         return datetime.fromisoformat(value)
+    if python_type is date and isinstance(value, str):
+        return date.fromisoformat(value)
     if python_type is int and isinstance(value, int) and not isinstance(value, bool):
         if not -INT32_MAX <= value <= INT32_MAX:
             raise ValueError
@@ -133,7 +147,7 @@ def ordering(order: SortOrder, column: Any, key: Any) -> list[ColumnElement[Any]
 
 def after(order: SortOrder, column: Any, key: Any, cursor: str) -> ColumnElement[bool]:
     """Rows that come after the cursor's row in `ordering`."""
-    value, row_id = _decode_cursor(cursor, order, column)
+    value, row_id = _decode_cursor(cursor, order, column, key)
     if column is key:
         return key < row_id if order.descending else key > row_id
     if value is None:  # past the last non-NULL: only NULLs remain, in id order

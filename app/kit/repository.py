@@ -129,6 +129,7 @@ class Repository(Generic[Public]):
 
     table: ClassVar[Table]
     owner_column: ClassVar[str]  # the column naming the user a row belongs to
+    key_column: ClassVar[str] = "id"  # what tells a list's rows apart and breaks ties in its order
     resource: ClassVar[str]
     public: ClassVar[TypeAdapter[Any]]
     public_list: ClassVar[TypeAdapter[Any]]
@@ -224,7 +225,7 @@ class Repository(Generic[Public]):
         total = None
         if params.wants_count:
             total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
-        column, key = self.table.c[order.name], self.table.c.id
+        column, key = self.table.c[order.name], self.table.c[self.key_column]
         if params.cursor is not None:
             statement = statement.where(after(order, column, key, params.cursor))
         # One extra row says whether a next page exists, without a COUNT.
@@ -238,6 +239,7 @@ class Repository(Generic[Public]):
             last_row=rows[-1] if more else None,
             order=order,
             total=total,
+            key=self.key_column,
         )
 
     def _all_columns(self) -> Select[Any]:
