@@ -32,6 +32,7 @@ from app.ops.housekeeping import keep_house
 from app.ops.metrics import Metrics
 from app.ops.metrics import router as metrics_routes
 from app.portfolio import routes as portfolio
+from app.prices import routes as prices
 from app.stocks import routes as stocks
 from app.users import routes as users
 from app.web import install_web_app
@@ -49,6 +50,7 @@ OPENAPI_TAGS = [
     {"name": "users", "description": "People who hold stocks."},
     {"name": "stocks", "description": "Holdings: a symbol, a price, a quantity, owned by one user."},
     {"name": "portfolio", "description": "What a user's active holdings are worth."},
+    {"name": "prices", "description": "Market prices: each symbol's daily close, shared by every user."},
     {"name": "auth", "description": "Sign in, refresh and sign out (see README, Authentication)."},
     {"name": "health", "description": "Is the API up, and can it reach PostgreSQL?"},
 ]
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.holdings_router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(stocks.router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(portfolio.router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(prices.router, responses=UNAUTHORIZED_RESPONSE)
     mount_docs(app)
     install_web_app(app, settings)  # the pages under /app/ (app/web/)
     document_access(app, auth_required=settings.auth_required)

@@ -6,7 +6,8 @@ The decision for each endpoint, with AUTH=required (README, Authentication):
   health probes; anything else is a 401 (`ScopeDep` refuses it);
 - a signed-in user: their own user and stocks. `ScopeDep` narrows every
   statement to rows they own, so another's row is a 404 as if it did not exist;
-- an admin: every row.
+- an admin: every row, and the reference data every user reads (market
+  prices): others may read it, only an admin writes it (`AdminWhereRequiredDep`).
 
 With AUTH=open every endpoint answers anyone, as in the guide; a token that is
 sent is still checked, and a bad one is still a 401.
@@ -32,7 +33,7 @@ from app.auth.repository import AccountRepository
 from app.auth.tokens import InvalidToken, TokenClaims, access_tokens_of
 from app.core.config import settings_of
 from app.core.database import SessionOpener, SessionOpenerDep
-from app.kit.errors import AppError
+from app.kit.errors import AppError, Forbidden
 from app.kit.scope import EVERY_ROW, Scope
 
 # auto_error=False: a missing token is for the endpoint to judge (sign-up takes
@@ -129,6 +130,22 @@ async def caller_scope(request: Request, caller: CallerDep) -> Scope:
 
 
 ScopeDep = Annotated[Scope, Depends(caller_scope)]
+
+
+async def admin_where_required(request: Request, caller: CallerDep) -> Caller:
+    """The caller, who must be an admin with AUTH=required (anonymous: 401, anyone else: 403); with AUTH=open, anyone.
+
+    For writes to data every user shares (market prices), which no user owns.
+    """
+    if settings_of(request).auth_required:
+        if not caller.signed_in:
+            raise NotAuthenticated(NOT_AUTHENTICATED, token_sent=False)
+        if not caller.is_admin:
+            raise Forbidden("Only an admin may change data every user shares")
+    return caller
+
+
+AdminWhereRequiredDep = Annotated[Caller, Depends(admin_where_required)]
 
 
 def document_access(app: FastAPI, *, auth_required: bool) -> None:

@@ -44,6 +44,7 @@ class World:
 
 # operationId -> (method, path, body, status for each of CALLERS), AUTH=required.
 # A body may depend on the caller (their own password, a fresh refresh token); then it is named.
+# "csv" is a quote CSV sent as text/csv.
 Body = dict[str, Any] | str | None  # a str names a body made for the caller (resolve_body)
 Statuses = tuple[int, ...]  # one for each of CALLERS
 Policy = dict[str, tuple[str, str, Body, Statuses]]
@@ -71,6 +72,10 @@ REQUIRED: Policy = {
     "replace_stock": ("PUT", "/stocks/{stock}", AAPL, (401, 404, 200, 200, 404, 401)),
     "update_stock": ("PATCH", "/stocks/{stock}", {"quantity": 3}, (401, 404, 200, 200, 404, 401)),
     "delete_stock": ("DELETE", "/stocks/{stock}", None, (401, 404, 204, 204, 404, 401)),
+    # Market prices belong to nobody: anyone signed in reads them, only an admin writes them.
+    "put_price": ("PUT", "/prices/AAPL/2024-01-02", {"close": 185.64}, (401, 403, 403, 201, 403, 401)),
+    "import_prices": ("POST", "/prices/import?symbol=AAPL", "csv", (401, 403, 403, 200, 403, 401)),
+    "read_prices": ("GET", "/prices/AAPL", None, (401, 200, 200, 200, 200, 401)),
 }
 # With AUTH=open, everyone gets what an admin gets, as in the guide; "me" needs someone to be. A token that
 # is sent is still checked: a deleted admin's is refused there too, as with AUTH=required.
@@ -130,6 +135,9 @@ async def _decide(
     url = path.format(owner=world.owner_id, stock=world.stock_id)
     if body == "credentials":
         response = await http.post(url, data=request_body, headers=bearer(token) if token else {})
+    elif body == "csv":
+        headers = {"Content-Type": "text/csv", **(bearer(token) if token else {})}
+        response = await http.request(method, url, content=request_body, headers=headers)
     else:
         response = await http.request(method, url, json=request_body, headers=bearer(token) if token else {})
     assert response.status_code == expected, (mode, operation, caller, response.text)
@@ -139,6 +147,8 @@ async def _decide(
         assert response.json() == {"detail": f"{resource} with ID {row_id} not found"}
     if operation == "read_stocks" and mode != "open" and caller in ("other", "demoted admin"):
         assert response.json() == []  # their own: none
+    if expected == 403:
+        assert response.json() == {"detail": "Only an admin may change data every user shares"}
     if operation == "read_users" and mode != "open" and caller in ("other", "owner", "demoted admin"):
         assert [user["email"] for user in response.json()] == [world.emails[caller]]
 
@@ -195,4 +205,6 @@ async def resolve_body(body: Body, caller: str, world: World, http: AsyncClient)
         return {**JOHN, "email": f"new-{caller.replace(' ', '-')}@example.com", "password": PASSWORD}
     if body == "password":
         return {"current_password": PASSWORD, "new_password": PASSWORD}
+    if body == "csv":
+        return "Date,Close\n2024-01-02,185.64\n"
     return body
