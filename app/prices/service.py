@@ -151,8 +151,10 @@ def _close_on(fields: list[str], columns: _Columns, line: int, seen: dict[date, 
     seen[day] = line
     if close_text.lower() == NO_QUOTE:
         return None
-    if len(close_text) > _CLOSE_MAX_CHARACTERS or not _PLAIN_DECIMAL.fullmatch(close_text):
-        raise BrokenCsv(line, f"Close {close_text[:_CLOSE_MAX_CHARACTERS]!r} is not a number such as 185.64", text)
+    if len(close_text) > _CLOSE_MAX_CHARACTERS:
+        raise BrokenCsv(line, f"Close {close_text[:_CLOSE_MAX_CHARACTERS]!r}... is too long to be a price", text)
+    if not _PLAIN_DECIMAL.fullmatch(close_text):
+        raise BrokenCsv(line, f"Close {close_text!r} is not a number such as 185.64", text)
     try:
         close = _PRICE.validate_python(Decimal(close_text).quantize(_FOUR_PLACES, rounding=ROUND_HALF_UP))
     except ValidationError as error:
