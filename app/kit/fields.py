@@ -14,6 +14,7 @@ models.py imports it before declaring a table.
 """
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -143,6 +144,23 @@ class Identified(Schema):
     model_config = SQLModelConfig(extra="ignore")
 
     id: int = Field(schema_extra={"examples": [1]})
+
+
+# A day, written as ISO 8601 and nothing else (`2024-01-02`). Pydantic's lax
+# mode would also take `0` or `"0"` as 1970-01-01 (a Unix time) and
+# `2024-01-02T00:00:00`, none of which the OpenAPI's `format: date` allows.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", "Input should be a date written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 # ---------------------------------------------------------------- market (stocks and prices share them)

@@ -4,21 +4,20 @@ Who may call (app/auth/access.py): with AUTH=required anyone signed in
 reads, only an admin writes; with AUTH=open, anyone does both.
 """
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
 from app.auth.access import AdminWhereRequiredDep, ScopeDep
 from app.core.database import SessionDep
-from app.kit.fields import Symbol
+from app.kit.fields import IsoDate, Symbol
 from app.prices.repository import PriceRepository
 
 PriceSymbol = Annotated[Symbol, Path(description="The symbol, case-insensitive: `aapl` is AAPL.")]
-PriceDate = Annotated[date, Path(description="The trading day, `YYYY-MM-DD`.", examples=["2024-01-02"])]
+PriceDate = Annotated[IsoDate, Path(description="The trading day, `YYYY-MM-DD`.", examples=["2024-01-02"])]
 ImportSymbol = Annotated[Symbol, Query(description="The symbol every line of the file is a close of.")]
-FromDate = Annotated[date | None, Query(alias="from", description="Only closes on or after this day, `YYYY-MM-DD`.")]
-ToDate = Annotated[date | None, Query(alias="to", description="Only closes on or before this day, `YYYY-MM-DD`.")]
+FromDate = Annotated[IsoDate | None, Query(alias="from", description="Only closes on or after this day, `YYYY-MM-DD`.")]
+ToDate = Annotated[IsoDate | None, Query(alias="to", description="Only closes on or before this day, `YYYY-MM-DD`.")]
 
 
 # Prices belong to nobody, so the scope only decides whether the caller may read at all (401 for

@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from app.kit.errors import AppError
-from app.kit.fields import PRICE_DECIMAL_PLACES, Price
+from app.kit.fields import ISO_DATE, PRICE_DECIMAL_PLACES, Price
 from app.prices.models import Imported
 from app.prices.repository import PriceRepository
 
@@ -55,10 +55,8 @@ CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
 DATE_COLUMN, CLOSE_COLUMN = "date", "close"
 # A day the site has no quote for: Yahoo writes `null` in every column.
 NO_QUOTE = "null"
-# ISO 8601 dates only: 01/02/2024 is the 2nd of January in one country and the 1st of February in another.
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A plain decimal: no sign, exponent, underscore, NaN or Infinity (all of which Decimal() would take).
-_PLAIN_DECIMAL = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)")
+_PLAIN_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")  # ASCII digits: Decimal() reads ١٢ as 12
 # Longer is no close (the largest is 99999999.9999); checked before any arithmetic on it.
 _CLOSE_MAX_CHARACTERS = 30
 _FOUR_PLACES = Decimal(1).scaleb(-PRICE_DECIMAL_PLACES)
@@ -140,7 +138,8 @@ def _close_on(fields: list[str], columns: _Columns, line: int, seen: dict[date, 
     if len(fields) != columns.fields:
         raise BrokenCsv(line, f"{len(fields)} fields where the header has {columns.fields}", text)
     day_text, close_text = fields[columns.date].strip(), fields[columns.close].strip()
-    if not _ISO_DATE.fullmatch(day_text):
+    # ISO 8601 only: 01/02/2024 is the 2nd of January in one country and the 1st of February in another.
+    if not ISO_DATE.fullmatch(day_text):
         raise BrokenCsv(line, f"Date {day_text!r} is not a date written YYYY-MM-DD", text)
     try:
         day = date.fromisoformat(day_text)

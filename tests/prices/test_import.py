@@ -239,3 +239,11 @@ async def test_the_openapi_declares_the_csv_body(client: AsyncClient) -> None:
     assert list(operation["requestBody"]["content"]) == ["text/csv"]
     assert operation["requestBody"]["required"] is True
     assert {"200", "403", "415", "422"} <= set(operation["responses"])
+
+
+async def test_digits_of_other_scripts_are_not_closes(client: AsyncClient) -> None:
+    # Decimal("١٢") is 12; a close is written in ASCII digits.
+    assert (
+        broken(await import_csv(client, "Date,Close\n2024-01-02,١٢\n"))
+        == "Line 2: Close '١٢' is not a number such as 185.64"
+    )

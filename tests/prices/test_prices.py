@@ -140,3 +140,13 @@ async def test_a_cursor_with_an_id_for_a_key_is_refused(client: AsyncClient) -> 
     response = await client.get(f"/prices/AAPL?cursor={token}")
     assert response.status_code == 422, response.text
     assert error_locations(response.json()) == [("query", "cursor")]
+
+
+# The last in full-width digits.
+@pytest.mark.parametrize("day", ["0", "1700000000", "2024-01-02T00:00:00", "\uff12\uff10\uff12\uff14-01-02"])
+async def test_only_an_iso_date_names_a_day(client: AsyncClient, day: str) -> None:
+    # Pydantic alone would read 0 as 1970-01-01 (a Unix time).
+    response = await client.put(f"/prices/AAPL/{day}", json={"close": 1})
+    assert response.status_code == 422, response.text
+    assert error_locations(response.json()) == [("path", "date")]
+    assert (await client.get("/prices/AAPL", params={"from": day})).status_code == 422
