@@ -42,6 +42,9 @@ EVERY_OPERATION = [
     ("PUT", "/stocks/1", AAPL),
     ("PATCH", "/stocks/1", {"quantity": 1}),
     ("DELETE", "/stocks/1", None),
+    ("PUT", "/prices/AAPL/2024-01-02", {"close": 185.64}),
+    ("GET", "/prices/AAPL", None),
+    # POST /prices/import takes CSV, not JSON: tests/http/test_database_unavailable.py sends it its own.
 ]
 
 

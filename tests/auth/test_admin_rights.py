@@ -22,7 +22,7 @@ from app.main import create_app
 from app.users.models import USERS
 from app.web import session as cookies
 from tests.helpers import AAPL, EMPTY_EVERY_TABLE, JOHN, PASSWORD, admin_token, bearer, sign_in, sign_up
-from tests.whole_api.test_access import REQUIRED, build_world, resolve_body
+from tests.whole_api.test_access import REQUIRED, build_world, resolve_body, send
 from tests.whole_api.test_query_counts import statements_sent
 
 JANE = "jane@example.com"
@@ -263,11 +263,7 @@ async def test_an_admins_request_never_waits_on_itself_for_a_second_connection(
             world = await build_world(session, app)
         request_body = await resolve_body(body, "admin", world, client)
         url = path.format(owner=world.owner_id, stock=world.stock_id)
-        headers = bearer(world.tokens["admin"] or "")
-        if body == "credentials":
-            response = await client.post(url, data=request_body, headers=headers)
-        else:
-            response = await client.request(method, url, json=request_body, headers=headers)
+        response = await send(client, method, url, body, request_body, world.tokens["admin"])
         assert response.status_code == statuses[3], (operation, response.text)
     with_cookie(client, app, world.tokens["admin"] or "", "a refresh token it will not need")
     for page in ("/app/users", f"/app/users/{world.owner_id}"):

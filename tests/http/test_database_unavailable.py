@@ -55,6 +55,14 @@ async def test_every_endpoint_answers_503_when_the_database_refuses(
     assert response.headers["retry-after"] == "1"
 
 
+async def test_a_price_import_answers_503_when_the_database_refuses(refused_client: AsyncClient) -> None:
+    csv = "Date,Close\n2024-01-02,185.64\n"
+    request = refused_client.post("/prices/import?symbol=AAPL", content=csv, headers={"Content-Type": "text/csv"})
+    response = await asyncio.wait_for(request, HANG_GUARD_SECONDS)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+
+
 async def test_health_says_the_database_is_unavailable(refused_client: AsyncClient) -> None:
     response = await refused_client.get("/")
     assert response.status_code == 503

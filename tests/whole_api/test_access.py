@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -133,13 +133,7 @@ async def _decide(
     token = world.tokens[caller]
     request_body = await resolve_body(body, caller, world, http)
     url = path.format(owner=world.owner_id, stock=world.stock_id)
-    if body == "credentials":
-        response = await http.post(url, data=request_body, headers=bearer(token) if token else {})
-    elif body == "csv":
-        headers = {"Content-Type": "text/csv", **(bearer(token) if token else {})}
-        response = await http.request(method, url, content=request_body, headers=headers)
-    else:
-        response = await http.request(method, url, json=request_body, headers=bearer(token) if token else {})
+    response = await send(http, method, url, body, request_body, token)
     assert response.status_code == expected, (mode, operation, caller, response.text)
     if expected == 404:  # exactly as if it did not exist
         resource = "Stock" if "{stock}" in path else "User"
@@ -151,6 +145,16 @@ async def _decide(
         assert response.json() == {"detail": "Only an admin may change data every user shares"}
     if operation == "read_users" and mode != "open" and caller in ("other", "owner", "demoted admin"):
         assert [user["email"] for user in response.json()] == [world.emails[caller]]
+
+
+async def send(http: AsyncClient, method: str, url: str, body: Body, request_body: Any, token: str | None) -> Response:
+    """The request, its body sent as the operation takes it: a form to sign in, CSV to import, JSON otherwise."""
+    headers = bearer(token) if token else {}
+    if body == "credentials":
+        return await http.post(url, data=request_body, headers=headers)
+    if body == "csv":
+        return await http.request(method, url, content=request_body, headers={"Content-Type": "text/csv", **headers})
+    return await http.request(method, url, json=request_body, headers=headers)
 
 
 async def build_world(session: AsyncSession, app: FastAPI) -> World:
