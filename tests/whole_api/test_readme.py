@@ -92,6 +92,7 @@ def run_example(example: Example, base_address: str, *extra_curl_arguments: str)
         capture_output=True,
         text=True,
         timeout=20,
+        cwd=PROJECT_ROOT,  # where a reader runs them: `@docs/examples/AAPL.csv` is relative to it
     )
 
 
