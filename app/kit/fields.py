@@ -12,10 +12,12 @@ Importing this module names every constraint on `SQLModel.metadata`; every
 models.py imports it before declaring a table.
 """
 
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, Strict
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, SecretStr, Strict, WithJsonSchema
 from pydantic import Field as Rules
 from pydantic_core import PydanticCustomError
 from sqlalchemy import DateTime, func, text
@@ -85,6 +87,56 @@ NotNull = BeforeValidator(_not_null)
 # string: up to 15 significant digits, the shortest repr of the float is
 # exactly the stored decimal.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+# ---------------------------------------------------------------- days
+
+
+def today() -> date:
+    """Today in UTC, the day the database's connections live in (app/core/database.py: TimeZone=UTC)."""
+    return datetime.now(UTC).date()
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """`YYYY-MM-DD` and nothing else: lax mode would also read the number 0 as 1970-01-01."""
+    if isinstance(value, date):  # already a date: a default, or a test's
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", "Input should be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_format", "Input should be a real date as YYYY-MM-DD") from None
+
+
+def _not_in_the_future(value: date) -> date:
+    if value > today():
+        raise ValueError(f"Date must not be after today ({today().isoformat()}, UTC)")
+    return value
+
+
+# A day as sent in a query (`from`, `to`): any day.
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-03-15"]}),
+]
+# A day something happened: today (UTC) at the latest.
+PastDay = Annotated[
+    date,
+    AfterValidator(_not_in_the_future),
+    BeforeValidator(_iso_date),
+    WithJsonSchema(
+        {"type": "string", "format": "date", "description": "YYYY-MM-DD, not after today (UTC).",
+         "examples": ["2024-03-15"]},
+        mode="validation",
+    ),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-03-15"]}, mode="serialization"),
+    NotNull,
+]  # fmt: skip
 
 
 def server_timestamp(*, moves_on_update: bool = False) -> Any:

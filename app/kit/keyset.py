@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
@@ -69,7 +69,7 @@ def encode_cursor(order: SortOrder, row: dict[str, Any]) -> str:
     value = row[order.name]
     if isinstance(value, Decimal):
         value = str(value)
-    elif isinstance(value, datetime):
+    elif isinstance(value, date):  # a datetime is a date too
         value = value.isoformat()
     payload = json.dumps([order.value, value, row["id"]], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
@@ -105,6 +105,8 @@ def _parse_sort_value(value: Any, column: Any) -> Any:
         return parsed
     if python_type is datetime and isinstance(value, str):
         return datetime.fromisoformat(value)
+    if python_type is date and isinstance(value, str):
+        return date.fromisoformat(value)
     if python_type is int and isinstance(value, int) and not isinstance(value, bool):
         if not -INT32_MAX <= value <= INT32_MAX:
             raise ValueError

@@ -32,6 +32,7 @@ def test_downgrade_base_drops_everything_and_upgrade_head_restores_it(database_u
             "alembic_version",
             "users",
             "stocks",
+            "transactions",
             "refresh_tokens",
             "login_failures",
             "sign_ups_by_address",
