@@ -129,7 +129,7 @@ async def test_writes_are_one_statement_each(app: FastAPI, committed_client: Asy
 async def test_a_ledger_write_locks_the_holding_inserts_and_moves_it(
     app: FastAPI, committed_client: AsyncClient
 ) -> None:
-    """In one transaction (BEGIN and COMMIT go by the driver, not counted here); a backdated one reads the ledger too."""
+    """In one transaction (BEGIN and COMMIT go by the driver, uncounted); a backdated one reads the ledger too."""
     user = await create_user(committed_client)
     body = {"name": "AAPL", "price": 10, "quantity": 10}
     stock = (await committed_client.post(f"/users/{user['id']}/stocks/", json=body)).json()

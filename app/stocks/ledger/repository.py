@@ -182,4 +182,4 @@ class TransactionRepository(Repository[TransactionPublic]):
         """Sells whose realized gain a replay changed (a backdated or deleted entry moved their average cost)."""
         if gains:  # one statement, run for each (psycopg sends them in one pipeline)
             rows = [{"entry_id": entry_id, "new_realized_gain": gain} for entry_id, gain in gains]
-            await self.session.execute(_SET_GAIN, rows)
+            await self._execute(_SET_GAIN, rows)  # type: ignore[arg-type]  # a list of parameter sets: executemany
