@@ -262,7 +262,7 @@ async def test_an_admins_request_never_waits_on_itself_for_a_second_connection(
         async with AsyncSession(engine) as session:
             world = await build_world(session, app)
         request_body = await resolve_body(body, "admin", world, client)
-        url = path.format(owner=world.owner_id, stock=world.stock_id)
+        url = path.format(owner=world.owner_id, stock=world.stock_id, transaction=world.transaction_id)
         headers = bearer(world.tokens["admin"] or "")
         if body == "credentials":
             response = await client.post(url, data=request_body, headers=headers)

@@ -88,6 +88,9 @@ async def test_interactive_docs_and_openapi_are_served(client: AsyncClient) -> N
         "/users/{user_id}/portfolio",
         "/stocks/",
         "/stocks/{stock_id}",
+        "/stocks/{stock_id}/transactions",
+        "/users/{user_id}/transactions",
+        "/transactions/{transaction_id}",
     }
     # Money is a JSON number in responses, as the guide shows.
     assert openapi["components"]["schemas"]["StockPublic"]["properties"]["price"]["type"] == "number"

@@ -72,11 +72,14 @@ class LedgerService:
             try:
                 result = replay(rest)
             except Refused as refused:
-                raise LedgerRefusal(f"Without this transaction: {refused.reason}", location=where) from None
+                raise LedgerRefusal(
+                    f"Without this transaction: {refused.reason}", location=where, rejected=transaction_id
+                ) from None
             if result.holding.average is None:
                 raise LedgerRefusal(
                     "This is the holding's only buy: delete the stock instead, or record another buy first",
                     location=where,
+                    rejected=transaction_id,
                 )
             await transactions.delete_entry(transaction_id)
             if result.holding != locked.holding:
