@@ -34,6 +34,7 @@ from app.ops.metrics import router as metrics_routes
 from app.portfolio import routes as portfolio
 from app.prices import routes as prices
 from app.stocks import routes as stocks
+from app.stocks.ledger import routes as ledger
 from app.users import routes as users
 from app.web import install_web_app
 
@@ -49,6 +50,10 @@ anything a client sends.
 OPENAPI_TAGS = [
     {"name": "users", "description": "People who hold stocks."},
     {"name": "stocks", "description": "Holdings: a symbol, a price, a quantity, owned by one user."},
+    {
+        "name": "transactions",
+        "description": "Each holding's ledger: buys, sells, dividends, fees, splits; a holding is its ledger replayed.",
+    },
     {"name": "portfolio", "description": "What a user's active holdings are worth."},
     {"name": "prices", "description": "Market prices: each symbol's daily close, shared by every user."},
     {"name": "auth", "description": "Sign in, refresh and sign out (see README, Authentication)."},
@@ -133,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(users.holdings_router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(stocks.router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(ledger.router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(users.user_ledger_router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(portfolio.router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(prices.router, responses=UNAUTHORIZED_RESPONSE)
     mount_docs(app)

@@ -31,8 +31,8 @@ def _drop_our_tables(url: str) -> None:
     # TEST_DATABASE_URL names a database the tests own; start it from empty.
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
         connection.execute(
-            "DROP TABLE IF EXISTS prices, sign_ups_by_address, refresh_tokens, login_failures, stocks, users,"
-            " alembic_version CASCADE"
+            "DROP TABLE IF EXISTS prices, sign_ups_by_address, refresh_tokens, login_failures, transactions, stocks,"
+            " users, alembic_version CASCADE"
         )
 
 

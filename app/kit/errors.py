@@ -19,13 +19,23 @@ class AppError(Exception):
     """
 
     status_code: ClassVar[int] = 500
-    location: ClassVar[tuple[str, ...] | None] = None
+    # A class's own (InvalidCursor's), or one instance's (a ledger refusal names the field at fault).
+    location: tuple[str, ...] | None = None
 
-    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None, rejected: object = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        rejected: object = None,
+        location: tuple[str, ...] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = dict(headers) if headers else None
         self.rejected = rejected
+        if location is not None:
+            self.location = location
 
 
 class NotFound(AppError):

@@ -14,7 +14,7 @@ models.py imports it before declaring a table.
 """
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -90,6 +90,57 @@ NotNull = BeforeValidator(_not_null)
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
+# ---------------------------------------------------------------- days
+
+
+def today() -> date:
+    """Today in UTC, the day the database's connections live in (app/core/database.py: TimeZone=UTC)."""
+    return datetime.now(UTC).date()
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """`YYYY-MM-DD` and nothing else: pydantic's lax mode would also read `0` or `"0"` as 1970-01-01 (a Unix
+    time) and `2024-01-02T00:00:00`, none of which the OpenAPI's `format: date` allows."""
+    if isinstance(value, date):  # already a date: a default, or a test's
+        return value
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", "Input should be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_format", "Input should be a real date as YYYY-MM-DD") from None
+
+
+def _not_in_the_future(value: date) -> date:
+    if value > today():
+        raise ValueError(f"Date must not be after today ({today().isoformat()}, UTC)")
+    return value
+
+
+# A day as sent in a query (`from`, `to`): any day.
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-03-15"]}),
+]
+# A day something happened: today (UTC) at the latest.
+PastDay = Annotated[
+    date,
+    AfterValidator(_not_in_the_future),
+    BeforeValidator(_iso_date),
+    WithJsonSchema(
+        {"type": "string", "format": "date", "description": "YYYY-MM-DD, not after today (UTC).",
+         "examples": ["2024-03-15"]},
+        mode="validation",
+    ),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-03-15"]}, mode="serialization"),
+    NotNull,
+]  # fmt: skip
+
+
 def server_timestamp(*, moves_on_update: bool = False) -> Any:
     """A timestamptz column set by PostgreSQL's clock; SQLModel's default would be naive."""
     column = {"server_default": func.now(), "nullable": False}
@@ -144,23 +195,6 @@ class Identified(Schema):
     model_config = SQLModelConfig(extra="ignore")
 
     id: int = Field(schema_extra={"examples": [1]})
-
-
-# A day, written as ISO 8601 and nothing else (`2024-01-02`). Pydantic's lax
-# mode would also take `0` or `"0"` as 1970-01-01 (a Unix time) and
-# `2024-01-02T00:00:00`, none of which the OpenAPI's `format: date` allows.
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso_date(value: Any) -> Any:
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
-        raise PydanticCustomError("date_format", "Input should be a date written YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 # ---------------------------------------------------------------- market (stocks and prices share them)

@@ -15,6 +15,8 @@ from app.users.models import USERS
 # A user's valuation: their active stocks grouped by symbol. Starting from
 # users, a missing user is no row at all, and a user without active stocks is
 # one row whose symbol is NULL. All arithmetic is exact NUMERIC in PostgreSQL.
+# A sold-out holding (quantity 0, app/stocks/ledger/) is no position: left out, as
+# it must be (a symbol held only so would divide by a quantity of 0).
 _quantity = func.sum(STOCKS.c.quantity)
 _value = func.sum(STOCKS.c.price * STOCKS.c.quantity)
 _PORTFOLIO = (
@@ -25,7 +27,9 @@ _PORTFOLIO = (
         func.round(_value / _quantity, 4).label("average_price"),
         func.sum(_value).over().label("total_value"),
     )
-    .select_from(USERS.outerjoin(STOCKS, and_(STOCKS.c.user_id == USERS.c.id, STOCKS.c.is_active)))
+    .select_from(
+        USERS.outerjoin(STOCKS, and_(STOCKS.c.user_id == USERS.c.id, STOCKS.c.is_active, STOCKS.c.quantity > 0))
+    )
     .where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
     .group_by(USERS.c.id, STOCKS.c.name)
     .order_by(_value.desc(), STOCKS.c.name)

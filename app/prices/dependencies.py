@@ -10,14 +10,14 @@ from fastapi import Depends, Path, Query
 
 from app.auth.access import AdminWhereRequiredDep, ScopeDep
 from app.core.database import SessionDep
-from app.kit.fields import IsoDate, Symbol
+from app.kit.fields import Day, Symbol
 from app.prices.repository import PriceRepository
 
 PriceSymbol = Annotated[Symbol, Path(description="The symbol, case-insensitive: `aapl` is AAPL.")]
-PriceDate = Annotated[IsoDate, Path(description="The trading day, `YYYY-MM-DD`.", examples=["2024-01-02"])]
+PriceDate = Annotated[Day, Path(description="The trading day, `YYYY-MM-DD`.", examples=["2024-01-02"])]
 ImportSymbol = Annotated[Symbol, Query(description="The symbol every line of the file is a close of.")]
-FromDate = Annotated[IsoDate | None, Query(alias="from", description="Only closes on or after this day, `YYYY-MM-DD`.")]
-ToDate = Annotated[IsoDate | None, Query(alias="to", description="Only closes on or before this day, `YYYY-MM-DD`.")]
+FromDate = Annotated[Day | None, Query(alias="from", description="Only closes on or after this day, `YYYY-MM-DD`.")]
+ToDate = Annotated[Day | None, Query(alias="to", description="Only closes on or before this day, `YYYY-MM-DD`.")]
 
 
 # Prices belong to nobody, so the scope only decides whether the caller may read at all (401 for

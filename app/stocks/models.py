@@ -16,6 +16,7 @@ from app.kit.fields import (
     Identified,
     JsonNumber,
     NotNull,
+    PastDay,
     Price,
     Schema,
     Symbol,
@@ -46,7 +47,8 @@ class Stock(StockBase, table=True):
     __tablename__ = "stocks"
     __table_args__ = (
         CheckConstraint("price > 0", name="price_positive"),
-        CheckConstraint("quantity > 0", name="quantity_positive"),
+        # 0 once every share is sold (the ledger's sells); a client still sends more than 0 (Quantity).
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
         CheckConstraint(f"name ~ '{STORED_SYMBOL_PATTERN}'", name="symbol_format"),
     )
 
@@ -63,8 +65,16 @@ class Stock(StockBase, table=True):
 STOCKS: Table = Stock.__table__  # type: ignore[attr-defined]
 
 
-class StockCreate(StockBase, Schema):
-    """POST, and PUT, which replaces every field as in the guide."""
+class StockReplace(StockBase, Schema):
+    """PUT, which replaces every field as in the guide; a new quantity or price is recorded as an adjustment."""
+
+
+class StockCreate(StockReplace):
+    """POST: a new holding, recorded in its ledger as its opening buy (docs/ledger.md)."""
+
+    acquired_on: PastDay | None = Field(
+        default=None, description="The day of the opening buy, YYYY-MM-DD, not after today (UTC); today if left out."
+    )
 
 
 class StockUpdate(Schema):
@@ -76,7 +86,12 @@ class StockUpdate(Schema):
     is_active: Flag | MISSING = MISSING
 
 
+# What a holding may hold once sold out: 0 shares (a client never sends 0).
+Held = Annotated[int, Rules(ge=0, le=INT32_MAX, description="Shares held: 0 once every share is sold.", examples=[10])]
+
+
 class StockPublic(StockBase, Identified):
+    quantity: Held  # wider than what a client sends: a sold-out holding holds 0
     user_id: int = Field(schema_extra={"examples": [1]})
     created_at: datetime
     updated_at: datetime

@@ -16,7 +16,7 @@ from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
 from app.kit.fields import INT32_MAX
 from app.kit.keyset import SortOrder
 from app.stocks.dependencies import SortParameter, StockFiltersDep, StockId, StockRepositoryDep
-from app.stocks.models import StockCreate, StockPublic, StockUpdate
+from app.stocks.models import StockPublic, StockReplace, StockUpdate
 
 router = APIRouter(tags=["stocks"])
 
@@ -57,9 +57,12 @@ async def read_stock(stock_id: StockId, stocks: StockRepositoryDep, response: Re
 
 @router.put("/stocks/{stock_id}", responses=CHANGE_STOCK)
 async def replace_stock(
-    stock_id: StockId, payload: StockCreate, stocks: StockRepositoryDep, if_match: IfMatchDep, response: Response
+    stock_id: StockId, payload: StockReplace, stocks: StockRepositoryDep, if_match: IfMatchDep, response: Response
 ) -> StockPublic:
-    """Replace a stock's symbol, price, quantity and is_active (left out: `true`, as in the guide)."""
+    """Replace a stock's symbol, price, quantity and is_active (left out: `true`, as in the guide).
+
+    A new quantity or price is recorded in the stock's ledger as an adjustment (see its transactions).
+    """
     return answer_with_etag(response, await stocks.replace(stock_id, payload, if_match))
 
 
@@ -67,7 +70,7 @@ async def replace_stock(
 async def update_stock(
     stock_id: StockId, changes: StockUpdate, stocks: StockRepositoryDep, if_match: IfMatchDep, response: Response
 ) -> StockPublic:
-    """Change only the fields sent; none may be null."""
+    """Change only the fields sent; none may be null. A new quantity or price is recorded as an adjustment."""
     return answer_with_etag(response, await stocks.patch(stock_id, changes, if_match))
 
 

@@ -1,6 +1,7 @@
 """Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags, and a user's holdings.
 
-POST and GET /users/{user_id}/stocks/ are here, not in app/stocks/: they
+POST and GET /users/{user_id}/stocks/ and GET /users/{user_id}/transactions
+are here, not in app/stocks/: they
 need the user to exist in the caller's scope (a user out of reach is a 404),
 and users sit above stocks, so only this side may ask both.
 """
@@ -25,17 +26,21 @@ from app.http.etags import (
     answer_with_etag,
 )
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
-from app.kit.fields import storable_text
+from app.kit.fields import Day, Symbol, storable_text
 from app.kit.keyset import SortOrder
 from app.stocks.dependencies import SortParameter, StockFiltersDep, StockRepositoryDep
+from app.stocks.ledger.dependencies import TransactionRepositoryDep
+from app.stocks.ledger.models import TransactionPublic, TransactionType
+from app.stocks.ledger.repository import TransactionFilters
 from app.stocks.models import StockCreate, StockPublic
 from app.stocks.routes import NEW_STOCK_LINKS
 from app.users.dependencies import SignUpServiceDep, UserId, UserRepositoryDep, UserServiceDep
 from app.users.models import UserCreate, UserPublic, UserReplace, UserUpdate, UserWithStocks
 
 router = APIRouter(prefix="/users", tags=["users"])
-# A user's holdings: under /users/, but listed with the stocks.
+# A user's holdings: under /users/, but listed with the stocks; and their transactions, with the ledger.
 holdings_router = APIRouter(prefix="/users", tags=["stocks"])
+user_ledger_router = APIRouter(prefix="/users", tags=["transactions"])
 
 # OpenAPI links: what a stateful client (or fuzzer) does next with a new user:
 # read it, change or delete it only if nobody changed it since (its ETag in
@@ -191,3 +196,24 @@ async def read_user_stocks(
     await users.require(user_id)
     filters = replace(filters, user_id=user_id)
     return send_page(await stocks.list(filters, SortOrder(sort), page), request, response)
+
+
+@user_ledger_router.get(
+    "/{user_id}/transactions", responses={**NOT_FOUND_RESPONSE, 200: {"headers": LIST_RESPONSE_HEADERS}}
+)
+async def read_user_transactions(
+    user_id: UserId,
+    page: PageParamsDep,
+    users: UserRepositoryDep,
+    transactions: TransactionRepositoryDep,
+    request: Request,
+    response: Response,
+    type: Annotated[TransactionType | None, Query(description="Only transactions of this type.")] = None,
+    symbol: Annotated[Symbol | None, Query(description="Only the holdings of this symbol, any case.")] = None,
+    since: Annotated[Day | None, Query(alias="from", description="From this day on, YYYY-MM-DD (included).")] = None,
+    until: Annotated[Day | None, Query(alias="to", description="Up to this day, YYYY-MM-DD (included).")] = None,
+) -> list[TransactionPublic]:
+    """One user's transactions across their holdings, oldest first; 404 when the user does not exist."""
+    await users.require(user_id)
+    filters = TransactionFilters(user_id=user_id, type=type, symbol=symbol, since=since, until=until)
+    return send_page(await transactions.list_for_user(filters, page), request, response)

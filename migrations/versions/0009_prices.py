@@ -1,7 +1,7 @@
 """prices: each symbol's daily close, shared by every user
 
 Revision ID: 0009
-Revises: 0007 (0008, the ledger, is written alongside: this becomes "0008" when both are merged)
+Revises: 0008
 Create Date: 2026-12-07
 
 A new, empty reference table; no existing row changes and nothing here
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

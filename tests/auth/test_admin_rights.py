@@ -262,7 +262,7 @@ async def test_an_admins_request_never_waits_on_itself_for_a_second_connection(
         async with AsyncSession(engine) as session:
             world = await build_world(session, app)
         request_body = await resolve_body(body, "admin", world, client)
-        url = path.format(owner=world.owner_id, stock=world.stock_id)
+        url = path.format(owner=world.owner_id, stock=world.stock_id, transaction=world.transaction_id)
         response = await send(client, method, url, body, request_body, world.tokens["admin"])
         assert response.status_code == statuses[3], (operation, response.text)
     with_cookie(client, app, world.tokens["admin"] or "", "a refresh token it will not need")

@@ -32,6 +32,7 @@ def test_downgrade_base_drops_everything_and_upgrade_head_restores_it(database_u
             "alembic_version",
             "users",
             "stocks",
+            "transactions",
             "refresh_tokens",
             "login_failures",
             "sign_ups_by_address",
@@ -68,6 +69,43 @@ def test_upgrading_a_database_with_data_from_before_accounts_loses_nothing(datab
             dict(before) for before in users_before
         ]
         assert {(row["email"], row["password_hash"], row["is_admin"]) for row in users_after} == {(None, None, False)}
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("TRUNCATE users, stocks RESTART IDENTITY CASCADE"))
+        command.upgrade(config, "head")  # leave the shared test database usable whatever happened
+        engine.dispose()
+
+
+def test_upgrading_a_database_with_stocks_from_0007_gives_each_its_opening_buy(database_url: str) -> None:
+    """0007 -> head (0008 adds the ledger): each stock gets a buy of its quantity at its price, on its creation day."""
+    config = alembic_config(database_url)
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        command.downgrade(config, "0007")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO users (name) VALUES ('John Doe'), ('Ana Lima')"))
+            # 23:30 in New York on 2024-03-15 is 03:30 on the 16th in UTC: the day is the UTC one.
+            connection.execute(
+                sa.text(
+                    "INSERT INTO stocks (name, price, quantity, user_id, created_at) VALUES "
+                    "('AAPL', 175.5, 10, 1, '2024-03-15 23:30-04'), ('BRK.B', 0.0001, 1, 2, '2023-01-01 00:00Z')"
+                )
+            )
+            stocks_before = connection.execute(sa.text("SELECT * FROM stocks ORDER BY id")).all()
+
+        command.upgrade(config, "head")
+        with engine.begin() as connection:
+            assert connection.execute(sa.text("SELECT * FROM stocks ORDER BY id")).all() == stocks_before
+            entries = connection.execute(
+                sa.text(
+                    "SELECT stock_id, user_id, type, occurred_on::text, quantity, price::text, fee::text, "
+                    "realized_gain FROM transactions ORDER BY id"
+                )
+            ).all()
+        assert [tuple(entry) for entry in entries] == [
+            (1, 1, "buy", "2024-03-16", 10, "175.5000", "0.0000", None),
+            (2, 2, "buy", "2023-01-01", 1, "0.0001", "0.0000", None),
+        ]
     finally:
         with engine.begin() as connection:
             connection.execute(sa.text("TRUNCATE users, stocks RESTART IDENTITY CASCADE"))

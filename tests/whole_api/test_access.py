@@ -14,6 +14,7 @@ every operation is decided for every caller exactly as with AUTH=required.
 """
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.passwords import hash_password
+from app.stocks.ledger.models import TRANSACTIONS
 from app.stocks.models import STOCKS
 from app.users.models import USERS
 from tests.conftest import client_in_transaction
@@ -38,6 +40,7 @@ class World:
 
     owner_id: int
     stock_id: int
+    transaction_id: int  # a dividend on the stock, which may be deleted (its opening buy may not: the only buy)
     tokens: dict[str, str | None]
     emails: dict[str, str]
 
@@ -48,6 +51,7 @@ class World:
 Body = dict[str, Any] | str | None  # a str names a body made for the caller (resolve_body)
 Statuses = tuple[int, ...]  # one for each of CALLERS
 Policy = dict[str, tuple[str, str, Body, Statuses]]
+DIVIDEND = {"type": "dividend", "occurred_on": "2024-03-15", "amount": 12.5}
 REQUIRED: Policy = {
     #                                                          anon other owner admin demoted deleted
     "health": ("GET", "/", None, (200, 200, 200, 200, 200, 200)),
@@ -76,6 +80,11 @@ REQUIRED: Policy = {
     "put_price": ("PUT", "/prices/AAPL/2024-01-02", {"close": 185.64}, (401, 403, 403, 201, 403, 401)),
     "import_prices": ("POST", "/prices/import?symbol=AAPL", "csv", (401, 403, 403, 200, 403, 401)),
     "read_prices": ("GET", "/prices/AAPL", None, (401, 200, 200, 200, 200, 401)),
+    "create_transaction": ("POST", "/stocks/{stock}/transactions", DIVIDEND, (401, 404, 201, 201, 404, 401)),
+    "read_stock_transactions": ("GET", "/stocks/{stock}/transactions", None, (401, 404, 200, 200, 404, 401)),
+    "read_transaction": ("GET", "/transactions/{transaction}", None, (401, 404, 200, 200, 404, 401)),
+    "delete_transaction": ("DELETE", "/transactions/{transaction}", None, (401, 404, 204, 204, 404, 401)),
+    "read_user_transactions": ("GET", "/users/{owner}/transactions", None, (401, 404, 200, 200, 404, 401)),
 }
 # With AUTH=open, everyone gets what an admin gets, as in the guide; "me" needs someone to be. A token that
 # is sent is still checked: a deleted admin's is refused there too, as with AUTH=required.
@@ -132,12 +141,19 @@ async def _decide(
     world = await build_world(session, served)
     token = world.tokens[caller]
     request_body = await resolve_body(body, caller, world, http)
-    url = path.format(owner=world.owner_id, stock=world.stock_id)
+    url = path.format(owner=world.owner_id, stock=world.stock_id, transaction=world.transaction_id)
     response = await send(http, method, url, body, request_body, token)
     assert response.status_code == expected, (mode, operation, caller, response.text)
     if expected == 404:  # exactly as if it did not exist
-        resource = "Stock" if "{stock}" in path else "User"
-        row_id = world.stock_id if resource == "Stock" else world.owner_id
+        resource, row_id = next(
+            (resource, row_id)
+            for placeholder, resource, row_id in (
+                ("{transaction}", "Transaction", world.transaction_id),
+                ("{stock}", "Stock", world.stock_id),
+                ("{owner}", "User", world.owner_id),
+            )
+            if placeholder in path
+        )
         assert response.json() == {"detail": f"{resource} with ID {row_id} not found"}
     if operation == "read_stocks" and mode != "open" and caller in ("other", "demoted admin"):
         assert response.json() == []  # their own: none
@@ -181,10 +197,21 @@ async def build_world(session: AsyncSession, app: FastAPI) -> World:
             insert(STOCKS).values(name="AAPL", price=1, quantity=1, user_id=ids["owner"]).returning(STOCKS.c.id)
         )
     ).scalar_one()
+    # Its ledger, as the API writes it: the opening buy, then a dividend.
+    opening_buy = {"type": "buy", "occurred_on": date(2024, 1, 2), "quantity": 1, "price": 1, "fee": 0}
+    await session.exec(insert(TRANSACTIONS).values(stock_id=stock_id, user_id=ids["owner"], **opening_buy))
+    dividend = {"type": "dividend", "occurred_on": date(2024, 3, 15), "amount": 1}
+    transaction_id = (
+        await session.exec(
+            insert(TRANSACTIONS)
+            .values(stock_id=stock_id, user_id=ids["owner"], **dividend)
+            .returning(TRANSACTIONS.c.id)
+        )
+    ).scalar_one()
     tokens: dict[str, str | None] = {"anonymous": None}
     for name in ("other", "owner", "admin", "demoted admin", "deleted admin"):
         tokens[name] = app.state.access_tokens.issue(ids[name], is_admin=name.endswith("admin"))
-    return World(owner_id=ids["owner"], stock_id=stock_id, tokens=tokens, emails=emails)
+    return World(owner_id=ids["owner"], stock_id=stock_id, transaction_id=transaction_id, tokens=tokens, emails=emails)
 
 
 _HASH: list[str] = []

@@ -91,6 +91,9 @@ async def test_interactive_docs_and_openapi_are_served(client: AsyncClient) -> N
         "/prices/{symbol}/{date}",
         "/prices/import",
         "/prices/{symbol}",
+        "/stocks/{stock_id}/transactions",
+        "/users/{user_id}/transactions",
+        "/transactions/{transaction_id}",
     }
     # Money is a JSON number in responses, as the guide shows.
     assert openapi["components"]["schemas"]["StockPublic"]["properties"]["price"]["type"] == "number"

@@ -6,6 +6,7 @@ what production sends, BEGIN and COMMIT included if there were any.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from httpx import AsyncClient
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.kit.fields import today
 from tests.helpers import create_user
 
 pytestmark = pytest.mark.usefixtures("committed_client")
@@ -97,16 +99,22 @@ async def test_writes_are_one_statement_each(app: FastAPI, committed_client: Asy
     user = await create_user(committed_client)
     body = {"name": "AAPL", "price": 175.5, "quantity": 10}
 
+    # A holding's writes carry their ledger entry (the opening buy, an adjustment) in the same
+    # statement, a data-modifying CTE: `WITH s AS (INSERT/UPDATE ...), t AS (INSERT INTO transactions ...)`.
     with statements_sent(app) as statements:
         stock = (await committed_client.post(f"/users/{user['id']}/stocks/", json=body)).json()
-    assert statements == ["INSERT"]
+    assert statements == ["WITH"]
 
     with statements_sent(app) as statements:
         assert (await committed_client.put(f"/stocks/{stock['id']}", json=body)).status_code == 200
-    assert statements == ["UPDATE"]
+    assert statements == ["WITH"]
 
     with statements_sent(app) as statements:
         assert (await committed_client.patch(f"/stocks/{stock['id']}", json={"quantity": 5})).status_code == 200
+    assert statements == ["WITH"]
+
+    with statements_sent(app) as statements:  # neither quantity nor price: no entry possible, the plain UPDATE
+        assert (await committed_client.patch(f"/stocks/{stock['id']}", json={"is_active": False})).status_code == 200
     assert statements == ["UPDATE"]
 
     with statements_sent(app) as statements:  # a PATCH that changes nothing reads the row
@@ -116,3 +124,22 @@ async def test_writes_are_one_statement_each(app: FastAPI, committed_client: Asy
     with statements_sent(app) as statements:
         assert (await committed_client.delete(f"/stocks/{stock['id']}")).status_code == 204
     assert statements == ["DELETE"]
+
+
+async def test_a_ledger_write_locks_the_holding_inserts_and_moves_it(
+    app: FastAPI, committed_client: AsyncClient
+) -> None:
+    """In one transaction (BEGIN and COMMIT go by the driver, uncounted); a backdated one reads the ledger too."""
+    user = await create_user(committed_client)
+    body = {"name": "AAPL", "price": 10, "quantity": 10}
+    stock = (await committed_client.post(f"/users/{user['id']}/stocks/", json=body)).json()
+    url = f"/stocks/{stock['id']}/transactions"
+    buy = {"type": "buy", "occurred_on": today().isoformat(), "quantity": 5, "price": 20}
+    with statements_sent(app) as statements:
+        assert (await committed_client.post(url, json=buy)).status_code == 201
+    assert statements == ["SELECT", "INSERT", "UPDATE"]
+
+    backdated = {**buy, "occurred_on": (today() - timedelta(days=400)).isoformat()}
+    with statements_sent(app) as statements:
+        assert (await committed_client.post(url, json=backdated)).status_code == 201
+    assert statements == ["SELECT", "SELECT", "INSERT", "UPDATE"]
