@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from fractions import Fraction
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -106,26 +107,30 @@ def time_weighted_return(series: Sequence[DailyValue]) -> Decimal | None:
     """The growth of one unit of money left in the portfolio over the period, whatever was moved in or out.
 
     Each day's factor is (close + outflow) / (previous close + inflow); the return is
-    their product - 1, rounded to 10 places. A day that starts from nothing and ends at
-    nothing is left out; None when value appears from nothing (a day's base is 0 but its
-    end is not), when nothing was ever invested, or when no day passes.
+    their product - 1, computed exactly and rounded once, half-even, to 10 places. A
+    day that starts from nothing and ends at nothing is left out; None when value
+    appears from nothing (a day's base is 0 but its end is not), when nothing was ever
+    invested, or when no day passes.
     """
     check_series(series)
-    with localcontext(_WORKING):
-        growth = ONE
-        invested = False
-        for before, today in pairwise(series):
-            base = before.value + today.inflow
-            end = today.value + today.outflow
-            if base == 0:
-                if end != 0:
-                    return None
-                continue
-            invested = True
-            growth *= end / base
-        if not invested:
-            return None
-        return _rounded(growth - 1)
+    # Exact rational arithmetic: a day without flows cancels against the next (V_i / V_i-1 x
+    # V_i+1 / V_i), so the fraction stays as small as the number of flow days, and the
+    # result is rounded once. Chained 40-digit quotients could land a hair off an exact
+    # half and round it the wrong way.
+    growth = Fraction(1)
+    invested = False
+    for before, today in pairwise(series):
+        base = Fraction(before.value) + Fraction(today.inflow)
+        end = Fraction(today.value) + Fraction(today.outflow)
+        if base == 0:
+            if end != 0:
+                return None
+            continue
+        invested = True
+        growth *= end / base
+    if not invested:
+        return None
+    return _rounded_fraction(growth - 1)
 
 
 def investor_cash_flows(series: Sequence[DailyValue]) -> list[CashFlow]:
@@ -163,7 +168,7 @@ def net_present_value(rate: Decimal, cash_flows: Iterable[tuple[date, Decimal]])
         raise ValueError(f"the rate must be > -1, not {rate}")
     with localcontext(_WORKING):
         log_growth = (ONE + rate).ln()
-        return _npv_and_slope(_years_and_amounts(cash_flows), log_growth)[0]
+        return _npv_and_slope(_days_and_amounts(cash_flows), log_growth)[0]
 
 
 def xirr(cash_flows: Iterable[tuple[date, Decimal]]) -> Decimal | None:
@@ -179,7 +184,7 @@ def xirr(cash_flows: Iterable[tuple[date, Decimal]]) -> Decimal | None:
     if len({day for day, _ in listed}) < 2:
         return None
     with localcontext(_WORKING):
-        flows = _years_and_amounts(listed)
+        flows = _days_and_amounts(listed)
         if all(amount > 0 for _, amount in flows):
             return None
         if all(amount < 0 for _, amount in flows):
@@ -193,32 +198,41 @@ def xirr(cash_flows: Iterable[tuple[date, Decimal]]) -> Decimal | None:
 # ------------------------------------------------------------------ the solver
 
 
-def _years_and_amounts(cash_flows: Iterable[tuple[date, Decimal]]) -> list[tuple[Decimal, Decimal]]:
-    """(years since the earliest date, the net amount that day), by date, days netting to 0 left out."""
+def _days_and_amounts(cash_flows: Iterable[tuple[date, Decimal]]) -> list[tuple[int, Decimal]]:
+    """(days since the earliest date, the net amount that day), by date, days netting to 0 left out."""
     by_day: dict[date, Decimal] = {}
     for day, amount in cash_flows:
         by_day[day] = by_day.get(day, ZERO) + amount
     if not by_day:
         return []
     first = min(by_day)
-    return [(Decimal((day - first).days) / 365, amount) for day, amount in sorted(by_day.items()) if amount != 0]
+    return [((day - first).days, amount) for day, amount in sorted(by_day.items()) if amount != 0]
 
 
-def _npv_and_slope(flows: list[tuple[Decimal, Decimal]], log_growth: Decimal) -> tuple[Decimal, Decimal]:
-    """The net present value at 1 + r = e^x, sum(a_i e^(-x t_i)), and its derivative in x."""
-    value = slope = ZERO
-    for years, amount in flows:
-        term = amount * (-log_growth * years).exp()
+def _npv_and_slope(flows: list[tuple[int, Decimal]], log_growth: Decimal) -> tuple[Decimal, Decimal]:
+    """The net present value at 1 + r = e^x, sum(a_i e^(-x d_i / 365)), and its derivative in x.
+
+    One exp a call: e^(-x d_i / 365) is e^(-x / 365) raised to d_i, carried along the
+    flows in date order (n multiplications at 40 digits lose about n x 1e-39).
+    """
+    daily = (-log_growth / 365).exp()
+    discount = ONE
+    previous_days = 0
+    value = weighted = ZERO
+    for days, amount in flows:
+        discount *= daily ** (days - previous_days)
+        previous_days = days
+        term = amount * discount
         value += term
-        slope -= years * term
-    return value, slope
+        weighted += days * term
+    return value, -weighted / 365
 
 
 def _sign(value: Decimal) -> int:
     return (value > 0) - (value < 0)
 
 
-def _solve(flows: list[tuple[Decimal, Decimal]]) -> Decimal | None:
+def _solve(flows: list[tuple[int, Decimal]]) -> Decimal | None:
     """x = ln(1 + r) zeroing the NPV, nearest 0 on the search grid; -30 stands for a root below it."""
     value_at = {ZERO: _npv_and_slope(flows, ZERO)[0]}
     if value_at[ZERO] == 0:
@@ -240,7 +254,7 @@ def _solve(flows: list[tuple[Decimal, Decimal]]) -> Decimal | None:
     return None
 
 
-def _refine(flows: list[tuple[Decimal, Decimal]], low: Decimal, value_low: Decimal, high: Decimal) -> Decimal:
+def _refine(flows: list[tuple[int, Decimal]], low: Decimal, value_low: Decimal, high: Decimal) -> Decimal:
     """Newton's method kept inside a bracket [low, high] holding a sign change; bisection when it strays or stalls."""
     width = high - low
     x = (low + high) / 2
@@ -261,6 +275,12 @@ def _refine(flows: list[tuple[Decimal, Decimal]], low: Decimal, value_low: Decim
         width = high - low
         x = newton if newton is not None and low < newton < high and halved else (low + high) / 2
     return (low + high) / 2
+
+
+def _rounded_fraction(rate: Fraction) -> Decimal:
+    """An exact rate, half-even to 10 places: round() on a Fraction is exact."""
+    tenth_billionths = round(rate * 10**10)
+    return _rounded(Decimal(f"{tenth_billionths}E-10"))
 
 
 def _rounded(rate: Decimal) -> Decimal:
