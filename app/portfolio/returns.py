@@ -20,8 +20,9 @@ ONE = Decimal(1)
 # Both rates are rounded half-even to 10 places (0.1234567890 is 12.3456789%).
 PLACES = Decimal("1E-10")
 
-# Working precision: 40 significant digits, far beyond the 10 places reported and the
-# 28 of Python's default context; exponents unbounded so that (1 + r)^t never overflows.
+# Working precision of XIRR and the sums (the TWR is exact): 40 significant digits, far
+# beyond the 10 places reported and the 28 of Python's default context; exponents
+# unbounded so that (1 + r)^t never overflows.
 _WORKING = Context(prec=40, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 # XIRR is solved for x = ln(1 + r), so r > -1 for every real x. The search spans
