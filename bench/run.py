@@ -7,11 +7,11 @@ On a throwaway embedded PostgreSQL it loads demo data (10,000 users x 10
 stocks; --large: x 100, a million stocks; each stock with its opening buy
 only, as `python -m app demo --no-history` makes them: a fuller ledger would
 more than double the fill, and the endpoints here work on stocks, not on their
-history), starts the API as production runs it (uvicorn serving the app factory with the HTTP protocol `python -m app`
-passes, as it does after migrating; request log off) and the floor beside it
-(bench/floor.py: plain Starlette, bare psycopg, the same SQL, on uvicorn's
-own protocol), then loads each endpoint with
-wrk, taking the servers in turn, in a different order each round, so machine
+history), starts the API as production runs it (uvicorn serving the app
+factory with the HTTP protocol `python -m app` passes, as it does after
+migrating; request log off) and the floor beside it (bench/floor.py: plain
+Starlette, bare psycopg, the same SQL, on uvicorn's own protocol), then loads
+each endpoint with wrk, taking the servers in turn, in a different order each round, so machine
 noise hits them all. It prints requests/s, p50 and p99 per endpoint with the
 ratios to the floor's, checks the bars, and writes the lot as JSON to
 bench/results/.
