@@ -4,12 +4,14 @@
                         [--log-cost] [--without-heap-freeze] [--against GIT_REF] [--only NAME ...]
 
 On a throwaway embedded PostgreSQL it loads demo data (10,000 users x 10
-stocks; --large: x 100, a million stocks), starts the API as production runs
-it (uvicorn serving the app factory with the HTTP protocol `python -m app`
-passes, as it does after migrating; request log off) and the floor beside it
-(bench/floor.py: plain Starlette, bare psycopg, the same SQL, on uvicorn's
-own protocol), then loads each endpoint with
-wrk, taking the servers in turn, in a different order each round, so machine
+stocks; --large: x 100, a million stocks; each stock with its opening buy
+only, as `python -m app demo --no-history` makes them: a fuller ledger would
+more than double the fill, and the endpoints here work on stocks, not on their
+history), starts the API as production runs it (uvicorn serving the app
+factory with the HTTP protocol `python -m app` passes, as it does after
+migrating; request log off) and the floor beside it (bench/floor.py: plain
+Starlette, bare psycopg, the same SQL, on uvicorn's own protocol), then loads
+each endpoint with wrk, taking the servers in turn, in a different order each round, so machine
 noise hits them all. It prints requests/s, p50 and p99 per endpoint with the
 ratios to the floor's, checks the bars, and writes the lot as JSON to
 bench/results/.
@@ -392,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         embedded_postgres(Path(scratch) / "pgdata", "bench", keep_data=False) as database_url,
     ):
         upgrade_to_head(database_url)
-        fill_with_demo_data(database_url, DemoSize(users=users, stocks_per_user=stocks_per_user), seed=1)
+        size = DemoSize(users=users, stocks_per_user=stocks_per_user)
+        fill_with_demo_data(database_url, size, seed=1, history=False)
         stocks = users * stocks_per_user
         with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
             connection.execute("UPDATE users SET is_admin = true WHERE id = 1")  # for --admin-cost

@@ -4,7 +4,8 @@ python -m app                      migrate, then serve (`make run`): `serve` is 
 python -m app serve [--no-migrate] [--host H] [--port P]   serve; --no-migrate when a release step migrates
 python -m app migrate              apply migrations and exit (one instance at a time)
 python -m app revision "message"   autogenerate a migration from the models
-python -m app demo [--users N] [--stocks-per-user M] [--force] [--seed S]   fill the database with demo data
+python -m app demo [--users N] [--stocks-per-user M] [--force] [--seed S] [--no-history]
+                                   fill the database with demo data: users, stocks, transactions, prices
 python -m app backup FILE          write the database to FILE (pg_dump's custom format)
 python -m app restore FILE [--force]   load FILE into an empty database (--force: replace what is there)
 python -m app psql                 open psql on the database `make run` uses
@@ -124,21 +125,34 @@ def demo(
     stocks_per_user: Annotated[int, typer.Option(min=0, max=1000, help="Stocks for each user.")] = 5,
     force: Annotated[bool, typer.Option("--force", help="Add demo data even if the database holds users.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed, for the same data every time.")] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history",
+            help="Give each stock later buys, sells, dividends and fees; --no-history: its opening buy only.",
+        ),
+    ] = True,
 ) -> None:
-    """Fill the database with demo users and stocks.
+    """Fill the database with demo users, stocks, their transactions and two years of daily prices.
 
-    Realistic names and holdings, in batches with a progress bar. A database that
-    holds users is refused unless --force, which adds to what is there.
+    Realistic names and holdings over twenty well-known symbols, in batches with a
+    progress bar. Prices: every symbol's close on each weekday of the last two
+    years (a random walk; closes already there are kept). Transactions: each
+    stock's opening buy at the close of its day, then a few buys, sells,
+    dividends and fees (not with --no-history); the stock is its ledger replayed.
+    A database that holds users is refused unless --force, which adds to what is there.
     """
     from app.cli.demo import DatabaseNotEmpty, DemoSize, fill_with_demo_data
 
+    size = DemoSize(users=users, stocks_per_user=stocks_per_user)
     with open_database(_settings()) as url:
         _migrate(url)
         try:
-            fill_with_demo_data(url, DemoSize(users=users, stocks_per_user=stocks_per_user), force=force, seed=seed)
+            written = fill_with_demo_data(url, size, force=force, seed=seed, history=history)
         except DatabaseNotEmpty as refusal:
             logger.error("%s", refusal)
             raise typer.Exit(1) from None
+        logger.info("%s", written)
 
 
 @cli.command()
