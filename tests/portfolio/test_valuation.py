@@ -219,7 +219,8 @@ async def test_a_year_held_returns_ten_percent_both_ways_and_thins_the_series(cl
     ]
     assert monthly["series"][1] == {"date": "2022-01-31", "value": 1000, "invested": 1000}
     assert monthly["series"][-1] == {"date": "2023-01-01", "value": 1100, "invested": 1000}
-    assert {key: monthly[key] for key in ("twr", "xirr", "gain")} == {key: daily[key] for key in ("twr", "xirr", "gain")}
+    figures = ("twr", "xirr", "gain")
+    assert {key: monthly[key] for key in figures} == {key: daily[key] for key in figures}
     weekly = await performance(client, user_id, **period, interval="week")
     sundays = [date(2022, 1, 2) + timedelta(weeks=week) for week in range(53)]  # the last is 2023-01-01, `to`
     assert [point["date"] for point in weekly["series"]] == ["2021-12-31", *[day.isoformat() for day in sundays]]
