@@ -1,14 +1,19 @@
 """The portfolio query: what a user's active stocks are worth, by symbol, in one statement."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import ARRAY, BigInteger, Date, Numeric, String, and_, bindparam, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.kit.errors import NotFound
 from app.kit.repository import can_exist
 from app.kit.scope import EVERY_ROW, Scope, owner_matches
 from app.portfolio.models import Portfolio, Position
+from app.stocks.ledger.models import TRANSACTIONS
+from app.stocks.ledger.rules import Entry
 from app.stocks.models import STOCKS
 from app.users.models import USERS
 
@@ -35,6 +40,122 @@ _PORTFOLIO = (
     .order_by(_value.desc(), STOCKS.c.name)
 )
 
+# A user's ledger over their active holdings, up to a day, in replay order (by day, then as
+# written: each holding's order, docs/ledger.md). As above, starting from users: a missing
+# user (or one out of scope) is no row, a user without entries one row of NULLs.
+_LEDGER = (
+    select(
+        USERS.c.id.label("user_id"),
+        STOCKS.c.name.label("symbol"),
+        TRANSACTIONS.c.stock_id,
+        TRANSACTIONS.c.id,
+        TRANSACTIONS.c.type,
+        TRANSACTIONS.c.occurred_on,
+        TRANSACTIONS.c.quantity,
+        TRANSACTIONS.c.price,
+        TRANSACTIONS.c.fee,
+        TRANSACTIONS.c.amount,
+        TRANSACTIONS.c.ratio,
+    )
+    .select_from(
+        USERS.outerjoin(
+            STOCKS.join(
+                TRANSACTIONS,
+                and_(TRANSACTIONS.c.stock_id == STOCKS.c.id, TRANSACTIONS.c.occurred_on <= bindparam("until")),
+            ),
+            and_(STOCKS.c.user_id == USERS.c.id, STOCKS.c.is_active),
+        )
+    )
+    .where(USERS.c.id == bindparam("row_id"), owner_matches(USERS.c.id))
+    .order_by(TRANSACTIONS.c.occurred_on, TRANSACTIONS.c.id)
+)
+
+# Each symbol's latest close on or before a day: one index probe per symbol (prices' key is (symbol, date)).
+_LATEST_CLOSES = text(
+    """
+    SELECT held.symbol, latest.close
+    FROM unnest(CAST(:symbols AS varchar[])) AS held (symbol)
+    LEFT JOIN LATERAL (
+        SELECT close FROM prices WHERE prices.symbol = held.symbol AND prices.date <= :day
+        ORDER BY prices.date DESC LIMIT 1
+    ) AS latest ON true
+    """
+).bindparams(bindparam("symbols", type_=ARRAY(String)), bindparam("day", type_=Date))
+
+# The portfolio's market value at the close of every day from :first to :last, in one statement.
+# `held` is what the ledger's replay (app/portfolio/service.py) says each symbol held: `quantity`
+# shares from `since` until the day before `until`, worth `at_cost` at their average cost. Each
+# close is valid from its day until the next close (weekends, holidays: the latest close on or
+# before the day), starting from the latest close on or before :first. A holding's stretch of
+# days is cut where its quantity or its close changes; each piece is worth quantity x close, or
+# its cost before the symbol's first close; the pieces are spread over their days and summed by
+# day. The work is the symbols' closes in the period (one index range each), not days x prices.
+_DAILY_VALUES = text(
+    """
+    WITH held AS (
+        SELECT * FROM unnest(
+            CAST(:symbols AS varchar[]), CAST(:sinces AS date[]), CAST(:untils AS date[]),
+            CAST(:quantities AS bigint[]), CAST(:at_costs AS numeric[])
+        ) AS held (symbol, since, until, quantity, at_cost)
+    ),
+    closes AS (
+        SELECT prices.symbol, prices.date AS since, prices.close,
+               lead(prices.date, 1, CAST(:end AS date)) OVER (PARTITION BY prices.symbol ORDER BY prices.date) AS until
+        FROM (SELECT DISTINCT symbol FROM held) AS symbols
+        CROSS JOIN LATERAL (
+            SELECT coalesce(max(date), CAST(:first AS date)) AS opening
+            FROM prices WHERE prices.symbol = symbols.symbol AND prices.date <= :first
+        ) AS opening
+        JOIN prices ON prices.symbol = symbols.symbol AND prices.date >= opening.opening AND prices.date < :end
+    ),
+    first_closes AS (SELECT symbol, min(since) AS since FROM closes GROUP BY symbol),
+    pieces AS (
+        SELECT greatest(held.since, closes.since) AS since, least(held.until, closes.until) AS until,
+               held.quantity * closes.close AS value
+        FROM held JOIN closes ON closes.symbol = held.symbol
+            AND closes.since < held.until AND closes.until > held.since
+        UNION ALL
+        SELECT held.since, least(held.until, first_closes.since), held.at_cost
+        FROM held LEFT JOIN first_closes ON first_closes.symbol = held.symbol
+        WHERE first_closes.since IS NULL OR held.since < first_closes.since
+    )
+    SELECT CAST(:first AS date) + offsets.n AS day, sum(pieces.value) AS value
+    FROM pieces
+    CROSS JOIN generate_series(pieces.since - CAST(:first AS date), pieces.until - 1 - CAST(:first AS date))
+        AS offsets (n)
+    GROUP BY offsets.n
+    """
+).bindparams(
+    bindparam("symbols", type_=ARRAY(String)),
+    bindparam("sinces", type_=ARRAY(Date)),
+    bindparam("untils", type_=ARRAY(Date)),
+    bindparam("quantities", type_=ARRAY(BigInteger)),
+    bindparam("at_costs", type_=ARRAY(Numeric)),
+    bindparam("first", type_=Date),
+    bindparam("end", type_=Date),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One entry of a user's ledger, with the holding and symbol it belongs to."""
+
+    stock_id: int
+    symbol: str
+    entry: Entry
+    amount: Decimal | None  # a dividend's or a fee entry's
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A symbol's holdings over a stretch of days, from `since` to the day before `until`: shares and cost."""
+
+    symbol: str
+    since: date
+    until: date
+    quantity: int
+    at_cost: Decimal
+
 
 class PortfolioRepository:
     """A user's portfolio, for one request's session and the rows the caller may reach (`scope`)."""
@@ -58,3 +179,46 @@ class PortfolioRepository:
             if row.name is not None
         ]
         return Portfolio(user_id=user_id, total_value=rows[0].total_value or Decimal(0), positions=positions)
+
+    async def ledger(self, user_id: int, until: date) -> list[LedgerEntry]:
+        """The user's entries on their active holdings up to `until`, in replay order; `NotFound` for the user."""
+        if not can_exist(user_id):
+            raise NotFound("User", user_id)
+        params = {"row_id": user_id, "until": until, **self.scope.params()}
+        rows = (await self.session.exec(_LEDGER, params=params)).all()  # type: ignore[call-overload]
+        if not rows:
+            raise NotFound("User", user_id)
+        return [
+            LedgerEntry(
+                row.stock_id,
+                row.symbol,
+                Entry(row.type, row.occurred_on, row.quantity, row.price, row.fee, row.ratio, row.id),
+                row.amount,
+            )
+            for row in rows
+            if row.id is not None
+        ]
+
+    async def latest_closes(self, symbols: Sequence[str], day: date) -> dict[str, Decimal | None]:
+        """Each symbol's latest close on or before `day`; None for one with no close yet."""
+        if not symbols:
+            return {}
+        params = {"symbols": list(symbols), "day": day}
+        rows = (await self.session.exec(_LATEST_CLOSES, params=params)).all()  # type: ignore[call-overload]
+        return {row.symbol: row.close for row in rows}
+
+    async def daily_values(self, held: Sequence[Held], first: date, last: date) -> dict[date, Decimal]:
+        """The market value at each day's close from `first` to `last`; days holding nothing are left out."""
+        if not held:
+            return {}
+        params = {
+            "symbols": [stretch.symbol for stretch in held],
+            "sinces": [stretch.since for stretch in held],
+            "untils": [stretch.until for stretch in held],
+            "quantities": [stretch.quantity for stretch in held],
+            "at_costs": [stretch.at_cost for stretch in held],
+            "first": first,
+            "end": last + timedelta(days=1),
+        }
+        rows = (await self.session.exec(_DAILY_VALUES, params=params)).all()  # type: ignore[call-overload]
+        return {row.day: row.value for row in rows}

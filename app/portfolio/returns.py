@@ -114,24 +114,35 @@ def time_weighted_return(series: Sequence[DailyValue]) -> Decimal | None:
     invested, or when no day passes.
     """
     check_series(series)
-    # Exact rational arithmetic: a day without flows cancels against the next (V_i / V_i-1 x
-    # V_i+1 / V_i), so the fraction stays as small as the number of flow days, and the
-    # result is rounded once. Chained 40-digit quotients could land a hair off an exact
-    # half and round it the wrong way.
-    growth = Fraction(1)
+    # Exact rational arithmetic, rounded once: chained 40-digit quotients could land a hair off
+    # an exact half and round it the wrong way. The numerators and the denominators are
+    # multiplied apart and reduced once at the end: reducing a Fraction at every day (a gcd of
+    # ever larger integers) cost 45 ms over three years of days; the product is the same.
+    numerator = denominator = 1
     invested = False
     for before, today in pairwise(series):
-        base = Fraction(before.value) + Fraction(today.inflow)
-        end = Fraction(today.value) + Fraction(today.outflow)
-        if base == 0:
-            if end != 0:
+        base_numerator, base_denominator = _exact_sum(before.value, today.inflow)
+        end_numerator, end_denominator = _exact_sum(today.value, today.outflow)
+        if base_numerator == 0:
+            if end_numerator != 0:
                 return None
             continue
         invested = True
-        growth *= end / base
+        numerator *= end_numerator * base_denominator
+        denominator *= end_denominator * base_numerator
     if not invested:
         return None
-    return _rounded_fraction(growth - 1)
+    return _rounded_fraction(Fraction(numerator - denominator, denominator))
+
+
+def _exact_sum(first: Decimal, second: Decimal) -> tuple[int, int]:
+    """first + second as an integer ratio, exactly (a Decimal sum would round at the context's precision)."""
+    first_numerator, first_denominator = first.as_integer_ratio()
+    second_numerator, second_denominator = second.as_integer_ratio()
+    return (
+        first_numerator * second_denominator + second_numerator * first_denominator,
+        first_denominator * second_denominator,
+    )
 
 
 def investor_cash_flows(series: Sequence[DailyValue]) -> list[CashFlow]:

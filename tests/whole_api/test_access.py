@@ -71,6 +71,7 @@ REQUIRED: Policy = {
     "create_stock_for_user": ("POST", "/users/{owner}/stocks/", AAPL, (401, 404, 201, 201, 404, 401)),
     "read_user_stocks": ("GET", "/users/{owner}/stocks/", None, (401, 404, 200, 200, 404, 401)),
     "read_portfolio": ("GET", "/users/{owner}/portfolio", None, (401, 404, 200, 200, 404, 401)),
+    "read_performance": ("GET", "/users/{owner}/performance", None, (401, 404, 200, 200, 404, 401)),
     "read_stocks": ("GET", "/stocks/", None, (401, 200, 200, 200, 200, 401)),
     "read_stock": ("GET", "/stocks/{stock}", None, (401, 404, 200, 200, 404, 401)),
     "replace_stock": ("PUT", "/stocks/{stock}", AAPL, (401, 404, 200, 200, 404, 401)),

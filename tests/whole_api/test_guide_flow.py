@@ -86,6 +86,7 @@ async def test_interactive_docs_and_openapi_are_served(client: AsyncClient) -> N
         "/users/{user_id}",
         "/users/{user_id}/stocks/",
         "/users/{user_id}/portfolio",
+        "/users/{user_id}/performance",
         "/stocks/",
         "/stocks/{stock_id}",
         "/prices/{symbol}/{date}",

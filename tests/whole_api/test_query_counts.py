@@ -143,3 +143,23 @@ async def test_a_ledger_write_locks_the_holding_inserts_and_moves_it(
     with statements_sent(app) as statements:
         assert (await committed_client.post(url, json=backdated)).status_code == 201
     assert statements == ["SELECT", "SELECT", "INSERT", "UPDATE"]
+
+
+@pytest.mark.parametrize("stocks", [0, 1, 150])
+async def test_a_valuation_and_a_performance_are_two_statements_whatever_the_holdings(
+    app: FastAPI, committed_client: AsyncClient, stocks: int
+) -> None:
+    """The ledger (the user checked in the same statement), then the closes: never one statement per holding or day."""
+    user = await create_user(committed_client)
+    for number in range(stocks):
+        body = {"name": f"S{number}", "price": 10, "quantity": 10}
+        assert (await committed_client.post(f"/users/{user['id']}/stocks/", json=body)).status_code == 201
+    # The ledger, then (when anything is held) the closes: a SELECT for the valuation, a WITH for every day's value.
+    ledger = ["SELECT"]
+    with statements_sent(app) as statements:
+        response = await committed_client.get(f"/users/{user['id']}/portfolio", params={"as_of": today().isoformat()})
+    assert len(response.json()["positions"]) == stocks
+    assert statements == ledger + (["SELECT"] if stocks else [])
+    with statements_sent(app) as statements:
+        assert (await committed_client.get(f"/users/{user['id']}/performance")).status_code == 200
+    assert statements == ledger + (["WITH"] if stocks else [])
