@@ -109,7 +109,8 @@ def test_a_backup_restores_every_row_into_an_empty_database(database_url: str, t
         assert PASSWORD not in output
         expected = _rows(source)
     assert (len(expected["users"]), len(expected["stocks"])) == (30, 120)
-    assert {"alembic_version", "users", "stocks", "sequences"} <= expected.keys()
+    assert {"alembic_version", "users", "stocks", "transactions", "prices", "sequences"} <= expected.keys()
+    assert expected["transactions"] and expected["prices"]  # the demo's history and closes go round too
     assert backup_file.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
 
     with scratch_database(database_url, "portfolio_restored") as target:
@@ -125,7 +126,7 @@ def test_a_backup_restores_every_row_into_an_empty_database(database_url: str, t
         refused = run_app({"DATABASE_URL": target}, "restore", str(backup_file))
         output = _finish(refused)
         assert refused.returncode == 1
-        assert "already holds data (in stocks, users); restoring would replace it" in output
+        assert "already holds data (in prices, stocks, transactions, users); restoring would replace it" in output
         assert "--force" in output
 
         with psycopg.connect(libpq_url(target), autocommit=True) as connection:
