@@ -3,7 +3,7 @@
 The API's providers read the Bearer token's caller; a page's visitor comes
 from the session cookie, so the repositories here are made for the visitor's
 scope (`Visitor.scope()` decides as `caller_scope` does) and the sign-up
-service acts for the visitor. The `Authenticator` needs no caller: pages take
+and ledger services act for the visitor. The `Authenticator` needs no caller: pages take
 app/auth/dependencies.py's `AuthenticatorDep` itself.
 
 The scope before the session, as in app/users/dependencies.py: the visitor (whose
@@ -20,6 +20,8 @@ from app.core.config import settings_of
 from app.core.database import SessionDep, SessionOpenerDep
 from app.kit.scope import EVERY_ROW, Scope
 from app.portfolio.repository import PortfolioRepository
+from app.stocks.ledger.repository import TransactionRepository
+from app.stocks.ledger.service import LedgerService
 from app.stocks.repository import StockRepository
 from app.users.repository import UserRepository
 from app.users.service import UserService
@@ -42,8 +44,19 @@ async def stock_repository(scope: VisitorScopeDep, session: SessionDep) -> Stock
     return StockRepository(session, scope)
 
 
+async def transaction_repository(scope: VisitorScopeDep, session: SessionDep) -> TransactionRepository:
+    return TransactionRepository(session, scope)
+
+
+async def ledger_service(scope: VisitorScopeDep, open_session: SessionOpenerDep) -> LedgerService:
+    """As the ledger's POST and DELETE (app/stocks/ledger/dependencies.py): the service opens its own transaction."""
+    return LedgerService(open_session, scope)
+
+
 UserRepositoryDep = Annotated[UserRepository, Depends(user_repository)]
 StockRepositoryDep = Annotated[StockRepository, Depends(stock_repository)]
+TransactionRepositoryDep = Annotated[TransactionRepository, Depends(transaction_repository)]
+LedgerServiceDep = Annotated[LedgerService, Depends(ledger_service)]
 
 
 @dataclass(frozen=True, slots=True)

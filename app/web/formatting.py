@@ -13,7 +13,8 @@ def money(value: Decimal) -> str:
     digits, exponent = value.as_tuple().digits, value.as_tuple().exponent
     assert isinstance(exponent, int), "money is finite"
     places = -exponent
-    while places > 2 and digits and digits[-1] == 0:  # NUMERIC(12,4) keeps 175.5 as 175.5000
+    # NUMERIC(12,4) keeps 175.5 as 175.5000, and 0 as 0.0000 (one digit, 0, which goes too).
+    while places > 2 and (not digits or digits[-1] == 0):
         digits, places = digits[:-1], places - 1
     return f"{value:,.{max(places, 2)}f}"
 

@@ -1,4 +1,4 @@
-"""The web app under /app/: sign-in and sign-up, the users list, and a user's portfolio.
+"""The web app under /app/: sign-in and sign-up, the users list, a user's portfolio and each holding's ledger.
 
 Each page takes, as dependencies (app/web/dependencies.py), the repositories
 and services the JSON routes take, with the same scope (`Visitor.scope()`
@@ -6,13 +6,15 @@ decides as `caller_scope` does), so a page can reach exactly what the API
 would let its visitor reach: another user's portfolio is a 404 page. Changes
 to a portfolio answer htmx with the new portfolio section (totals, positions,
 chart and holdings), so nothing reloads; without JavaScript the same forms
-post and redirect.
+post and redirect. A holding's ledger opens under its row: its transactions
+and a form to record a buy, sell or dividend, through the ledger service the
+API's POST /stocks/{id}/transactions uses.
 """
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, BaseModel, ValidationError
@@ -23,9 +25,12 @@ from app.auth.dependencies import AuthenticatorDep
 from app.auth.service import Authenticator, TooManyFailures, TooManySignUps
 from app.http.client_address import client_address
 from app.kit.errors import Conflict, InvalidCursor, VersionMismatch
-from app.kit.fields import storable_text
+from app.kit.fields import Schema, storable_text, today
 from app.kit.keyset import PageParams, SortOrder, encode_cursor
 from app.kit.repository import Versioned
+from app.stocks.ledger.models import BuyCreate, DividendCreate, SellCreate, TransactionCreate, TransactionPublic
+from app.stocks.ledger.repository import TransactionRepository
+from app.stocks.ledger.service import LedgerRefusal
 from app.stocks.models import StockCreate, StockPublic, StockUpdate
 from app.stocks.repository import StockRepository
 from app.users.models import USER_NAME_MAX_LENGTH, UserCreate, UserPublic
@@ -33,10 +38,12 @@ from app.users.repository import UserRepository
 from app.users.service import UserService
 from app.web.csrf import ActingVisitorDep
 from app.web.dependencies import (
+    LedgerServiceDep,
     PortfolioView,
     PortfolioViewDep,
     SignUpServiceDep,
     StockRepositoryDep,
+    TransactionRepositoryDep,
     UserRepositoryDep,
 )
 from app.web.error_pages import PageNotFound
@@ -59,6 +66,14 @@ FORM_VERSION_DAMAGED = (
 BROKEN_PAGE_LINK = "This page link is broken or out of date, so the list starts again from its first page."
 # A portfolio page shows every holding; a user with more sees the first this many, and is told so.
 HOLDINGS_SHOWN = 1000
+# A holding's ledger shows this many transactions at a time, oldest first; a "more" link brings the next.
+TRANSACTIONS_PER_PAGE = 20
+# What a page records (the API also takes fee and split), and the fields each type's form sends.
+RECORDED_ON_PAGES: dict[str, tuple[type[Schema], tuple[str, ...]]] = {
+    "buy": (BuyCreate, ("quantity", "price", "fee")),
+    "sell": (SellCreate, ("quantity", "price", "fee")),
+    "dividend": (DividendCreate, ("amount",)),
+}
 
 
 # ---------------------------------------------------------------- entry, sign-in, sign-up, sign-out
@@ -268,6 +283,24 @@ class Editing:
     conflict: str | None = None
 
 
+@dataclass(slots=True)
+class Ledger:
+    """A holding's ledger, open under its row: a page of its transactions, and the record form as sent back."""
+
+    stock: StockPublic
+    transactions: list[TransactionPublic]
+    next_cursor: str | None
+    first_page: bool = True
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None  # a delete the ledger refused, a broken page link
+
+    @property
+    def today(self) -> str:
+        """The record form's default date, and its latest: today in UTC, as the API's `occurred_on` allows."""
+        return today().isoformat()
+
+
 async def _portfolio_context(portfolio_view: PortfolioView, user_id: int) -> dict[str, Any]:
     """The user, their valuation (GET /users/{id}/portfolio's own statement) and every holding, newest last."""
     user = (await portfolio_view.users.read_with_stocks(user_id)).body
@@ -294,6 +327,7 @@ async def _render_portfolio(
     add_values: dict[str, str] | None = None,
     add_errors: dict[str, str] | None = None,
     editing: Editing | None = None,
+    ledger: Ledger | None = None,
     notice: str | None = None,
 ) -> HTMLResponse:
     """The portfolio: its section alone for htmx (swapped in place), the whole page otherwise."""
@@ -307,6 +341,7 @@ async def _render_portfolio(
         add_values=add_values or {},
         add_errors=add_errors or {},
         editing=editing,
+        ledger=ledger,
         notice=notice,
         **context,
     )
@@ -466,6 +501,186 @@ async def delete_holding(
         stocks,
         stock.user_id,
         notice=f"Deleted {stock.name} ({stock.quantity} shares).",
+    )
+
+
+# ---------------------------------------------------------------- a holding's ledger
+
+
+class _RecordedType(BaseModel):
+    """The record form's type: one a page records, refused beside the field in pydantic's words otherwise."""
+
+    type: Literal["buy", "sell", "dividend"]
+
+
+async def _ledger(
+    stocks: StockRepository,
+    transactions: TransactionRepository,
+    stock_id: int,
+    cursor: str | None = None,
+    **state: Any,
+) -> Ledger:
+    """The holding (404 if not the visitor's) and a page of its ledger, as GET /stocks/{id}/transactions pages it."""
+    stock = (await stocks.read(stock_id)).body
+    page = await transactions.list_for_holding(stock_id, PageParams(limit=TRANSACTIONS_PER_PAGE, cursor=cursor))
+    next_cursor = encode_cursor(page.order, page.last_row) if page.last_row is not None else None
+    return Ledger(stock, page.items, next_cursor, first_page=cursor is None, **state)
+
+
+async def _answer_ledger(
+    request: Request,
+    visitor: Visitor,
+    portfolio_view: PortfolioView,
+    stocks: StockRepository,
+    ledger: Ledger,
+    status_code: int = 200,
+) -> Response:
+    """The holding's row with its ledger open: the row alone for htmx (in its place), the whole page otherwise."""
+    if not is_htmx(request):
+        user_id = ledger.stock.user_id
+        return await _render_portfolio(request, visitor, portfolio_view, stocks, user_id, status_code, ledger=ledger)
+    response = render(request, "_holding_ledger.html", visitor, status_code, stock=ledger.stock, ledger=ledger)
+    # Whatever asked (a "more" link replaces only itself), the answer is the whole row.
+    response.headers.update({"HX-Retarget": f"#holding-{ledger.stock.id}", "HX-Reswap": "outerHTML"})
+    return response
+
+
+@router.get("/stocks/{stock_id}/transactions")
+async def holding_ledger(
+    request: Request,
+    stock_id: int,
+    visitor: VisitorDep,
+    portfolio_view: PortfolioViewDep,
+    stocks: StockRepositoryDep,
+    transactions: TransactionRepositoryDep,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_LENGTH)] = None,
+) -> Response:
+    """The holding's ledger, oldest first, a page at a time, and the form that records a transaction.
+
+    With a cursor, htmx gets the next page's rows alone (they replace the "more" link); a page link the
+    API did not make is a 422: the first page, with the reason.
+    """
+    try:
+        ledger = await _ledger(stocks, transactions, stock_id, cursor or None)
+    except InvalidCursor:
+        ledger = await _ledger(stocks, transactions, stock_id, problem=BROKEN_PAGE_LINK)
+        return await _answer_ledger(request, visitor, portfolio_view, stocks, ledger, 422)
+    if cursor and is_htmx(request):
+        return render(request, "_ledger_rows.html", visitor, ledger=ledger)
+    return await _answer_ledger(request, visitor, portfolio_view, stocks, ledger)
+
+
+def _transaction_of(fields: dict[str, str]) -> TransactionCreate:
+    """The body POST /stocks/{id}/transactions would be sent, judged by the API's model for the type."""
+    kind = _RecordedType.model_validate({"type": fields["type"]}).type
+    model, numbers = RECORDED_ON_PAGES[kind]
+    sent = {name: fields[name] for name in ("type", "occurred_on", *numbers, "note")}
+    recorded: TransactionCreate = model.model_validate_json(as_json_body(sent, numbers=numbers))  # type: ignore[assignment]  # one of the union's members, by the table above
+    return recorded
+
+
+def _recorded(stock: StockPublic, written: TransactionPublic) -> str:
+    """What the notice says after a record."""
+    if written.type == "dividend":
+        assert written.amount is not None
+        return f"Recorded a dividend of {money(written.amount)} on {stock.name}."
+    assert written.price is not None
+    said = f"Recorded a {written.type} of {written.quantity:,} {stock.name} at {money(written.price)}"
+    if written.realized_gain is not None:
+        said += f": realized gain {money(written.realized_gain)}"
+    return f"{said}. Now {stock.quantity:,} at {money(stock.price)}."
+
+
+@router.post("/stocks/{stock_id}/transactions")
+async def record_transaction(
+    request: Request,
+    stock_id: int,
+    visitor: ActingVisitorDep,
+    portfolio_view: PortfolioViewDep,
+    stocks: StockRepositoryDep,
+    transactions: TransactionRepositoryDep,
+    ledger_service: LedgerServiceDep,
+    kind: Annotated[str, Form(alias="type")] = "",
+    occurred_on: FormText = "",
+    quantity: FormText = "",
+    price: FormText = "",
+    fee: FormText = "",
+    amount: FormText = "",
+    note: FormText = "",
+) -> Response:
+    """A buy, sell or dividend, as POST /stocks/{id}/transactions: the API's model and ledger service judge it.
+
+    Refused, it is the form again with the reason beside the field at fault (selling more than held: beside
+    quantity, in the ledger's words); recorded, htmx gets the whole portfolio (the holding and totals moved).
+    """
+    fields = {
+        "type": kind,
+        "occurred_on": occurred_on,
+        "quantity": quantity,
+        "price": price,
+        "fee": fee,
+        "amount": amount,
+        "note": note,
+    }
+    try:
+        written = await ledger_service.record(stock_id, _transaction_of(fields))
+    except ValidationError as failure:
+        errors = errors_of(failure)
+    except LedgerRefusal as refusal:
+        errors = {refusal.location[-1] if refusal.location else "form": refusal.detail}
+    else:
+        if not is_htmx(request):
+            return go_to(request, f"/app/stocks/{stock_id}/transactions")
+        ledger = await _ledger(stocks, transactions, stock_id)
+        response = await _render_portfolio(
+            request,
+            visitor,
+            portfolio_view,
+            stocks,
+            ledger.stock.user_id,
+            ledger=ledger,
+            notice=_recorded(ledger.stock, written),
+        )
+        response.headers.update({"HX-Retarget": "#portfolio", "HX-Reswap": "outerHTML"})
+        return response
+    ledger = await _ledger(stocks, transactions, stock_id, values=fields, errors=errors)
+    return await _answer_ledger(request, visitor, portfolio_view, stocks, ledger, 422)
+
+
+@router.post("/transactions/{transaction_id}/delete")
+async def delete_transaction(
+    request: Request,
+    transaction_id: int,
+    visitor: ActingVisitorDep,
+    portfolio_view: PortfolioViewDep,
+    stocks: StockRepositoryDep,
+    transactions: TransactionRepositoryDep,
+    ledger_service: LedgerServiceDep,
+) -> Response:
+    """Deletes a transaction (the browser asked first), as DELETE /transactions/{id}: the holding is the rest replayed.
+
+    Refused (the rest would sell more than held, or it is the only buy), the ledger says why.
+    """
+    entry = await transactions.read_one(transaction_id)
+    try:
+        await ledger_service.remove(transaction_id)
+    except LedgerRefusal as refusal:
+        ledger = await _ledger(stocks, transactions, entry.stock_id, problem=refusal.detail)
+        return await _answer_ledger(request, visitor, portfolio_view, stocks, ledger, 422)
+    if not is_htmx(request):
+        return go_to(request, f"/app/stocks/{entry.stock_id}/transactions")
+    ledger = await _ledger(stocks, transactions, entry.stock_id)
+    return await _render_portfolio(
+        request,
+        visitor,
+        portfolio_view,
+        stocks,
+        ledger.stock.user_id,
+        ledger=ledger,
+        notice=(
+            f"Deleted the {entry.type} of {entry.occurred_on.isoformat()}. "
+            f"{ledger.stock.name} is now {ledger.stock.quantity:,} at {money(ledger.stock.price)}."
+        ),
     )
 
 

@@ -5,6 +5,7 @@ The browser tests (tests/web/test_web_browser.py) drive the same pages in Chromi
 
 import base64
 import re
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -57,6 +58,8 @@ async def add_stock(
         ("1234567.125", "1,234,567.125"),
         ("99999999.9999", "99,999,999.9999"),
         ("0", "0.00"),
+        ("0.0000", "0.00"),
+        ("-61.8000", "-61.80"),
         ("1E+3", "1,000.00"),
         ("0.1000000000000000055511151231257827", "0.1000000000000000055511151231257827"),
     ],
@@ -561,3 +564,270 @@ async def test_a_value_that_slips_past_the_pages_checks_is_a_422_and_the_log_sho
     assert "A value is out of range or malformed; nothing was saved." in answer.text
     assert "NumericValueOutOfRange (22003)" in caplog.text
     assert str(2**40) not in caplog.text and "Traceback" not in caplog.text
+
+
+# ---------------------------------------------------------------- a holding's ledger
+
+
+def record_form(kind: str, **fields: str) -> dict[str, str]:
+    """The record form as a browser sends it: every field, the hidden ones too (the page sends the API the type's)."""
+    blank = {"occurred_on": date.today().isoformat(), "quantity": "", "price": "", "fee": "", "amount": "", "note": ""}
+    return {"type": kind, **blank, **fields}
+
+
+def lot(quantity: str) -> str:
+    """A holding row's quantity, as shown before its average cost."""
+    return f'<span class="lot">{quantity} \N{MULTIPLICATION SIGN} <span'
+
+
+async def ledger_of(client: AsyncClient, stock_id: int) -> list[dict[str, object]]:
+    answer = await client.get(f"/stocks/{stock_id}/transactions")
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
+
+
+async def test_a_holdings_ledger_opens_under_its_row_with_the_record_form(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100.5", 10)
+    html, _ = await open_page(client, f"/app/users/{user_id}")
+    assert f'href="/app/stocks/{stock_id}/transactions"' in html and f'id="ledger-{stock_id}"' not in html
+    row = await client.get(f"/app/stocks/{stock_id}/transactions", headers=HTMX)
+    assert row.status_code == 200 and "<html" not in row.text
+    assert row.headers["HX-Retarget"] == f"#holding-{stock_id}"
+    assert row.text.lstrip().startswith(f'<li id="holding-{stock_id}" class="holding open">')
+    assert 'aria-expanded="true"' in row.text and "Close transactions" in row.text
+    opening = re.findall(r"<td[^>]*>([^<]*)</td>", row.text.split('id="transaction-')[1].split("</tr>")[0])
+    assert opening[:8] == [date.today().isoformat(), "Buy", "10", "100.50", "0.00", "", "", ""]
+    today = date.today().isoformat()
+    assert f'name="occurred_on" type="date" value="{today}" max="{today}"' in row.text
+    # Without JavaScript: the whole page, the ledger open under its row.
+    page = await client.get(f"/app/stocks/{stock_id}/transactions")
+    assert page.status_code == 200 and "<h1>" in page.text and f'id="ledger-{stock_id}"' in page.text
+
+
+async def test_recording_a_buy_then_a_sell_moves_the_holding_and_shows_the_realized_gain(client: AsyncClient) -> None:
+    """docs/ledger.md's worked example: 10 at 100.5, buy 5 at 110 with fee 2, sell 4 at 120 with fee 3."""
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100.5", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    path = f"/app/stocks/{stock_id}/transactions"
+    bought = await client.post(path, data=record_form("buy", quantity="5", price="110", fee="2"), headers=headers)
+    assert bought.status_code == 200, bought.text
+    assert bought.headers["HX-Retarget"] == "#portfolio"
+    assert "Recorded a buy of 5 AAPL at 110.00. Now 15 at 103.80." in bought.text
+    assert 'data-total="1557.0000"' in bought.text and lot("15") in bought.text
+    assert f'id="ledger-{stock_id}"' in bought.text  # the ledger stays open
+    sold = await client.post(path, data=record_form("sell", quantity="4", price="120", fee="3"), headers=headers)
+    assert sold.status_code == 200, sold.text
+    assert "Recorded a sell of 4 AAPL at 120.00: realized gain 61.80. Now 11 at 103.80." in sold.text
+    assert '<td class="num money gain">61.80</td>' in sold.text
+    assert 'data-total="1141.8000"' in sold.text
+    stock = (await client.get(f"/stocks/{stock_id}")).json()
+    assert (stock["quantity"], Decimal(str(stock["price"]))) == (11, Decimal("103.8"))
+    assert [(entry["type"], entry["realized_gain"]) for entry in await ledger_of(client, stock_id)] == [
+        ("buy", None),
+        ("buy", None),
+        ("sell", 61.8),
+    ]
+
+
+async def test_a_dividend_records_its_amount_and_leaves_the_holding(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    # The trade fields a browser still sends (hidden for a dividend) go nowhere.
+    form = record_form("dividend", amount="12.5", quantity="3", price="1", note="Q2")
+    answer = await client.post(
+        f"/app/stocks/{stock_id}/transactions", data=form, headers={**HTMX, "X-CSRF-Token": csrf}
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Recorded a dividend of 12.50 on AAPL." in answer.text
+    assert '<td class="num money">12.50</td>' in answer.text and '<td class="note">Q2</td>' in answer.text
+    dividend = (await ledger_of(client, stock_id))[-1]
+    assert (dividend["type"], dividend["amount"], dividend["quantity"], dividend["note"]) == (
+        "dividend",
+        12.5,
+        None,
+        "Q2",
+    )
+    assert (await client.get(f"/stocks/{stock_id}")).json()["quantity"] == 10
+
+
+async def test_selling_more_than_held_shows_the_ledgers_message_beside_quantity(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = record_form("sell", quantity="11", price="120")
+    answer = await client.post(
+        f"/app/stocks/{stock_id}/transactions", data=form, headers={**HTMX, "X-CSRF-Token": csrf}
+    )
+    assert answer.status_code == 422
+    api = await client.post(
+        f"/stocks/{stock_id}/transactions",
+        json={"type": "sell", "occurred_on": form["occurred_on"], "quantity": 11, "price": 120},
+    )
+    message = api.json()["detail"][0]["msg"]
+    assert message == f"Cannot sell 11 shares on {form['occurred_on']}: 10 held then (no short positions)"
+    assert shown_errors(answer.text) == [message]
+    assert f'<p class="error" id="record-{stock_id}-quantity-error">{message}</p>' in answer.text
+    assert f'id="record-{stock_id}-quantity" name="quantity" type="text" value="11"' in answer.text
+    assert 'inputmode="numeric" autofocus' in answer.text  # the field at fault takes the focus
+    assert '<option value="sell" selected>' in answer.text
+    assert len(await ledger_of(client, stock_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value", "message"),
+    [
+        ("buy", "price", "0", "Input should be greater than 0"),
+        ("buy", "price", "1²", "Input should be a valid number"),
+        ("buy", "quantity", "", "Field required"),
+        ("sell", "fee", "-1", "Input should be greater than or equal to 0"),
+        ("dividend", "amount", "", "Field required"),
+        ("buy", "occurred_on", "2024-02-30", "Input should be a real date as YYYY-MM-DD"),
+        ("buy", "note", "a\x00", "must not contain NUL (\\u0000) characters"),
+        ("split", "type", "split", "Input should be 'buy', 'sell' or 'dividend'"),
+    ],
+)
+async def test_a_bad_transaction_shows_the_apis_message_beside_its_field(
+    client: AsyncClient, kind: str, field: str, value: str, message: str
+) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {**record_form(kind, quantity="1", price="100", amount="1"), field: value}
+    answer = await client.post(f"/app/stocks/{stock_id}/transactions", data={**form, "csrf_token": csrf})
+    assert answer.status_code == 422 and "<h1>" in answer.text
+    found = re.search(rf'<p class="error" id="record-{stock_id}-{field}-error">([^<]*)</p>', answer.text)
+    assert found and message.replace("'", "&#39;") in found.group(1), shown_errors(answer.text)
+    assert len(await ledger_of(client, stock_id)) == 1
+
+
+async def test_a_date_after_today_is_refused_in_the_apis_words(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    form = record_form("buy", quantity="1", price="1", occurred_on=tomorrow)
+    answer = await client.post(
+        f"/app/stocks/{stock_id}/transactions", data=form, headers={**HTMX, "X-CSRF-Token": csrf}
+    )
+    assert answer.status_code == 422
+    assert shown_errors(answer.text) == [f"Date must not be after today ({date.today().isoformat()}, UTC)"]
+
+
+async def test_deleting_a_transaction_replays_the_holding(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    day = date.today().isoformat()
+    for body in ({"type": "buy", "quantity": 10, "price": 110}, {"type": "sell", "quantity": 5, "price": 120}):
+        assert (
+            await client.post(f"/stocks/{stock_id}/transactions", json={**body, "occurred_on": day})
+        ).status_code == 201
+    opening, bought, sold = [int(str(entry["id"])) for entry in await ledger_of(client, stock_id)]
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    headers = {**HTMX, "X-CSRF-Token": csrf}
+    # Without the second buy, the sell still fits: the holding is 10 at 100, less 5.
+    answer = await client.post(f"/app/transactions/{bought}/delete", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert f"Deleted the buy of {day}. AAPL is now 5 at 100.00." in answer.text
+    assert 'data-total="500.0000"' in answer.text and f'id="transaction-{bought}"' not in answer.text
+    assert '<td class="num money gain">100.00</td>' in answer.text  # the sell's gain, replayed at 100
+    stock = (await client.get(f"/stocks/{stock_id}")).json()
+    assert (stock["quantity"], stock["price"]) == (5, 100)
+    # Without the opening buy the sell would sell what is not held: the ledger refuses, and says why over it.
+    refused = await client.post(f"/app/transactions/{opening}/delete", headers=headers)
+    assert refused.status_code == 422 and refused.headers["HX-Retarget"] == f"#holding-{stock_id}"
+    assert shown_errors(refused.text) == [
+        f"Without this transaction: Cannot sell 5 shares on {day}: 0 held then (no short positions)"
+    ]
+    assert [entry["id"] for entry in await ledger_of(client, stock_id)] == [opening, sold]
+
+
+async def test_a_long_ledger_shows_its_first_page_and_a_more_link(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    day = date.today().isoformat()
+    for number in range(22):
+        dividend = {"type": "dividend", "occurred_on": day, "amount": number + 1}
+        assert (await client.post(f"/stocks/{stock_id}/transactions", json=dividend)).status_code == 201
+    first = await client.get(f"/app/stocks/{stock_id}/transactions", headers=HTMX)
+    assert first.text.count('<tr id="transaction-') == 20
+    more = re.search(r'<a href="([^"]+)" hx-get="[^"]+" hx-target="#ledger-\d+-more"', first.text)
+    assert more, "a long ledger links its next page"
+    rows = await client.get(more.group(1).replace("&amp;", "&"), headers=HTMX)
+    assert rows.status_code == 200 and rows.text.count('<tr id="transaction-') == 3
+    assert "<li" not in rows.text and "More transactions" not in rows.text
+    assert '<td class="num money">22.00</td>' in rows.text
+    whole = await client.get(more.group(1).replace("&amp;", "&"))  # without JavaScript: that page, in the portfolio
+    assert (
+        whole.status_code == 200
+        and whole.text.count('<tr id="transaction-') == 3
+        and "First transactions" in whole.text
+    )
+    broken = await client.get(f"/app/stocks/{stock_id}/transactions", params={"cursor": "junk"}, headers=HTMX)
+    assert broken.status_code == 422 and shown_errors(broken.text) == [BROKEN_PAGE_LINK]
+    assert broken.text.count('<tr id="transaction-') == 20
+
+
+async def test_without_javascript_recording_posts_and_redirects_to_the_ledger(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    path = f"/app/stocks/{stock_id}/transactions"
+    refused = await client.post(path, data=record_form("sell", quantity="1", price="120"))
+    assert refused.status_code == 403  # no CSRF token
+    sold = await client.post(path, data={**record_form("sell", quantity="1", price="120"), "csrf_token": csrf})
+    assert sold.status_code == 303 and sold.headers["location"].endswith(path)
+    page = await client.get(path)
+    assert '<td class="num money gain">20.00</td>' in page.text and lot("9") in page.text
+    sell_id = int(str((await ledger_of(client, stock_id))[-1]["id"]))
+    deleted = await client.post(f"/app/transactions/{sell_id}/delete", data={"csrf_token": csrf})
+    assert deleted.status_code == 303 and deleted.headers["location"].endswith(path)
+    assert (await client.get(f"/stocks/{stock_id}")).json()["quantity"] == 10
+
+
+async def test_another_users_ledger_is_a_404_page(required_client: AsyncClient) -> None:
+    other = await sign_up_through_the_page(required_client, "Alan Turing", "alan@example.com")
+    _, csrf = await open_page(required_client, f"/app/users/{other}")
+    theirs_html = await required_client.post(
+        f"/app/users/{other}/stocks",
+        data={"name": "AAPL", "price": "100", "quantity": "10", "is_active": "on", "csrf_token": csrf},
+        follow_redirects=True,
+    )
+    theirs = int(re.findall(r'id="holding-(\d+)"', theirs_html.text)[0])
+    their_entry = re.search(
+        r'id="transaction-(\d+)"', (await required_client.get(f"/app/stocks/{theirs}/transactions")).text
+    )
+    assert their_entry
+    required_client.cookies.clear()
+    mine = await sign_up_through_the_page(required_client, "Grace Hopper", "grace@example.com")
+    _, csrf = await open_page(required_client, f"/app/users/{mine}")
+    page = await required_client.get(f"/app/stocks/{theirs}/transactions")
+    assert (
+        page.status_code == 404
+        and f"Stock with ID {theirs} not found" in page.text
+        and "<h1>Not found</h1>" in page.text
+    )
+    recording = await required_client.post(
+        f"/app/stocks/{theirs}/transactions",
+        data={**record_form("sell", quantity="10", price="1"), "csrf_token": csrf},
+    )
+    assert recording.status_code == 404
+    deleting = await required_client.post(f"/app/transactions/{their_entry.group(1)}/delete", data={"csrf_token": csrf})
+    assert deleting.status_code == 404 and f"Transaction with ID {their_entry.group(1)} not found" in deleting.text
+    # Their ledger is as it was; a ledger of one's own takes a record.
+    required_client.cookies.clear()
+    _, csrf = await open_page(required_client, "/app/sign-in")
+    await required_client.post(
+        "/app/sign-in", data={"email": "alan@example.com", "password": "correct horse battery", "csrf_token": csrf}
+    )
+    theirs_now = await required_client.get(f"/app/stocks/{theirs}/transactions")
+    assert theirs_now.text.count('<tr id="transaction-') == 1 and lot("10") in theirs_now.text
+    bought = await required_client.post(
+        f"/app/stocks/{theirs}/transactions",
+        data={**record_form("buy", quantity="2", price="100"), "csrf_token": csrf_of(theirs_now.text)},
+    )
+    assert bought.status_code == 303
+    assert (await required_client.get(f"/app/stocks/{theirs}/transactions")).text.count('<tr id="transaction-') == 2
