@@ -8,7 +8,9 @@ to a portfolio answer htmx with the new portfolio section (totals, positions,
 chart and holdings), so nothing reloads; without JavaScript the same forms
 post and redirect. A holding's ledger opens under its row: its transactions
 and a form to record a buy, sell or dividend, through the ledger service the
-API's POST /stocks/{id}/transactions uses.
+API's POST /stocks/{id}/transactions uses. The totals and positions are today's valuation (the service
+GET /users/{id}/portfolio?as_of= uses: market prices and gains); the value-over-time chart (1M, YTD, 1Y,
+Max) is a fragment of its own, loaded by htmx after the page, from the performance service.
 """
 
 from dataclasses import dataclass, field
