@@ -18,13 +18,17 @@ from fastapi import Depends, Request
 
 from app.core.config import settings_of
 from app.core.database import SessionDep, SessionOpenerDep
+from app.kit.fields import today
 from app.kit.scope import EVERY_ROW, Scope
+from app.portfolio.models import Performance, Valuation
 from app.portfolio.repository import PortfolioRepository
+from app.portfolio.service import performance, valuation
 from app.stocks.ledger.repository import TransactionRepository
 from app.stocks.ledger.service import LedgerService
 from app.stocks.repository import StockRepository
 from app.users.repository import UserRepository
 from app.users.service import UserService
+from app.web.ranges import Range, period_of
 from app.web.visitor import VisitorDep
 
 
@@ -61,10 +65,27 @@ LedgerServiceDep = Annotated[LedgerService, Depends(ledger_service)]
 
 @dataclass(frozen=True, slots=True)
 class PortfolioView:
-    """What a portfolio page reads besides its holdings: the user with their stocks, and the valuation."""
+    """What a portfolio page reads besides its holdings: the user with their stocks, the valuation and performance.
+
+    The figures are the portfolio service's, as GET /users/{id}/portfolio?as_of= and
+    GET /users/{id}/performance compute them; the pages add no formula of their own.
+    """
 
     users: UserRepository
     portfolios: PortfolioRepository
+
+    async def valuation(self, user_id: int) -> Valuation:
+        """As GET /users/{id}/portfolio?as_of=today: at cost and at the latest closes, with the gains."""
+        return await valuation(self.portfolios, user_id, today())
+
+    async def performance(self, user_id: int, chosen: Range) -> Performance | None:
+        """As GET /users/{id}/performance over the chosen range; None when the user has no transaction yet."""
+        day = today()
+        ledger = await self.portfolios.ledger(user_id, day)  # NotFound for a user out of reach
+        if not ledger:
+            return None
+        first, last, interval = period_of(chosen, day, ledger[0].entry.occurred_on)
+        return await performance(self.portfolios, user_id, first, last, interval)
 
 
 async def portfolio_view(users: UserRepositoryDep, scope: VisitorScopeDep, session: SessionDep) -> PortfolioView:

@@ -1,4 +1,4 @@
-"""The templates' filters for amounts: `money`, `plain` and `share`, in Decimal, never float."""
+"""The templates' filters for amounts: `money`, `signed`, `plain`, `share` and `percent`, in Decimal, never float."""
 
 from collections.abc import Callable
 from decimal import Decimal
@@ -19,6 +19,29 @@ def money(value: Decimal) -> str:
     return f"{value:,.{max(places, 2)}f}"
 
 
+MINUS = "\N{MINUS SIGN}"
+
+
+def signed(value: Decimal) -> str:
+    """A gain with its sign in text, so it reads without colour: "+12.30", "\u22124.10", "0.00"."""
+    if not value:
+        return money(abs(value))
+    return ("+" if value > 0 else MINUS) + money(abs(value))
+
+
+def sign_of(value: Decimal) -> str:
+    """The class a gain is coloured by: "up", "down" or "flat" (the text carries the sign too)."""
+    return "up" if value > 0 else "down" if value < 0 else "flat"
+
+
+def percent(fraction: Decimal) -> str:
+    """A return as a percentage with two decimal places and its sign: 0.1234 is "+12.34%"."""
+    shown = (fraction * 100).quantize(Decimal("0.01"))
+    if not shown:
+        return "0.00%"
+    return ("+" if shown > 0 else MINUS) + f"{abs(shown):,}%"
+
+
 def share(value: Decimal, total: Decimal) -> str:
     """A position's share of the total as a percentage with one decimal place ("45.2%")."""
     if not total:
@@ -31,4 +54,11 @@ def plain(value: Decimal) -> str:
     return money(value).replace(",", "")
 
 
-FILTERS: dict[str, Callable[..., Any]] = {"money": money, "plain": plain, "share": share}
+FILTERS: dict[str, Callable[..., Any]] = {
+    "money": money,
+    "signed": signed,
+    "sign_of": sign_of,
+    "percent": percent,
+    "plain": plain,
+    "share": share,
+}

@@ -8,7 +8,9 @@ to a portfolio answer htmx with the new portfolio section (totals, positions,
 chart and holdings), so nothing reloads; without JavaScript the same forms
 post and redirect. A holding's ledger opens under its row: its transactions
 and a form to record a buy, sell or dividend, through the ledger service the
-API's POST /stocks/{id}/transactions uses.
+API's POST /stocks/{id}/transactions uses. The totals and positions are today's valuation (the service
+GET /users/{id}/portfolio?as_of= uses: market prices and gains); the value-over-time chart (1M, YTD, 1Y,
+Max) is a fragment of its own, loaded by htmx after the page, from the performance service.
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from app.kit.errors import Conflict, InvalidCursor, VersionMismatch
 from app.kit.fields import Schema, storable_text, today
 from app.kit.keyset import PageParams, SortOrder, encode_cursor
 from app.kit.repository import Versioned
+from app.portfolio.models import Performance
 from app.stocks.ledger.models import BuyCreate, DividendCreate, SellCreate, TransactionCreate, TransactionPublic
 from app.stocks.ledger.repository import TransactionRepository
 from app.stocks.ledger.service import LedgerRefusal
@@ -50,6 +53,7 @@ from app.web.error_pages import PageNotFound
 from app.web.formatting import money
 from app.web.forms import FormText, as_json_body, errors_of, if_match_of
 from app.web.page_route import PageRoute
+from app.web.ranges import DEFAULT_RANGE, RANGE_NAMES, RANGES, Range
 from app.web.rendering import go_to, is_htmx, render
 from app.web.session import BrowserSession, new_session
 from app.web.visitor import Visitor, VisitorDep, keep_session
@@ -302,9 +306,9 @@ class Ledger:
 
 
 async def _portfolio_context(portfolio_view: PortfolioView, user_id: int) -> dict[str, Any]:
-    """The user, their valuation (GET /users/{id}/portfolio's own statement) and every holding, newest last."""
+    """The user, their valuation today (GET /users/{id}/portfolio?as_of='s service) and every holding, newest last."""
     user = (await portfolio_view.users.read_with_stocks(user_id)).body
-    portfolio = await portfolio_view.portfolios.portfolio(user_id)
+    portfolio = await portfolio_view.valuation(user_id)
     holdings = user.stocks[:HOLDINGS_SHOWN]
     return {
         "user": user,
@@ -313,6 +317,7 @@ async def _portfolio_context(portfolio_view: PortfolioView, user_id: int) -> dic
         "more_holdings": len(user.stocks) - len(holdings),
         "chart_labels": [position.name for position in portfolio.positions],
         "chart_values": [str(position.value) for position in portfolio.positions],
+        "default_range": DEFAULT_RANGE,
     }
 
 
@@ -352,6 +357,44 @@ async def portfolio_page(
     request: Request, user_id: int, visitor: VisitorDep, portfolio_view: PortfolioViewDep, stocks: StockRepositoryDep
 ) -> Response:
     return await _render_portfolio(request, visitor, portfolio_view, stocks, user_id)
+
+
+@router.get("/users/{user_id}/performance")
+async def performance_chart(
+    request: Request,
+    user_id: int,
+    visitor: VisitorDep,
+    portfolio_view: PortfolioViewDep,
+    chosen: Annotated[Range, Query(alias="range")] = DEFAULT_RANGE,
+) -> Response:
+    """The value-over-time chart for a range, with its TWR and XIRR: a fragment for htmx, a page otherwise.
+
+    The portfolio page loads it after itself (hx-trigger="load"), since a long series costs more than
+    the page; a range the page does not offer is a 422 page, another user's portfolio the 404 page.
+    """
+    performance = await portfolio_view.performance(user_id, chosen)
+    context: dict[str, Any] = {
+        "user_id": user_id,
+        "performance": performance,
+        "chosen": chosen,
+        "ranges": RANGES,
+        "range_names": RANGE_NAMES,
+        "chart": _chart_data(performance),
+    }
+    if is_htmx(request):
+        return render(request, "_performance.html", visitor, **context)
+    user = (await portfolio_view.users.read_with_stocks(user_id)).body
+    return render(request, "performance.html", visitor, user=user, **context)
+
+
+def _chart_data(performance: Performance | None) -> dict[str, list[str]]:
+    """The series as the chart's data-* attributes hold it: dates, and exact decimals as text."""
+    series = performance.series if performance is not None else []
+    return {
+        "dates": [point.date.isoformat() for point in series],
+        "values": [str(point.value) for point in series],
+        "invested": [str(point.invested) for point in series],
+    }
 
 
 @router.post("/users/{user_id}/stocks")

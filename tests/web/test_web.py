@@ -4,6 +4,7 @@ The browser tests (tests/web/test_web_browser.py) drive the same pages in Chromi
 """
 
 import base64
+import json
 import re
 from datetime import date, timedelta
 from decimal import Decimal
@@ -439,11 +440,11 @@ async def test_an_unforeseen_error_is_a_page_and_its_traceback_goes_to_the_log(
 ) -> None:
     from app.portfolio.repository import PortfolioRepository
 
-    async def broken(self: PortfolioRepository, user_id: int) -> None:
+    async def broken(self: PortfolioRepository, user_id: int, until: object) -> None:
         raise RuntimeError("a bug, with a secret in its message")
 
     user_id = await new_user(client)
-    monkeypatch.setattr(PortfolioRepository, "portfolio", broken)
+    monkeypatch.setattr(PortfolioRepository, "ledger", broken)
     page = await client.get(f"/app/users/{user_id}")
     assert page.status_code == 500
     assert "<h1>Something went wrong</h1>" in page.text and "secret" not in page.text
@@ -831,3 +832,152 @@ async def test_another_users_ledger_is_a_404_page(required_client: AsyncClient) 
     )
     assert bought.status_code == 303
     assert (await required_client.get(f"/app/stocks/{theirs}/transactions")).text.count('<tr id="transaction-') == 2
+
+
+# ---------------------------------------------------------------- gains and the value over time (issue 20)
+
+# The chart's "today", fixed, so each range's period is known: 2025-03-15 is a Saturday.
+CHART_TODAY = date(2025, 3, 15)
+
+
+async def put_close(client: AsyncClient, symbol: str, day: str, close: str) -> None:
+    answer = await client.put(
+        f"/prices/{symbol}/{day}", content=f'{{"close": {close}}}', headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code in (200, 201), answer.text
+
+
+def chart_points(html: str) -> list[str]:
+    dates = re.search(r"data-dates='([^']*)'", html)
+    assert dates, html
+    return list(json.loads(dates.group(1)))
+
+
+async def test_positions_show_their_market_price_value_and_unrealized_gain(client: AsyncClient) -> None:
+    """Bought 10 at 100, closed at 110: worth 1,100.00, +100.00 unrealized; a symbol without a close: "no price"."""
+    user_id = await new_user(client)
+    await client.post(
+        f"/users/{user_id}/stocks/", json={"name": "XYZ", "price": 100, "quantity": 10, "acquired_on": "2025-01-02"}
+    )
+    await client.post(
+        f"/users/{user_id}/stocks/", json={"name": "NOPR", "price": 50, "quantity": 2, "acquired_on": "2025-01-02"}
+    )
+    await put_close(client, "XYZ", "2025-01-03", "110")
+    await put_close(client, "LOSS", "2025-01-03", "95.9")
+    loss = await client.post(
+        f"/users/{user_id}/stocks/", json={"name": "LOSS", "price": 100, "quantity": 1, "acquired_on": "2025-01-02"}
+    )
+    assert loss.status_code == 201
+    html, _ = await open_page(client, f"/app/users/{user_id}")
+    xyz = re.search(r'<tr data-symbol="XYZ">(.*?)</tr>', html)
+    assert xyz, html
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", xyz.group(1)) == [
+        "10", "100.00", "1,000.00", "110.00", "1,100.00", "+100.00", "83.3%",
+    ]  # fmt: skip
+    assert 'class="num money gain up">+100.00' in xyz.group(1)
+    nopr = re.search(r'<tr data-symbol="NOPR">(.*?)</tr>', html)
+    assert nopr and '<td class="num market-price unpriced">no price</td>' in nopr.group(1)
+    assert '<td class="num money market-value">100.00</td>' in nopr.group(1)  # at cost
+    assert 'class="num money gain flat">0.00' in nopr.group(1)
+    assert 'class="num money gain down">\N{MINUS SIGN}4.10' in html  # LOSS: 95.90 - 100
+    assert "no close is known for the symbol yet, so it is valued at cost" in html
+    api = (await client.get(f"/users/{user_id}/portfolio", params={"as_of": date.today().isoformat()})).json()
+    assert Decimal(str(api["market_value"])) == Decimal("1295.90")
+    assert '<dd class="money market-value">1,295.90</dd>' in html
+    assert '<dd class="money gain unrealized up">+95.90</dd>' in html
+    assert '<dd class="money gain realized flat">0.00</dd>' in html
+
+
+async def test_totals_show_the_realized_gain_dividends_and_fees(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock = await add_stock(client, user_id, "AAPL", "100", 10)
+    day = date.today().isoformat()
+    for entry in (
+        {"type": "sell", "occurred_on": day, "quantity": 4, "price": 120, "fee": 3},
+        {"type": "dividend", "occurred_on": day, "amount": 12.5},
+    ):
+        assert (await client.post(f"/stocks/{stock}/transactions", json=entry)).status_code == 201
+    html, _ = await open_page(client, f"/app/users/{user_id}")
+    assert '<dd class="money gain realized up">+77.00</dd>' in html  # 4 x (120 - 100) - 3
+    assert '<dd class="money dividends">12.50</dd>' in html
+    assert '<dd class="money fees">3.00</dd>' in html
+
+
+async def test_the_page_loads_its_chart_after_itself(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    html, _ = await open_page(client, f"/app/users/{user_id}")
+    assert f'hx-get="/app/users/{user_id}/performance?range=1Y" hx-trigger="load"' in html
+    assert "data-dates" not in html  # the series is not computed for the page itself
+    empty = await client.get(f"/app/users/{user_id}/performance", headers=HTMX)
+    assert empty.status_code == 200 and "The chart appears with the first transaction." in empty.text
+
+
+@pytest.mark.parametrize(
+    ("chosen", "points", "first"),
+    [
+        ("1M", 29, "2025-02-15"),  # the close before 16 February, then each day to 15 March
+        ("YTD", 75, "2024-12-31"),
+        ("1Y", 366, "2024-03-15"),
+        ("Max", 69, "2023-11-30"),  # 470 days: the opening, each Sunday (67), and the last day
+    ],
+)
+async def test_each_range_answers_its_chart_with_a_point_a_day_or_a_week(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch, chosen: str, points: int, first: str
+) -> None:
+    import app.web.dependencies
+
+    monkeypatch.setattr(app.web.dependencies, "today", lambda: CHART_TODAY)
+    user_id = await new_user(client)
+    await client.post(
+        f"/users/{user_id}/stocks/", json={"name": "XYZ", "price": 100, "quantity": 10, "acquired_on": "2023-12-01"}
+    )
+    await put_close(client, "XYZ", "2024-06-03", "110")
+    answer = await client.get(f"/app/users/{user_id}/performance", params={"range": chosen}, headers=HTMX)
+    assert answer.status_code == 200, answer.text
+    assert answer.text.startswith('<div id="performance"') and "<html" not in answer.text
+    dates = chart_points(answer.text)
+    assert len(dates) == points and dates[0] == first and dates[-1] == "2025-03-15"
+    assert re.findall(r'id="range-(\w+)"[^>]*aria-pressed="true"', answer.text) == [chosen]
+    assert answer.text.count('aria-pressed="false"') == 3
+    assert "data-invested=" in answer.text and "<script" not in answer.text and "style=" not in answer.text
+    if chosen == "Max":  # 1,000 in on 1 December 2023, worth 1,100 since June 2024
+        assert '<dd class="twr gain up">+10.00%</dd>' in answer.text
+        assert '<dd class="money gain up">+100.00</dd>' in answer.text
+    if chosen == "1M":  # no money moved and no close changed: 0, and XIRR defined (paid in: the opening value)
+        assert '<dd class="twr gain flat">0.00%</dd>' in answer.text
+
+
+async def test_a_return_that_is_undefined_is_a_dash_with_a_reason(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    await add_stock(client, user_id, "AAPL", "100", 10)  # bought today: no day passes in the period before it
+    answer = await client.get(f"/app/users/{user_id}/performance", params={"range": "1M"}, headers=HTMX)
+    assert '<dd class="xirr">— <span class="muted">(too short a period, or nothing paid in)</span></dd>' in answer.text
+
+
+@pytest.mark.parametrize("chosen", ["", "1W", "max", "1m", "\u0661Y", "Max " * 100])
+async def test_a_range_the_page_does_not_offer_is_a_422_page(client: AsyncClient, chosen: str) -> None:
+    user_id = await new_user(client)
+    for headers in (HTMX, {}):
+        answer = await client.get(f"/app/users/{user_id}/performance", params={"range": chosen}, headers=headers)
+        assert answer.status_code == 422, answer.text
+        assert "range" in answer.text
+
+
+async def test_without_javascript_the_chart_is_a_page_of_its_own(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    await add_stock(client, user_id, "AAPL", "100", 10)
+    answer = await client.get(f"/app/users/{user_id}/performance?range=Max")
+    assert answer.status_code == 200
+    assert "<h1>Ada Lovelace\u2019s portfolio over time</h1>" in answer.text and "data-dates=" in answer.text
+    assert f'action="/app/users/{user_id}/performance"' in answer.text  # the range buttons submit a GET form
+
+
+async def test_another_users_chart_is_a_404_page(required_client: AsyncClient) -> None:
+    other = await sign_up_through_the_page(required_client, "Alan Turing", "alan@example.com")
+    required_client.cookies.clear()
+    mine = await sign_up_through_the_page(required_client, "Grace Hopper", "grace@example.com")
+    assert (await required_client.get(f"/app/users/{mine}/performance")).status_code == 200
+    for headers in (HTMX, {}):
+        theirs = await required_client.get(f"/app/users/{other}/performance?range=Max", headers=headers)
+        assert theirs.status_code == 404
+        assert f"User with ID {other} not found" in theirs.text

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -384,8 +385,9 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     check_against_the_api(tab, user_id, token)
 
     # Headings, labels and the keyboard.
-    assert page.get_by_role("heading", level=2).all_inner_texts()[:5] == [
+    assert page.get_by_role("heading", level=2).all_inner_texts()[:6] == [
         "Total value",
+        "Value over time",
         "Positions",
         "Allocation",
         "Holdings",
@@ -542,5 +544,87 @@ def test_a_person_keeps_a_holdings_ledger(browser: Browser, server: str) -> None
     page.get_by_role("link", name="Close the transactions of AAPL").click()
     expect(ledger).to_have_count(0)
     expect(page.get_by_role("link", name=re.compile(r"^Transactions of AAPL"))).to_be_focused()
+    assert tab.errors == [], tab.errors
+    context.close()
+
+
+def history_state(page: Page) -> dict[str, Any]:
+    """The Chart.js instance on the value-over-time canvas: its datasets' labels and its number of points."""
+    page.wait_for_function("() => window.Chart.getChart(document.querySelector('canvas.history'))")
+    return dict(
+        page.evaluate(
+            """() => {
+            const chart = window.Chart.getChart(document.querySelector('canvas.history'));
+            return {datasets: chart.data.datasets.map(d => d.label), points: chart.data.labels.length,
+                    lengths: chart.data.datasets.map(d => d.data.length)};
+        }"""
+        )
+    )
+
+
+def pressed_range(page: Page, name: str) -> None:
+    """Wait until the chart for `name` is in, its button pressed, and drawn."""
+    expect(page.locator(f"#range-{name}")).to_have_attribute("aria-pressed", "true")
+    settled(page)
+
+
+@pytest.mark.slow
+def test_a_person_sees_gains_and_the_value_over_time(browser: Browser, server: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = Tab(context.new_page(), server)
+    page = tab.page
+    tab.go("/app/sign-up")
+    page.get_by_label("Name").fill("Dorothy Vaughan")
+    page.get_by_label("Email").fill("dorothy@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dorothy Vaughan\u2019s portfolio")
+    user_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    mine = {"Authorization": f"Bearer {api_token(server, 'dorothy@example.com', PASSWORD)}"}
+    admin = {"Authorization": f"Bearer {api_token(server, ADMIN_EMAIL, ADMIN_PASSWORD)}"}
+    today = date.today()
+    # 10 bought at 100 some 400 days ago, closed at 110 since; 2 of a symbol no close is known for.
+    for name, price, quantity, bought in (("GAIN", 100, 10, today - timedelta(days=400)), ("NOPX", 50, 2, today)):
+        stock = {"name": name, "price": price, "quantity": quantity, "acquired_on": bought.isoformat()}
+        answer = httpx.post(f"{server}/users/{user_id}/stocks/", json=stock, headers=mine, timeout=10)
+        assert answer.status_code == 201, answer.text
+    closed_on = (today - timedelta(days=300)).isoformat()
+    answer = httpx.put(f"{server}/prices/GAIN/{closed_on}", json={"close": 110}, headers=admin, timeout=10)
+    assert answer.status_code in (200, 201), answer.text
+    page.reload()
+
+    # Gains: per position, signed in text, and in the totals.
+    gain_row = page.locator('tr[data-symbol="GAIN"]')
+    expect(gain_row.locator(".market-value")).to_have_text("1,100.00")
+    expect(gain_row.locator(".gain")).to_have_text("+100.00")
+    expect(page.locator('tr[data-symbol="NOPX"] .market-price')).to_have_text("no price")
+    expect(page.locator(".totals .unrealized")).to_have_text("+100.00")
+    expect(page.locator(".totals .market-value")).to_have_text("1,200.00")
+
+    # The chart comes after the page: two lines, a point a day over the last year.
+    pressed_range(page, "1Y")
+    year = history_state(page)
+    assert year["datasets"] == ["Value", "Invested"]
+    assert year["points"] in (366, 367) and year["lengths"] == [year["points"]] * 2
+    expect(page.locator("#performance .twr")).to_have_text(re.compile(r"^(\+|\u2212)?\d+\.\d\d%$"))
+    tab.shoot("portfolio-chart")
+
+    # 1M by mouse, then Max from the keyboard: each swaps the chart, and focus stays on the pressed button.
+    page.get_by_role("button", name="1M").click()
+    pressed_range(page, "1M")
+    month = history_state(page)
+    assert 29 <= month["points"] <= 32, month
+    expect(page.locator("#range-1M")).to_be_focused()
+    expect(page.locator("#range-1Y")).to_have_attribute("aria-pressed", "false")
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    expect(page.locator("#range-Max")).to_be_focused()
+    page.keyboard.press("Enter")
+    pressed_range(page, "Max")
+    longest = history_state(page)
+    assert 58 <= longest["points"] <= 60, longest  # 401 days: a point a week, and the first and last days
+    expect(page.locator("#range-Max")).to_be_focused()
+    expect(page.locator("#performance .twr")).to_have_text("+10.00%")
+    tab.shoot("portfolio-chart-max")
     assert tab.errors == [], tab.errors
     context.close()

@@ -1,4 +1,4 @@
-// The portfolio pages' own script: the CSRF header for htmx, and the allocation chart.
+// The portfolio pages' own script: the CSRF header for htmx, the allocation chart and the value-over-time chart.
 // Loaded as a module (deferred, so htmx and Chart.js, loaded before it, are there); no inline script anywhere.
 
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
@@ -18,7 +18,11 @@ function drawCharts(root) {
       charts.delete(chart);
     }
   }
-  for (const canvas of root.querySelectorAll("canvas[data-values]")) {
+  for (const canvas of root.querySelectorAll("canvas.history[data-dates]")) {
+    if (window.Chart.getChart(canvas)) continue;
+    charts.add(new window.Chart(canvas, historyChart(canvas)));
+  }
+  for (const canvas of root.querySelectorAll("canvas.allocation[data-values]")) {
     if (window.Chart.getChart(canvas)) continue;
     const labels = JSON.parse(canvas.dataset.labels);
     // Exact decimals from the server; the chart only needs their proportions.
@@ -38,6 +42,34 @@ function drawCharts(root) {
       }),
     );
   }
+}
+
+// The value over time (app/web/templates/_performance.html): the value, and what was invested, a point a day or week.
+function historyChart(canvas) {
+  const labels = JSON.parse(canvas.dataset.dates);
+  // Exact decimals from the server, as numbers for drawing only (the figures beside the chart are the server's text).
+  const line = (label, key, colour, dash) => ({
+    label,
+    data: JSON.parse(canvas.dataset[key]).map(Number),
+    borderColor: colour,
+    backgroundColor: colour,
+    borderDash: dash,
+    borderWidth: 2,
+    pointRadius: 0,
+    pointHitRadius: 6,
+    tension: 0,
+  });
+  return {
+    type: "line",
+    data: { labels, datasets: [line("Value", "values", COLOURS[0], []), line("Invested", "invested", COLOURS[4], [6, 4])] },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      interaction: { mode: "index", intersect: false },
+      scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { ticks: { maxTicksLimit: 6 } } },
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+    },
+  };
 }
 
 drawCharts(document);
