@@ -86,10 +86,13 @@ _LATEST_CLOSES = text(
 # `held` is what the ledger's replay (app/portfolio/service.py) says each symbol held: `quantity`
 # shares from `since` until the day before `until`, worth `at_cost` at their average cost. Each
 # close is valid from its day until the next close (weekends, holidays: the latest close on or
-# before the day), starting from the latest close on or before :first. A holding's stretch of
-# days is cut where its quantity or its close changes; each piece is worth quantity x close, or
-# its cost before the symbol's first close; the pieces are spread over their days and summed by
-# day. The work is the symbols' closes in the period (one index range each), not days x prices.
+# before the day). A stretch's worth is a step function: from `since`, quantity x the latest close
+# on or before it (its cost if the symbol has no close yet), then quantity x each close within
+# the stretch from its day, and nothing from `until`. Each stretch is read with index probes on
+# prices' key (symbol, date) and turned into its steps (each level less the one before it); the
+# steps are summed by day and the sums run over the days: the value on every day that has a step,
+# exact NUMERIC throughout. The work is the held symbols' closes in the period, never days x
+# symbols; a day without a step keeps the value before it (`daily_values` carries it over).
 _DAILY_VALUES = text(
     """
     WITH held AS (
@@ -98,32 +101,29 @@ _DAILY_VALUES = text(
             CAST(:quantities AS bigint[]), CAST(:at_costs AS numeric[])
         ) AS held (symbol, since, until, quantity, at_cost)
     ),
-    closes AS (
-        SELECT prices.symbol, prices.date AS since, prices.close,
-               lead(prices.date, 1, CAST(:end AS date)) OVER (PARTITION BY prices.symbol ORDER BY prices.date) AS until
-        FROM (SELECT DISTINCT symbol FROM held) AS symbols
+    steps AS (
+        SELECT steps.day, steps.step
+        FROM held
         CROSS JOIN LATERAL (
-            SELECT coalesce(max(date), CAST(:first AS date)) AS opening
-            FROM prices WHERE prices.symbol = symbols.symbol AND prices.date <= :first
-        ) AS opening
-        JOIN prices ON prices.symbol = symbols.symbol AND prices.date >= opening.opening AND prices.date < :end
-    ),
-    first_closes AS (SELECT symbol, min(since) AS since FROM closes GROUP BY symbol),
-    pieces AS (
-        SELECT greatest(held.since, closes.since) AS since, least(held.until, closes.until) AS until,
-               held.quantity * closes.close AS value
-        FROM held JOIN closes ON closes.symbol = held.symbol
-            AND closes.since < held.until AND closes.until > held.since
-        UNION ALL
-        SELECT held.since, least(held.until, first_closes.since), held.at_cost
-        FROM held LEFT JOIN first_closes ON first_closes.symbol = held.symbol
-        WHERE first_closes.since IS NULL OR held.since < first_closes.since
+            SELECT levels.day, levels.level - lag(levels.level, 1, 0) OVER (ORDER BY levels.day) AS step
+            FROM (
+                SELECT held.since AS day, coalesce(held.quantity * (
+                    SELECT close FROM prices WHERE prices.symbol = held.symbol AND prices.date <= held.since
+                    ORDER BY prices.date DESC LIMIT 1
+                ), held.at_cost) AS level
+                UNION ALL
+                SELECT prices.date, held.quantity * prices.close
+                FROM prices
+                WHERE prices.symbol = held.symbol AND prices.date > held.since AND prices.date < held.until
+                UNION ALL
+                SELECT held.until, 0
+            ) AS levels
+        ) AS steps
     )
-    SELECT CAST(:first AS date) + offsets.n AS day, sum(pieces.value) AS value
-    FROM pieces
-    CROSS JOIN generate_series(pieces.since - CAST(:first AS date), pieces.until - 1 - CAST(:first AS date))
-        AS offsets (n)
-    GROUP BY offsets.n
+    SELECT day, sum(sum(step)) OVER (ORDER BY day) AS value
+    FROM steps
+    WHERE day < :end
+    GROUP BY day
     """
 ).bindparams(
     bindparam("symbols", type_=ARRAY(String)),
@@ -131,7 +131,6 @@ _DAILY_VALUES = text(
     bindparam("untils", type_=ARRAY(Date)),
     bindparam("quantities", type_=ARRAY(BigInteger)),
     bindparam("at_costs", type_=ARRAY(Numeric)),
-    bindparam("first", type_=Date),
     bindparam("end", type_=Date),
 )
 
@@ -208,17 +207,27 @@ class PortfolioRepository:
         return {row.symbol: row.close for row in rows}
 
     async def daily_values(self, held: Sequence[Held], first: date, last: date) -> dict[date, Decimal]:
-        """The market value at each day's close from `first` to `last`; days holding nothing are left out."""
+        """The market value at each day's close from `first` to `last`; days before anything is held are left out."""
         if not held:
             return {}
+        end = last + timedelta(days=1)
         params = {
             "symbols": [stretch.symbol for stretch in held],
             "sinces": [stretch.since for stretch in held],
             "untils": [stretch.until for stretch in held],
             "quantities": [stretch.quantity for stretch in held],
             "at_costs": [stretch.at_cost for stretch in held],
-            "first": first,
-            "end": last + timedelta(days=1),
+            "end": end,
         }
         rows = (await self.session.exec(_DAILY_VALUES, params=params)).all()  # type: ignore[call-overload]
-        return {row.day: row.value for row in rows}
+        # The statement gives the days the value steps on; the days between keep the value before them.
+        steps = {row.day: row.value for row in rows}
+        values: dict[date, Decimal] = {}
+        value = None
+        day = min(steps, default=end)
+        while day < end:
+            value = steps.get(day, value)
+            if value is not None and day >= first:
+                values[day] = value
+            day += timedelta(days=1)
+        return values

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from itertools import groupby
 
 from app.kit.errors import AppError
-from app.portfolio.models import Interval, Performance, PerformancePoint, Valuation, ValuedPosition
+from app.portfolio.models import Interval, Performance, Valuation, ValuedPosition
 from app.portfolio.repository import Held, LedgerEntry, PortfolioRepository
 from app.portfolio.returns import DailyValue, period_returns
 from app.stocks.ledger.rules import Holding, apply
@@ -227,12 +227,16 @@ def _ends(day: date, interval: Interval) -> bool:
     return True
 
 
-def _thinned(series: Sequence[DailyValue], interval: Interval) -> list[PerformancePoint]:
-    """The opening point, each day ending an interval, and the last day; `invested` runs over every day."""
-    points = []
+def _thinned(series: Sequence[DailyValue], interval: Interval) -> list[dict[str, object]]:
+    """The opening point, each day ending an interval, and the last day; `invested` runs over every day.
+
+    Plain dicts, which `Performance.model_validate` turns into `PerformancePoint`s in one call
+    (in Rust): building each point here cost 10 us, 11 ms for three years of days.
+    """
+    points: list[dict[str, object]] = []
     invested = series[0].value
     for position, point in enumerate(series):
         invested += point.inflow - point.outflow
         if position == 0 or position == len(series) - 1 or _ends(point.day, interval):
-            points.append(PerformancePoint(date=point.day, value=point.value, invested=invested))
+            points.append({"date": point.day, "value": point.value, "invested": invested})
     return points
