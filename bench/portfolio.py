@@ -17,13 +17,9 @@ measures the portfolio without as_of before this change, on the same data).
 """
 
 import argparse
-import json
-import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +27,7 @@ from pathlib import Path
 import httpx
 
 from app.core.config import PROJECT_ROOT
-from bench.servers import free_port, wait_until_serving
+from bench.servers import app_with_request_log
 
 SERVER_TIME_BUDGET_MS = 100
 HOLDINGS = 50
@@ -126,45 +122,17 @@ def main() -> None:
     if arguments.plain_only:
         scenarios = dict(list(scenarios.items())[:1])
 
-    with tempfile.TemporaryDirectory(prefix="valuation-budget-") as scratch:
-        log_path = Path(scratch) / "app.log"
-        port = free_port()
-        env = {
-            "DATABASE_URL": "",
-            "EMBEDDED_DATA_DIR": str(Path(scratch) / "postgres"),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "AUTH": "open",
-            "LOG_FORMAT": "json",
-            "ACCESS_LOG": "true",
-        }
-        base_url = f"http://127.0.0.1:{port}"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "app"],
-                cwd=arguments.app_dir,
-                env={**os.environ, **env, "PYTHONPATH": str(arguments.app_dir)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                wait_until_serving((base_url, process))
-                with httpx.Client(base_url=base_url, timeout=60) as client:
-                    user_id = make_portfolio(client, random.Random(20), first, last)
-                    for route, params in scenarios.values():
-                        for _ in range(WARM_UP + arguments.requests):
-                            response = client.get(route.format(user_id=user_id), params=params)
-                            assert response.status_code == 200, response.text
-                    last_answer = client.get(route.format(user_id=user_id), params=params).json()
-                    sample = {} if arguments.plain_only else last_answer
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
-        lines = [
-            line
-            for line in map(json.loads, filter(lambda text: text.startswith("{"), log_path.read_text().splitlines()))
-            if line.get("method") == "GET" and line.get("route") in {route for route, _ in scenarios.values()}
-        ]
+    routes = {route for route, _ in scenarios.values()}
+    with app_with_request_log(arguments.app_dir, "valuation-budget-") as server:
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            user_id = make_portfolio(client, random.Random(20), first, last)
+            for route, params in scenarios.values():
+                for _ in range(WARM_UP + arguments.requests):
+                    response = client.get(route.format(user_id=user_id), params=params)
+                    assert response.status_code == 200, response.text
+            last_answer = client.get(route.format(user_id=user_id), params=params).json()
+            sample = {} if arguments.plain_only else last_answer
+        lines = [line for line in server.request_lines() if line.get("method") == "GET" and line.get("route") in routes]
 
     print(f"{HOLDINGS} holdings, {ENTRIES} ledger entries, {YEARS} years of weekday closes; server time (request log):")
     within = True

@@ -3,9 +3,18 @@
 The bench's own (tests/ has its kind for tests, which fail where these raise).
 """
 
+import json
+import os
 import socket
 import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -45,3 +54,50 @@ def process_tree(pid: int) -> list[psutil.Process]:
     """A server's processes still running: the server and its workers (uvicorn --workers), if any."""
     process = psutil.Process(pid)
     return [member for member in (process, *process.children(recursive=True)) if member.is_running()]
+
+
+@dataclass
+class LoggedServer:
+    """`python -m app` on a throwaway embedded PostgreSQL, its request log (JSON lines) in a file."""
+
+    base_url: str
+    log_path: Path
+
+    def request_lines(self) -> list[dict[str, Any]]:
+        """Every request's log line so far, in order: each has `method`, `route` and `duration_ms`."""
+        text = self.log_path.read_text()
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{") and '"duration_ms"' in line]
+
+
+@contextmanager
+def app_with_request_log(app_dir: Path, prefix: str) -> Iterator[LoggedServer]:
+    """Serve `app_dir`'s app as `make run` does (embedded PostgreSQL, AUTH=open), logging each request as JSON.
+
+    Server time is then read from each request's own log line (`duration_ms`),
+    not from the client, whose clock includes the network and its own queue.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        server = LoggedServer(f"http://127.0.0.1:{free_port()}", Path(scratch) / "app.log")
+        env = {
+            "DATABASE_URL": "",
+            "EMBEDDED_DATA_DIR": str(Path(scratch) / "postgres"),
+            "HOST": "127.0.0.1",
+            "PORT": server.base_url.rsplit(":", 1)[1],
+            "AUTH": "open",
+            "LOG_FORMAT": "json",
+            "ACCESS_LOG": "true",
+        }
+        with server.log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app"],
+                cwd=app_dir,
+                env={**os.environ, **env, "PYTHONPATH": str(app_dir)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                wait_until_serving((server.base_url, process))
+                yield server
+            finally:
+                process.terminate()
+                process.wait(timeout=30)

@@ -14,20 +14,15 @@ numbers.
 """
 
 import argparse
-import json
-import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import zlib
-from pathlib import Path
 
 import httpx
 
 from app.core.config import PROJECT_ROOT
-from bench.servers import free_port, wait_until_serving
+from bench.servers import app_with_request_log
 
 SERVER_TIME_BUDGET_MS = 50
 TRANSFER_BUDGET_BYTES = 400 * 1024
@@ -48,53 +43,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="page requests measured (after 20 to warm up)")
     arguments = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="portfolio-budget-") as scratch:
-        log_path = Path(scratch) / "app.log"
-        port = free_port()
-        env = {
-            "DATABASE_URL": "",
-            "EMBEDDED_DATA_DIR": str(Path(scratch) / "postgres"),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "AUTH": "open",
-            "LOG_FORMAT": "json",
-            "ACCESS_LOG": "true",
-        }
-        base_url = f"http://127.0.0.1:{port}"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "app"],
-                cwd=PROJECT_ROOT,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                wait_until_serving((base_url, process))
-                with httpx.Client(base_url=base_url, timeout=30) as client:
-                    user_id = client.post("/users/", json={"name": "Budget Holder"}).json()["id"]
-                    for number in range(100):
-                        stock = {
-                            "name": SYMBOLS[number % len(SYMBOLS)],
-                            "price": round(12.3456 + number * 17.25, 4),
-                            "quantity": 1 + number * 3,
-                            "is_active": number % 10 != 9,
-                        }
-                        assert client.post(f"/users/{user_id}/stocks/", json=stock).status_code == 201
-                    page_path = f"/app/users/{user_id}"
-                    for _ in range(20 + arguments.requests):
-                        assert client.get(page_path).status_code == 200
-                    page = client.get(page_path)
-                    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
-                    sizes = {page_path: page.content} | {asset: client.get(asset).content for asset in assets}
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
-        durations = [
-            line["duration_ms"]
-            for line in map(json.loads, filter(lambda text: text.startswith("{"), log_path.read_text().splitlines()))
-            if line.get("route") == PAGE_ROUTE
-        ][20:-1]  # the warm-up and the last (fetched with its assets) left out
+    with app_with_request_log(PROJECT_ROOT, "portfolio-budget-") as server:
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            user_id = client.post("/users/", json={"name": "Budget Holder"}).json()["id"]
+            for number in range(100):
+                stock = {
+                    "name": SYMBOLS[number % len(SYMBOLS)],
+                    "price": round(12.3456 + number * 17.25, 4),
+                    "quantity": 1 + number * 3,
+                    "is_active": number % 10 != 9,
+                }
+                assert client.post(f"/users/{user_id}/stocks/", json=stock).status_code == 201
+            page_path = f"/app/users/{user_id}"
+            for _ in range(20 + arguments.requests):
+                assert client.get(page_path).status_code == 200
+            page = client.get(page_path)
+            assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+            sizes = {page_path: page.content} | {asset: client.get(asset).content for asset in assets}
+        # The warm-up and the last (fetched with its assets) left out.
+        durations = [line["duration_ms"] for line in server.request_lines() if line.get("route") == PAGE_ROUTE][20:-1]
 
     durations.sort()
     median = statistics.median(durations)
