@@ -147,3 +147,17 @@ async def wait_until_async(condition: Callable[[], object], what: str, *, every:
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {WAIT_GUARD_SECONDS} s for {what}, in vain")
         await asyncio.sleep(every)
+
+
+async def waiting_for_a_lock(observer: psycopg.AsyncConnection[Any], how_many: int) -> None:
+    """Return once `how_many` other sessions of this database wait for a row lock."""
+
+    async def enough_waiting() -> bool:
+        cursor = await observer.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        (waiting,) = await cursor.fetchone() or (0,)
+        return bool(waiting >= how_many)
+
+    await wait_until_async(enough_waiting, f"{how_many} requests to wait for a row lock")

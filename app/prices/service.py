@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import NamedTuple, Protocol
 
 from pydantic import TypeAdapter, ValidationError
@@ -155,7 +155,10 @@ def _close_on(fields: list[str], columns: _Columns, line: int, seen: dict[date, 
     if not _PLAIN_DECIMAL.fullmatch(close_text):
         raise BrokenCsv(line, f"Close {close_text!r} is not a number such as 185.64", text)
     try:
-        close = _PRICE.validate_python(Decimal(close_text).quantize(_FOUR_PLACES, rounding=ROUND_HALF_UP))
+        # Enough digits for any close the length allows: at 28 (the default), 25 digits and 4 places overflow.
+        with localcontext(prec=_CLOSE_MAX_CHARACTERS + 10):
+            rounded = Decimal(close_text).quantize(_FOUR_PLACES, rounding=ROUND_HALF_UP)
+        close = _PRICE.validate_python(rounded)
     except ValidationError as error:
         raise BrokenCsv(line, f"Close {close_text}: {error.errors()[0]['msg']}", text) from None
     return day, close

@@ -23,7 +23,16 @@ from app.auth.tokens import new_refresh_token, refresh_token_digest
 from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import client_in_transaction
-from tests.helpers import JOHN, PASSWORD, admin_token, bearer, libpq_url, sign_in, sign_up, wait_until_async
+from tests.helpers import (
+    JOHN,
+    PASSWORD,
+    admin_token,
+    bearer,
+    libpq_url,
+    sign_in,
+    sign_up,
+    waiting_for_a_lock,
+)
 
 JANE = "jane@example.com"
 WRONG = "wrong password!"
@@ -191,20 +200,6 @@ async def test_with_no_grace_window_a_second_refresh_revokes_the_login(no_grace_
     owners = (await refresh(no_grace_client, token)).json()
     assert (await refresh(no_grace_client, token)).status_code == 401
     assert (await refresh(no_grace_client, owners["refresh_token"])).status_code == 401
-
-
-async def waiting_for_a_lock(observer: psycopg.AsyncConnection[Any], how_many: int) -> None:
-    """Return once `how_many` other sessions of this database wait for a row lock."""
-
-    async def enough_waiting() -> bool:
-        cursor = await observer.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-        )
-        (waiting,) = await cursor.fetchone() or (0,)
-        return bool(waiting >= how_many)
-
-    await wait_until_async(enough_waiting, f"{how_many} requests to wait for a row lock")
 
 
 async def test_two_concurrent_refreshes_with_one_token_both_succeed_and_both_pairs_work(

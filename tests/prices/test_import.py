@@ -128,6 +128,10 @@ async def test_another_symbols_closes_are_untouched(client: AsyncClient) -> None
             "Date,Close\n2024-01-02,100000000\n",
             "Line 2: Close 100000000: Decimal input should have no more than 8 digits before the decimal point",
         ),
+        (  # 30 digits: within the length bound, and once past Decimal's default precision when rounded
+            "Date,Close\n2024-01-02,123456789012345678901234567890\n",
+            "Line 2: Close 123456789012345678901234567890: Decimal input should have no more than 12 digits in total",
+        ),
         (
             "Date,Close\n2024-01-02,1" + "0" * 5000 + "\n",
             "Line 2: Close '100000000000000000000000000000'... is too long to be a price",

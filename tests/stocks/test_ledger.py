@@ -3,17 +3,19 @@
 Amounts in the comments are worked out by hand.
 """
 
+import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from httpx import AsyncClient
 
 from app.kit.fields import today
 from app.stocks.ledger.repository import TransactionRepository
 from app.stocks.ledger.rules import Entry, replay
-from tests.helpers import create_stock, create_user, error_locations
+from tests.helpers import create_stock, create_user, error_locations, libpq_url, waiting_for_a_lock
 
 JAN_2 = "2024-01-02"
 
@@ -325,3 +327,37 @@ async def test_the_entry_and_the_holding_land_together_or_not_at_all(
     assert response.status_code == 500
     monkeypatch.undo()
     assert len(await ledger(client, stock["id"])) == 1  # the INSERT before it did not stick
+
+
+async def test_a_backdated_write_that_waited_for_the_holding_is_replayed_against_what_the_first_wrote(
+    committed_client: AsyncClient, database_url: str
+) -> None:
+    """Two ledger writes on one holding at once: the second must see the first's entry once it holds the lock.
+
+    One share bought on 2024-03-02. A buys 7 more, dated 2026-06-01; B sells 5, dated 2025-01-01,
+    when only the one share was held. Queued behind A, B once read the last day as it was before A
+    (2024-03-02), took its entry for the latest, and sold from A's 8 shares: 201, and a ledger
+    that no longer replays.
+    """
+    user = await create_user(committed_client)
+    stock = await create_stock(committed_client, user["id"], quantity=1, price=100, acquired_on="2024-03-02")
+    path = f"/stocks/{stock['id']}/transactions"
+    buy = {"type": "buy", "occurred_on": "2026-06-01", "quantity": 7, "price": 100}
+    sell = {"type": "sell", "occurred_on": "2025-01-01", "quantity": 5, "price": 100}
+    async with (
+        await psycopg.AsyncConnection.connect(libpq_url(database_url)) as holder,
+        await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True) as observer,
+    ):
+        await holder.execute("SELECT 1 FROM stocks WHERE id = %s FOR UPDATE", (stock["id"],))
+        first = asyncio.ensure_future(committed_client.post(path, json=buy))
+        await waiting_for_a_lock(observer, 1)
+        second = asyncio.ensure_future(committed_client.post(path, json=sell))
+        await waiting_for_a_lock(observer, 2)
+        await holder.rollback()
+        bought, sold = await asyncio.wait_for(asyncio.gather(first, second), 30)
+    assert bought.status_code == 201, bought.text
+    assert sold.status_code == 422, sold.text
+    assert error_locations(sold.json()) == [("body", "sell", "quantity")]
+    row = (await committed_client.get(f"/stocks/{stock['id']}")).json()
+    assert row["quantity"] == 8
+    assert (await committed_client.get(f"/users/{user['id']}/portfolio?as_of=2026-06-01")).status_code == 200

@@ -47,19 +47,15 @@ class TransactionFilters:
 
 # The holding row, locked: two ledger writes on one holding take turns (each replays what the other wrote).
 _LOCK_HOLDING = (
-    select(
-        STOCKS.c.id,
-        STOCKS.c.user_id,
-        STOCKS.c.quantity,
-        STOCKS.c.price,
-        select(func.max(TRANSACTIONS.c.occurred_on))
-        .where(TRANSACTIONS.c.stock_id == STOCKS.c.id)
-        .scalar_subquery()
-        .label("last_day"),
-    )
+    select(STOCKS.c.id, STOCKS.c.user_id, STOCKS.c.quantity, STOCKS.c.price)
     .where(STOCKS.c.id == bindparam("row_id"), owner_matches(STOCKS.c.user_id))
     .with_for_update(of=STOCKS)
 )
+# Read in a statement of its own, once the lock is held. In the locking statement it would be
+# stale: a SELECT ... FOR UPDATE that waited for another ledger write hands back the row as that
+# write left it, but evaluates a subquery in the snapshot taken before the wait, so a backdated
+# entry would look like the latest and skip the replay (a sell of shares not held on its day).
+_LAST_DAY = select(func.max(TRANSACTIONS.c.occurred_on)).where(TRANSACTIONS.c.stock_id == bindparam("stock_id"))
 _HOLDING_EXISTS = select(STOCKS.c.id).where(STOCKS.c.id == bindparam("row_id"), owner_matches(STOCKS.c.user_id))
 _LEDGER = (
     select(*_ENTRY_COLUMNS)
@@ -151,7 +147,8 @@ class TransactionRepository(Repository[TransactionPublic]):
         row = (await self._execute(_LOCK_HOLDING, {"row_id": stock_id, **self.scope.params()})).first()
         if row is None:
             raise NotFound("Stock", stock_id)
-        return LockedHolding(row.id, row.user_id, Holding(row.quantity, row.price), row.last_day)
+        last_day = (await self._execute(_LAST_DAY, {"stock_id": stock_id})).scalar_one()
+        return LockedHolding(row.id, row.user_id, Holding(row.quantity, row.price), last_day)
 
     async def holding_of(self, transaction_id: int) -> int:
         """The stock a transaction belongs to; `NotFound` for the transaction if not in scope."""
