@@ -38,7 +38,11 @@ from app.kit.scope import EVERY_ROW, Scope
 
 # auto_error=False: a missing token is for the endpoint to judge (sign-up takes
 # none); /docs' Authorize button logs in through this token URL.
-bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+bearer_token = OAuth2PasswordBearer(
+    tokenUrl="/auth/token",
+    auto_error=False,
+    description="Sign in with your email (OAuth2's `username`) and password; no client id or secret is used.",
+)
 
 
 class NotAuthenticated(AppError):

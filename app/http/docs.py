@@ -25,6 +25,8 @@ REDOC_PATH = "/redoc"
 # cached one version fetches the next after an upgrade.
 SWAGGER_UI_VERSION = "5.35.0"
 REDOC_VERSION = "2.5.2"
+# Ours (app/static/docs/), moved when they change.
+DOCS_ASSETS_VERSION = "1"
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,7 +61,7 @@ def _static(request: Request, path: str, version: str | None = None) -> str:
 @router.get(DOCS_PATH)
 async def swagger_ui(request: Request) -> HTMLResponse:
     app: FastAPI = request.app
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=_openapi_url(request),
         title=f"{app.title} - Swagger UI",
         swagger_js_url=_static(request, "swagger-ui/swagger-ui-bundle.js", SWAGGER_UI_VERSION),
@@ -70,6 +72,15 @@ async def swagger_ui(request: Request) -> HTMLResponse:
         # No validator badge: it would be an image from validator.swagger.io.
         swagger_ui_parameters={"validatorUrl": None, **(app.swagger_ui_parameters or {})},
     )
+    # The Authorize dialog as this API signs in: an email and a password, no client id or secret
+    # (static/docs/authorize.css). FastAPI's page takes one stylesheet; ours goes after it.
+    authorize_css = _static(request, "docs/authorize.css", DOCS_ASSETS_VERSION)
+    html = (
+        bytes(page.body)
+        .decode()
+        .replace("</head>", f'<link type="text/css" rel="stylesheet" href="{authorize_css}">\n</head>', 1)
+    )
+    return HTMLResponse(html)
 
 
 @router.get(OAUTH2_REDIRECT_PATH)
@@ -82,6 +93,10 @@ async def swagger_ui_oauth2_redirect() -> HTMLResponse:
 async def redoc(request: Request) -> HTMLResponse:
     # FastAPI's get_redoc_html has no place for a local font stylesheet, and
     # ReDoc's theme asks for Montserrat and Roboto, so the page is written here.
+    # hide-schema-pattern: ReDoc prints each `pattern` as is, and the user name's is a wall of \uXXXX
+    # ranges. Every field a request sends with a pattern says its rule in words in its description
+    # (tests/http/test_docs.py); the pattern stays in the OpenAPI, for validators, client generators
+    # and schemathesis, which makes its valid names from it.
     app: FastAPI = request.app
     openapi_url = _openapi_url(request)
     return HTMLResponse(f"""<!DOCTYPE html>
@@ -96,7 +111,7 @@ async def redoc(request: Request) -> HTMLResponse:
 </head>
 <body>
 <noscript>ReDoc needs JavaScript; the OpenAPI it shows is at <a href="{openapi_url}">{openapi_url}</a>.</noscript>
-<redoc spec-url="{openapi_url}"></redoc>
+<redoc spec-url="{openapi_url}" hide-schema-pattern></redoc>
 <script src="{_static(request, "redoc/redoc.standalone.js", REDOC_VERSION)}"></script>
 </body>
 </html>

@@ -105,7 +105,7 @@ UserName = Annotated[
             "It starts with a letter, a capital one where the script has case (John, Élodie; 李小龙 too), "
             "and has no control characters (tab, newline) or invisible ones (zero-width space, joiners)."
         ),
-        examples=["John Doe"],
+        examples=["Jane Doe"],
         json_schema_extra={"pattern": NAME_PATTERN},
     ),
     AfterValidator(storable_text),
@@ -150,6 +150,16 @@ class UserCreate(UserBase, Schema):
     email: Email | None = None
     password: Password | None = None
     is_admin: Flag = Rules(default=False, description="Only an admin may set it.")
+
+
+# POST /users/'s example in the docs: one person (the name and the address agree), and what anyone may send,
+# so no `is_admin` (the schema's own examples would compose one, with its default).
+SIGN_UP_EXAMPLE = {
+    "name": "Jane Doe",
+    "age": 30,
+    "email": "jane@example.com",
+    "password": "correct horse battery staple",
+}
 
 
 class UserReplace(UserBase, Schema):

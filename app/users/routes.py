@@ -9,7 +9,7 @@ and users sit above stocks, so only this side may ask both.
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator
 
 from app.auth.access import SignedInDep
@@ -35,7 +35,7 @@ from app.stocks.ledger.repository import TransactionFilters
 from app.stocks.models import StockCreate, StockPublic
 from app.stocks.routes import NEW_STOCK_LINKS
 from app.users.dependencies import SignUpServiceDep, UserId, UserRepositoryDep, UserServiceDep
-from app.users.models import UserCreate, UserPublic, UserReplace, UserUpdate, UserWithStocks
+from app.users.models import SIGN_UP_EXAMPLE, UserCreate, UserPublic, UserReplace, UserUpdate, UserWithStocks
 
 router = APIRouter(prefix="/users", tags=["users"])
 # A user's holdings: under /users/, but listed with the stocks; and their transactions, with the ledger.
@@ -78,7 +78,12 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
     # appends this to the bearer scheme it declares, and `{}` is OpenAPI's "or none".
     openapi_extra={"security": [{}]},
 )
-async def create_user(payload: UserCreate, users: SignUpServiceDep, request: Request, response: Response) -> UserPublic:
+async def create_user(
+    payload: Annotated[UserCreate, Body(openapi_examples={"sign-up": {"value": SIGN_UP_EXAMPLE}})],
+    users: SignUpServiceDep,
+    request: Request,
+    response: Response,
+) -> UserPublic:
     """Create a user (sign up). `name`: 3 to 255 characters, starting with a capital; `age`: optional, 0 to 150.
 
     With AUTH=required, `email` and `password` are required; sign in with them at POST /auth/token.

@@ -39,6 +39,7 @@ from app.stocks.repository import StockRepository
 from app.users.models import USER_NAME_MAX_LENGTH, UserCreate, UserPublic
 from app.users.repository import UserRepository
 from app.users.service import UserService
+from app.web.colours import symbol_colours
 from app.web.csrf import ActingVisitorDep
 from app.web.dependencies import (
     LedgerServiceDep,
@@ -310,6 +311,7 @@ async def _portfolio_context(portfolio_view: PortfolioView, user_id: int) -> dic
     user = (await portfolio_view.users.read_with_stocks(user_id)).body
     portfolio = await portfolio_view.valuation(user_id)
     holdings = user.stocks[:HOLDINGS_SHOWN]
+    colours = symbol_colours(position.name for position in portfolio.positions)
     return {
         "user": user,
         "portfolio": portfolio,
@@ -317,6 +319,7 @@ async def _portfolio_context(portfolio_view: PortfolioView, user_id: int) -> dic
         "more_holdings": len(user.stocks) - len(holdings),
         "chart_labels": [position.name for position in portfolio.positions],
         "chart_values": [str(position.value) for position in portfolio.positions],
+        "chart_colours": [colours[position.name] for position in portfolio.positions],
         "default_range": DEFAULT_RANGE,
     }
 

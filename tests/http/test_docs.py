@@ -100,6 +100,7 @@ async def test_swagger_ui_page_loads_its_script_styles_icon_and_openapi_from_the
     assert set(fetched) == {
         "/static/swagger-ui/swagger-ui-bundle.js?v=5.35.0",
         "/static/swagger-ui/swagger-ui.css?v=5.35.0",
+        "/static/docs/authorize.css?v=1",
         "/static/favicon.svg",
         "/openapi.json",
         "/docs/oauth2-redirect",
@@ -124,7 +125,8 @@ def test_no_vendored_file_fetches_from_a_cdn_or_font_service() -> None:
     # What an upgrade of the vendored files must keep out: ReDoc 2.5.2 loads
     # its sidebar logo from cdn.redoc.ly (patched out; see static/README.md).
     scripts_and_styles = [path for path in STATIC_DIR.rglob("*") if path.suffix in (".js", ".css")]
-    assert len(scripts_and_styles) == 8  # the docs pages' 4, and the web app's 4 (app/static/web/)
+    # the docs pages' 4 and their Authorize dialog's stylesheet, and the web app's 4 (app/static/web/)
+    assert len(scripts_and_styles) == 9
     for path in scripts_and_styles:
         text = path.read_text(encoding="utf-8")
         for host in ("cdn.redoc.ly", "cdn.jsdelivr.net", "unpkg.com", "fonts.googleapis.com", "fonts.gstatic.com"):
@@ -161,3 +163,37 @@ async def test_head_on_the_docs_pages_and_assets_answers_their_headers(client: A
         response = await client.head(url)
         assert response.status_code == 200, url
         assert response.content == b""
+
+
+async def test_swagger_uis_authorize_dialog_asks_for_an_email_and_a_password_only(client: AsyncClient) -> None:
+    docs = (await client.get("/docs")).text
+    # Its stylesheet comes after Swagger UI's, so its rules win.
+    assert docs.index("swagger-ui/swagger-ui.css") < docs.index("docs/authorize.css") < docs.index("</head>")
+    css = (await client.get("/static/docs/authorize.css")).text
+    # The ids and labels Swagger UI 5 gives the password flow's fields.
+    for hidden in ('label[for="password_type"]', 'label[for^="client_id"]', 'label[for^="client_secret"]'):
+        assert f".wrapper:has(> {hidden})" in css
+    assert 'label[for="oauth_username"]::before' in css and 'content: "Email:"' in css
+    bundle = (STATIC_DIR / "swagger-ui" / "swagger-ui-bundle.js").read_text(encoding="utf-8")
+    for markup in ('htmlFor:"oauth_username"},"username:"', 'htmlFor:"password_type"', "htmlFor:`client_id_${"):
+        assert markup in bundle, f"Swagger UI no longer renders {markup}: update static/docs/authorize.css"
+    scheme = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert "email" in scheme["description"]
+
+
+async def test_redoc_hides_raw_patterns_and_each_request_field_with_one_says_its_rule_in_words(
+    client: AsyncClient,
+) -> None:
+    assert '<redoc spec-url="/openapi.json" hide-schema-pattern>' in (await client.get("/redoc")).text
+    openapi = (await client.get("/openapi.json")).json()
+    requests = {name for name in openapi["components"]["schemas"] if not name.endswith("Public")}
+    undescribed = []
+    for name in requests:
+        for field, schema in openapi["components"]["schemas"][name].get("properties", {}).items():
+            for part in [schema, *schema.get("anyOf", [])]:
+                if "pattern" in part and part["pattern"] != "^password$" and not part.get("description"):
+                    undescribed.append(f"{name}.{field}")
+    assert requests and not undescribed
+    name = openapi["components"]["schemas"]["UserCreate"]["properties"]["name"]
+    assert "capital" in name["description"] and "\\u" not in name["description"]
+    assert name["pattern"]  # kept for validators and schemathesis

@@ -176,3 +176,15 @@ async def test_client_supplied_ids_and_timestamps_are_refused_naming_them(client
     )
     assert response.status_code == 422
     assert error_locations(response.json()) == [("body", "id"), ("body", "signup_ts")]
+
+
+async def test_the_sign_up_example_is_one_person_and_what_anyone_may_send(client: AsyncClient) -> None:
+    openapi = (await client.get("/openapi.json")).json()
+    examples = openapi["paths"]["/users/"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    [example] = [example["value"] for example in examples.values()]
+    assert "is_admin" not in example  # only an admin may send it
+    assert example["email"].split("@")[0] == example["name"].split()[0].lower()
+    assert (await client.post("/users/", json=example)).status_code == 201
+    # The schemas' own examples, which Swagger UI composes responses from, agree too.
+    properties = openapi["components"]["schemas"]["UserPublic"]["properties"]
+    assert properties["name"]["examples"] == [example["name"]]

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from httpx import AsyncClient
 
+from app.web.colours import symbol_colours
 from app.web.csrf import CSRF_REFUSED
 from app.web.formatting import money
 from app.web.routes import BROKEN_PAGE_LINK, FORM_VERSION_DAMAGED
@@ -110,6 +111,9 @@ async def test_portfolio_page_shows_totals_positions_and_every_holding(client: A
     assert "99.9%" in html
     assert "TSLA" in html and "Inactive" in html  # inactive holdings are listed, not counted
     assert '<canvas class="allocation"' in html and 'data-values=\'["2469134.2500", "2555.0000"]\'' in html
+    # Each symbol's own colour (app/web/colours.py), in the chart's order (by value), not one by rank.
+    colours = symbol_colours(["AAPL", "MSFT"])
+    assert f"data-colours='{json.dumps([colours['MSFT'], colours['AAPL']])}'" in html
 
 
 async def test_pages_carry_a_csp_that_allows_only_the_apps_own_scripts(client: AsyncClient) -> None:

@@ -8,6 +8,7 @@ document.body.addEventListener("htmx:configRequest", (event) => {
   if (csrf) event.detail.headers["X-CSRF-Token"] = csrf;
 });
 
+// The value-over-time lines' colours; the allocation chart's come from the server, one per symbol (app/web/colours.py).
 const COLOURS = ["#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#dc2626", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
 const charts = new Set();
 
@@ -27,12 +28,14 @@ function drawCharts(root) {
     const labels = JSON.parse(canvas.dataset.labels);
     // Exact decimals from the server; the chart only needs their proportions.
     const values = JSON.parse(canvas.dataset.values).map(Number);
+    // Each symbol's own colour, whatever its rank (app/web/colours.py), so it keeps it when another overtakes it.
+    const colours = JSON.parse(canvas.dataset.colours);
     charts.add(
       new window.Chart(canvas, {
         type: "doughnut",
         data: {
           labels,
-          datasets: [{ data: values, backgroundColor: labels.map((_, i) => COLOURS[i % COLOURS.length]), borderWidth: 1 }],
+          datasets: [{ data: values, backgroundColor: colours, borderWidth: 1 }],
         },
         options: {
           animation: false,
