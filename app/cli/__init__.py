@@ -39,7 +39,7 @@ from sqlalchemy.exc import OperationalError
 from app.cli.database import open_database, open_psql, reset_embedded_data
 from app.cli.server import cannot_listen, serve_until_stopped
 from app.core import migrations
-from app.core.config import Settings, describe_settings_error, mask_password
+from app.core.config import Settings, describe_settings_error, mask_password, unknown_env_file_keys
 
 logger = logging.getLogger("app")
 
@@ -234,6 +234,8 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)-9s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    for line in unknown_env_file_keys():
+        logger.warning("%s", line)
     return settings
 
 
