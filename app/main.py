@@ -27,6 +27,7 @@ from app.http.docs import mount_docs
 from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.http.head import HeadAsGet
 from app.http.request_log import RequestLog, configure_logging
+from app.http.slashes import answer_slash_variants
 from app.ops import health
 from app.ops.housekeeping import keep_house
 from app.ops.metrics import Metrics
@@ -145,4 +146,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_docs(app)
     install_web_app(app, settings)  # the pages under /app/ (app/web/)
     document_access(app, auth_required=settings.auth_required)
+    answer_slash_variants(app)  # /users as /users/ (app/http/slashes.py)
     return app

@@ -37,9 +37,10 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from app.cli.database import open_database, open_psql, reset_embedded_data
-from app.cli.server import cannot_listen, serve_until_stopped
+from app.cli.server import banner, cannot_listen, serve_until_stopped
 from app.core import migrations
-from app.core.config import Settings, describe_settings_error, mask_password
+from app.core.config import Settings, describe_settings_error, mask_password, unknown_env_file_keys
+from app.http.request_log import configure_logging
 
 logger = logging.getLogger("app")
 
@@ -90,9 +91,11 @@ def serve(
     if problem is not None:
         logger.error("Cannot serve: %s", problem)
         raise typer.Exit(1)
-    with open_database(settings) as url:
+    with open_database(settings, announce=False) as url:
         if not no_migrate:
             _migrate(url)
+        for line in banner(settings, url):
+            logger.info("%s", line)
         serve_until_stopped(settings)
 
 
@@ -232,8 +235,11 @@ def _settings() -> Settings:
     except ValidationError as error:
         print(describe_settings_error(error), file=sys.stderr)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)-9s %(name)s: %(message)s")
+    # The app's own format (LOG_FORMAT), for every line of every command: one format in a log file.
+    configure_logging(settings)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    for line in unknown_env_file_keys():
+        logger.warning("%s", line)
     return settings
 
 

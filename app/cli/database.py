@@ -23,11 +23,15 @@ EMBEDDED_DATABASE = "portfolio"
 
 
 @contextmanager
-def open_database(settings: Settings) -> Iterator[str]:
-    """The URL of the database to work on, for as long as the block runs; the app factory reads it too."""
+def open_database(settings: Settings, *, announce: bool = True) -> Iterator[str]:
+    """The URL of the database to work on, for as long as the block runs; the app factory reads it too.
+
+    `announce=False`: the caller names the database itself (`serve`, in its banner).
+    """
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with _database_url(settings) as url:
-        logger.info("Database: %s", mask_password(url))
+    with _database_url(settings, announce=announce) as url:
+        if announce:
+            logger.info("Database: %s", mask_password(url))
         # The app factory (in this process or in uvicorn's workers) reads this.
         os.environ["DATABASE_URL"] = url
         yield url
@@ -40,14 +44,15 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def _database_url(settings: Settings) -> Iterator[str]:
+def _database_url(settings: Settings, *, announce: bool) -> Iterator[str]:
     """The configured DATABASE_URL, or an embedded PostgreSQL in .data/postgres for as long as we run."""
     if settings.database_url is not None:
         yield settings.database_url
         return
     from app.core.embedded_postgres import embedded_postgres
 
-    logger.info("DATABASE_URL is not set: using the embedded PostgreSQL")
+    if announce:
+        logger.info("DATABASE_URL is not set: using the embedded PostgreSQL")
     with embedded_postgres(settings.embedded_data_dir, EMBEDDED_DATABASE, keep_data=True) as url:
         yield url
 

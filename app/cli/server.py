@@ -14,8 +14,9 @@ from typing import Any
 
 import uvicorn
 
-from app.core.config import Settings
+from app.core.config import Settings, mask_password
 from app.http.header_limit import HeaderLimitedHttpToolsProtocol
+from app.http.request_log import uvicorn_log_config
 
 logger = logging.getLogger("app")
 
@@ -47,6 +48,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
+        # uvicorn's own lines in LOG_FORMAT, like the app's: a log file holds one format.
+        "log_config": uvicorn_log_config(settings),
         # app/http/request_log.py writes the request line (ACCESS_LOG), not uvicorn.
         "access_log": False,
         # Each worker is a process with its own engine and pool (see README, Performance).
@@ -60,6 +63,28 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # httptools, with request headers bounded (app/http/header_limit.py).
         "http": HeaderLimitedHttpToolsProtocol,
     }
+
+
+def banner(settings: Settings, database_url: str) -> list[str]:
+    """What `python -m app` says once before serving: where to go, who may call, which database."""
+    host = settings.host
+    if host in ("0.0.0.0", "::"):  # every address: this machine's own is one of them
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    base = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+    if settings.database_url is None:
+        database = f"embedded PostgreSQL, data in {settings.embedded_data_dir} (DATABASE_URL unset)"
+    else:
+        database = mask_password(database_url)
+    auth = (
+        "required (sign up at POST /users/, then log in)"
+        if settings.auth_required
+        else "open (no accounts: anyone who reaches it reaches everything)"
+    )
+    return [
+        f"Portfolio API: {base}/  pages: {base}/app/  docs: {base}/docs",
+        f"Auth: {auth}",
+        f"Database: {database}",
+    ]
 
 
 def serve_until_stopped(settings: Settings) -> None:

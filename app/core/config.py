@@ -1,10 +1,12 @@
 """Settings: every knob the service reads from the environment or `.env`, validated once."""
 
+import difflib
 import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -344,6 +346,26 @@ def settings_of(connection: HTTPConnection) -> Settings:
     """The settings the app was built with (`create_app` keeps them on its state)."""
     settings: Settings = connection.app.state.settings
     return settings
+
+
+def unknown_env_file_keys(env_file: Path | None = None) -> list[str]:
+    """A line per key of `.env` that is no setting, with the closest one: `DATABASE_ULR` is easy to miss.
+
+    Only the file's keys: the machine's environment holds too many other
+    variables to judge. The value is never read out: it may be a secret.
+    """
+    path = Path(env_file or Settings.model_config["env_file"])  # type: ignore[arg-type]  # one path, set above
+    if not path.is_file():
+        return []
+    known = [name.upper() for name in Settings.model_fields]
+    lines = []
+    for key in dotenv_values(path, encoding=Settings.model_config["env_file_encoding"]):
+        if key.upper() in known:
+            continue
+        closest = difflib.get_close_matches(key.upper(), known, n=1)
+        hint = f"; did you mean {closest[0]}?" if closest else ""
+        lines.append(f"{path.name}: {key} is not a setting and is ignored{hint}")
+    return lines
 
 
 def describe_settings_error(error: ValidationError) -> str:

@@ -30,5 +30,5 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     frozen = gc.get_freeze_count()
-    logger.info("Worker %d: %d start-up objects frozen out of the garbage collector's walk", os.getpid(), frozen)
+    logger.debug("Worker %d: %d start-up objects frozen out of the garbage collector's walk", os.getpid(), frozen)
     return frozen

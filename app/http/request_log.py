@@ -235,6 +235,30 @@ def log_format(settings: Settings) -> str:
     return "text" if sys.stderr.isatty() else "json"
 
 
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """uvicorn's `log_config`: its lines (and, in each worker it spawns, everyone's) in LOG_FORMAT on stderr.
+
+    What `configure_logging` sets up, as a `logging.config.dictConfig`, which
+    uvicorn applies in its own process and in every worker before the app
+    starts, so even "Started server process" reads like the app's lines.
+    """
+    formatter = JsonFormatter if log_format(settings) == "json" else TextFormatter
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"app": {"()": formatter}},
+        "handlers": {"stderr": {"()": _StandardError, "formatter": "app", "filters": ["request_id"]}},
+        "root": {"level": settings.log_level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # RequestLog writes the request line (see configure_logging).
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
 def configure_logging(settings: Settings) -> None:
     """Every log line of this process to stderr in LOG_FORMAT with its request id; uvicorn's access log off.
 

@@ -1,5 +1,6 @@
 """`python -m app` as a user runs it: a real process, a real port on loopback, real signals."""
 
+import re
 import signal
 
 import httpx
@@ -70,3 +71,31 @@ def test_without_database_url_an_embedded_postgres_serves_keeps_data_and_stops_w
         output = stop(second, signal.SIGINT)
     assert "Embedded PostgreSQL stopped" in output, output
     assert not (data_dir / "postmaster.pid").exists()
+
+
+# `2026-11-25T23:50:01.123Z INFO    app [-] ...`: app/http/request_log.py's TextFormatter.
+TEXT_LINE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) +[\w.]+ \[[^\]]+\] .*"
+)
+
+
+def test_start_up_says_where_who_and_which_database_once_and_every_line_has_one_format(database_url: str) -> None:
+    port = free_port()
+    with_password = make_url(database_url).set(password="not-logged").render_as_string(hide_password=False)
+    process = run_app({"DATABASE_URL": with_password, "PORT": str(port), "HOST": "127.0.0.1", "LOG_FORMAT": "text"})
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process)
+    finally:
+        output = stop(process)
+    lines = output.splitlines()
+    assert [line for line in lines if not TEXT_LINE.fullmatch(line)] == [], output
+    messages = [line.split("] ", 1)[1] for line in lines]
+    base = f"http://127.0.0.1:{port}"
+    assert f"Portfolio API: {base}/  pages: {base}/app/  docs: {base}/docs" in messages
+    assert "Auth: open (no accounts: anyone who reaches it reaches everything)" in messages
+    masked = make_url(with_password).set(drivername="postgresql+psycopg").render_as_string(hide_password=True)
+    assert f"Database: {masked}" in messages
+    assert sum(message.startswith("Database:") for message in messages) == 1
+    assert "not-logged" not in output
+    assert not any("garbage collector" in message for message in messages)  # internal: at debug
+    assert any(line.split()[2] == "uvicorn.error" for line in lines)  # uvicorn's own, in the same format

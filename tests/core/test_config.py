@@ -6,7 +6,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from app.core.config import PROJECT_ROOT, Settings, describe_settings_error, mask_password, normalize_database_url
+from app.core.config import (
+    PROJECT_ROOT,
+    Settings,
+    describe_settings_error,
+    mask_password,
+    normalize_database_url,
+    unknown_env_file_keys,
+)
 
 
 @pytest.mark.parametrize(
@@ -159,3 +166,21 @@ def test_behind_a_proxy_a_shared_secret_key_is_needed(monkeypatch: pytest.Monkey
     assert describe_settings_error(caught.value).startswith(
         "Invalid settings: SECRET_KEY is needed when TRUSTED_PROXIES is set: every instance must sign tokens"
     )
+
+
+def test_a_dotenv_key_that_is_no_setting_is_named_with_the_closest_setting_and_never_its_value(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "DATABASE_ULR=postgresql://u:hunter2@db/app\nPROT=8001\nport=8002\nLOG_LEVEL=debug\nTOTALLY_UNRELATED=x\n"
+    )
+    warnings = unknown_env_file_keys(env_file)
+    assert warnings == [
+        ".env: DATABASE_ULR is not a setting and is ignored; did you mean DATABASE_URL?",
+        ".env: PROT is not a setting and is ignored; did you mean PORT?",
+        ".env: TOTALLY_UNRELATED is not a setting and is ignored",
+    ]
+    assert not any("hunter2" in line or "8001" in line for line in warnings)
+
+
+def test_without_a_dotenv_file_there_is_nothing_to_warn_about(tmp_path) -> None:
+    assert unknown_env_file_keys(tmp_path / ".env") == []

@@ -75,7 +75,7 @@ async def through_the_proxy_headers(
     """A client of the app as uvicorn serves it: X-Forwarded-For believed from anyone, in the test's transaction."""
     options = uvicorn_options(app_trusting_every_proxy.state.settings)
     # log_config=None: leave the test run's logging alone (uvicorn.run would configure its own).
-    config = uvicorn.Config(app_trusting_every_proxy, log_config=None, **options)
+    config = uvicorn.Config(app_trusting_every_proxy, **{**options, "log_config": None})
     config.load()  # wraps the app in ProxyHeadersMiddleware, as uvicorn.run does
     async with (
         client_in_transaction(app_trusting_every_proxy, connection),  # for its sessions in the transaction

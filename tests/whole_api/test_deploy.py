@@ -134,7 +134,7 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(
     try:
         wait_until_serving(base_url, process)
         # A redirect's Location is built from the request's scheme and host.
-        response = httpx.get(
+        response = httpx.post(
             base_url + "/users",
             # What a proxy sends on when a client forged the first address: it appends the real one.
             headers={"X-Forwarded-For": "198.51.100.66, 203.0.113.7", "X-Forwarded-Proto": "https"},
