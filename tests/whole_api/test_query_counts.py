@@ -129,7 +129,9 @@ async def test_writes_are_one_statement_each(app: FastAPI, committed_client: Asy
 async def test_a_ledger_write_locks_the_holding_inserts_and_moves_it(
     app: FastAPI, committed_client: AsyncClient
 ) -> None:
-    """In one transaction (BEGIN and COMMIT go by the driver, uncounted); a backdated one reads the ledger too."""
+    """In one transaction (BEGIN and COMMIT go by the driver, uncounted): lock the holding, then read its last day
+    (a statement of its own, so a write that waited for the lock sees what the one before it wrote); a backdated
+    one reads the ledger too."""
     user = await create_user(committed_client)
     body = {"name": "AAPL", "price": 10, "quantity": 10}
     stock = (await committed_client.post(f"/users/{user['id']}/stocks/", json=body)).json()
@@ -137,12 +139,12 @@ async def test_a_ledger_write_locks_the_holding_inserts_and_moves_it(
     buy = {"type": "buy", "occurred_on": today().isoformat(), "quantity": 5, "price": 20}
     with statements_sent(app) as statements:
         assert (await committed_client.post(url, json=buy)).status_code == 201
-    assert statements == ["SELECT", "INSERT", "UPDATE"]
+    assert statements == ["SELECT", "SELECT", "INSERT", "UPDATE"]
 
     backdated = {**buy, "occurred_on": (today() - timedelta(days=400)).isoformat()}
     with statements_sent(app) as statements:
         assert (await committed_client.post(url, json=backdated)).status_code == 201
-    assert statements == ["SELECT", "SELECT", "INSERT", "UPDATE"]
+    assert statements == ["SELECT", "SELECT", "SELECT", "INSERT", "UPDATE"]
 
 
 @pytest.mark.parametrize("stocks", [0, 1, 150])
