@@ -5,13 +5,13 @@ Above users and stocks: it reads both tables, and the ledger and the prices
 (repository.py); service.py replays the ledger and feeds returns.py.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from app.auth.access import ScopeDep
 from app.core.database import SessionDep
-from app.http.errors import NOT_FOUND_RESPONSE
+from app.http.errors import NOT_FOUND_RESPONSE, ErrorDetail
 from app.kit.fields import PastDay, today
 from app.portfolio.models import Interval, Performance, Portfolio, Valuation
 from app.portfolio.repository import PortfolioRepository
@@ -39,7 +39,13 @@ To = Annotated[PastDay | None, Query(alias="to", description="The last day of th
 IntervalQuery = Annotated[Interval, Query(description="The series' spacing; the figures always use every day.")]
 
 
-@router.get("/users/{user_id}/portfolio", responses=NOT_FOUND_RESPONSE)
+# A ledger its own rules refuse on replay (rows written past the ledger's writes): which entry, in a 409.
+LEDGER_DOES_NOT_ADD_UP: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorDetail, "description": "A holding's ledger does not add up: which transaction to correct"}
+}
+
+
+@router.get("/users/{user_id}/portfolio", responses={**NOT_FOUND_RESPONSE, **LEDGER_DOES_NOT_ADD_UP})
 async def read_portfolio(
     user_id: UserId, portfolios: PortfolioRepositoryDep, as_of: AsOf = None
 ) -> Portfolio | Valuation:
@@ -61,7 +67,7 @@ async def read_portfolio(
     return await valuation(portfolios, user_id, as_of)
 
 
-@router.get("/users/{user_id}/performance", responses=NOT_FOUND_RESPONSE)
+@router.get("/users/{user_id}/performance", responses={**NOT_FOUND_RESPONSE, **LEDGER_DOES_NOT_ADD_UP})
 async def read_performance(
     user_id: UserId,
     portfolios: PortfolioRepositoryDep,

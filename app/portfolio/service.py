@@ -6,6 +6,7 @@ exactly those the holdings' rows hold; the heavy part, every day's value from
 every close, is one SQL statement (`PortfolioRepository.daily_values`).
 """
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -16,7 +17,9 @@ from app.kit.errors import AppError
 from app.portfolio.models import Interval, Performance, Valuation, ValuedPosition
 from app.portfolio.repository import Held, LedgerEntry, PortfolioRepository
 from app.portfolio.returns import DailyValue, period_returns
-from app.stocks.ledger.rules import Holding, apply
+from app.stocks.ledger.rules import Holding, Refused, apply
+
+logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 ONE_DAY = timedelta(days=1)
@@ -26,6 +29,30 @@ AVERAGE_PLACES = Decimal("0.0001")  # as the portfolio query rounds average_pric
 MAX_PERIOD_DAYS = 3653  # ten years
 # Enough digits that sums of quantity (bigint) x price (12 digits) never round.
 _EXACT = 40
+
+
+class LedgerDoesNotAddUp(AppError):
+    """A holding's ledger that its own rules refuse on replay: 409, naming the holding and the entry.
+
+    The ledger's writes keep every holding replayable (app/stocks/ledger/service.py), so this
+    means rows written past them (by hand, in SQL); the answer says which entry to correct,
+    where a bare 500 would hide it.
+    """
+
+    status_code = 409
+
+
+def _step(holding: Holding, item: LedgerEntry) -> tuple[Holding, Decimal | None]:
+    """One entry replayed onto its holding, through the ledger's own rules."""
+    try:
+        return apply(holding, item.entry)
+    except Refused as refused:
+        logger.error("Stock %s's ledger does not replay at its %s of %s: %s", item.stock_id, item.entry.type,
+                     item.entry.occurred_on, refused.reason)  # fmt: skip
+        raise LedgerDoesNotAddUp(
+            f"Stock with ID {item.stock_id}: its ledger does not add up at the {item.entry.type} of "
+            f"{item.entry.occurred_on.isoformat()} ({refused.reason}); correct or delete that transaction"
+        ) from None
 
 
 class PeriodRefused(AppError):
@@ -45,7 +72,7 @@ async def valuation(portfolios: PortfolioRepository, user_id: int, as_of: date) 
     realized = dividends = fees = ZERO
     with localcontext(prec=_EXACT):
         for item in ledger:
-            lots[item.stock_id], gain = apply(lots.get(item.stock_id, Holding()), item.entry)
+            lots[item.stock_id], gain = _step(lots.get(item.stock_id, Holding()), item)
             symbol_of[item.stock_id] = item.symbol
             realized += gain or ZERO
             if item.entry.type == "dividend":
@@ -170,7 +197,7 @@ def _replayed(
             touched: set[str] = set()
             for item in entries:
                 before = lots.get(item.stock_id, Holding())
-                after, _ = apply(before, item.entry)
+                after, _ = _step(before, item)
                 lots[item.stock_id] = after
                 lots_of[item.symbol].add(item.stock_id)
                 touched.add(item.symbol)

@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.kit.fields import today
+from app.stocks.ledger.models import TRANSACTIONS
 from tests.helpers import create_stock, create_user, error_locations
 
 D0, D1, D2, D3, D4 = "2024-12-31", "2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"
@@ -291,3 +294,22 @@ async def test_a_period_that_cannot_be_computed_is_refused_naming_the_field(
     response = await client.get(f"/users/{user_id}/performance", params=params)
     assert response.status_code == 422, response.text
     assert error_locations(response.json()) == [location]
+
+
+async def test_a_ledger_written_past_its_rules_is_a_409_naming_the_entry_not_a_500(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    """A sell of more than was held, written straight into the table (the API refuses it): the replay cannot go on.
+
+    The answer says which holding and which transaction, so someone can correct it; never a bare 500.
+    """
+    user = await create_user(client)
+    stock = await create_stock(client, user["id"], quantity=2, price=10, acquired_on="2024-01-02")
+    sell = {"type": "sell", "occurred_on": date(2024, 1, 3), "quantity": 5, "price": 10, "fee": 0}
+    await session.exec(insert(TRANSACTIONS).values(stock_id=stock["id"], user_id=user["id"], **sell))
+    for path in (f"/users/{user['id']}/portfolio?as_of=2024-01-04", f"/users/{user['id']}/performance?from=2024-01-02"):
+        answer = await client.get(path)
+        assert answer.status_code == 409, (path, answer.text)
+        detail = answer.json()["detail"]
+        assert detail.startswith(f"Stock with ID {stock['id']}: its ledger does not add up at the sell of 2024-01-03")
+        assert detail.endswith("; correct or delete that transaction")
