@@ -6,10 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-# Imported for what importing does: each registers its tables on SQLModel.metadata.
-import app.auth.models
-import app.stocks.models
-import app.users.models  # noqa: F401
+# Imported for what importing does: every resource's tables registered on SQLModel.metadata.
+import app.tables  # noqa: F401
 from app.core.config import Settings
 
 config = context.config

@@ -18,6 +18,7 @@ from httpx import ASGITransport, AsyncClient
 from psycopg.pq import TransactionStatus
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings, normalize_database_url
@@ -31,8 +32,7 @@ def _drop_our_tables(url: str) -> None:
     # TEST_DATABASE_URL names a database the tests own; start it from empty.
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
         connection.execute(
-            "DROP TABLE IF EXISTS prices, sign_ups_by_address, refresh_tokens, login_failures, transactions, stocks,"
-            " users, alembic_version CASCADE"
+            f"DROP TABLE IF EXISTS {', '.join(sorted(SQLModel.metadata.tables))}, alembic_version CASCADE"
         )
 
 

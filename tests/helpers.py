@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import app.auth.models  # noqa: F401  (registers the account tables on SQLModel.metadata)
+import app.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.users.models import USERS
 
 # Empties every table the models define, for tests whose requests commit for real.
