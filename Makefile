@@ -79,6 +79,8 @@ reset: $(STAMP)
 # pages change; make docs-build builds it into site/ strictly (a broken link, a missing page or a page
 # outside the nav fails), as CI does. Both need only docs/requirements.txt, installed on first use.
 DOCS_PORT ?= 8008
+# mkdocs-material's banner about MkDocs 2.0 and its successor, printed on every build: noted, and quiet.
+docs docs-build: export NO_MKDOCS_2_WARNING = 1
 docs: $(DOCS_STAMP)
 	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
