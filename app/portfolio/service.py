@@ -1,4 +1,6 @@
-"""The portfolio on a day and over a period: the user's ledger replayed, valued at the closes (docs/explanation/valuation.md).
+"""The portfolio on a day and over a period: the user's ledger replayed, valued at the closes.
+
+The conventions: docs/explanation/valuation.md.
 
 The ledger (a few hundred entries) is replayed here, through the ledger's own
 `apply` (app/stocks/ledger/rules.py), so the quantities and average costs are

@@ -265,7 +265,7 @@ async def test_before_a_symbols_first_close_it_is_valued_at_cost(client: AsyncCl
 
 
 async def test_an_adjustment_moves_the_money_invested_not_the_return(client: AsyncClient) -> None:
-    """A guide-style PUT that doubles the quantity is money put in (docs/explanation/returns.md's table), not a gain of 100%."""
+    """A guide-style PUT that doubles the quantity is money put in, not a gain of 100% (docs/explanation/returns.md)."""
     user_id = (await create_user(client))["id"]
     yesterday = today() - timedelta(days=1)
     await close(client, "ADJ", yesterday.isoformat(), 100)

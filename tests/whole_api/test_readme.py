@@ -55,7 +55,7 @@ ANYTHING = "..."
 
 
 def replayed_pages() -> list[Path]:
-    """The README and every tutorial page, in the tutorial's order (file names sort as the nav does not matter)."""
+    """The README and every tutorial page (each replays on a server of its own, so their order does not matter)."""
     return [README, *sorted(TUTORIAL.glob("*.md"))]
 
 
@@ -191,7 +191,8 @@ def differences(shown: Any, answered: Any, path: str = "") -> list[str]:
     if isinstance(shown, list) and isinstance(answered, list):
         if len(shown) != len(answered):
             return [f"{path or 'body'}: {len(shown)} items shown, {len(answered)} answered"]
-        return [found for index, pair in enumerate(zip(shown, answered)) for found in differences(*pair, f"{path}[{index}]")]
+        pairs = enumerate(zip(shown, answered, strict=True))
+        return [found for index, (one, other) in pairs for found in differences(one, other, f"{path}[{index}]")]
     if type(shown) is not type(answered) or shown != answered:
         return [f"{path or 'body'}: {shown!r} shown, {answered!r} answered"]
     return []
@@ -262,8 +263,8 @@ def mismatch(example: Example, answer: Answer) -> str | None:
 
 
 def test_the_replay_compares_bodies_by_the_pages_convention() -> None:
-    shown = parse_body('{"id":1,"price":175.5,"signup_ts":"2026-11-25T23:47:11Z","stocks":[{"name":"..."}],"email":null}')
-    same = parse_body('{"id":1,"price":175.50,"signup_ts":"2030-01-01T00:00:00Z","stocks":[{"name":"AAPL"}],"email":null}')
+    shown = parse_body('{"id":1,"price":175.5,"signup_ts":"2026-11-25T23:47Z","stocks":[{"name":"..."}],"email":null}')
+    same = parse_body('{"id":1,"price":175.50,"signup_ts":"2030-01-01T00:00Z","stocks":[{"name":"AAPL"}],"email":null}')
     assert differences(shown, same) == []
     assert differences(shown, {**same, "id": 2}) == [".id: 1 shown, 2 answered"]
     assert differences(shown, {**same, "price": Decimal("175.51")})
