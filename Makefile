@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql admin reset clean
+.PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql admin reset docs docs-build clean
 
 run: $(STAMP)
 	$(PY) -m app
@@ -74,6 +75,24 @@ admin: $(STAMP)
 reset: $(STAMP)
 	@$(PY) -m app reset $(RESET_FLAGS)
 
+# The documentation site (mkdocs.yml, docs/): make docs serves it on 127.0.0.1:$(DOCS_PORT), rebuilt as
+# pages change; make docs-build builds it into site/ strictly (a broken link, a missing page or a page
+# outside the nav fails), as CI does. Both need only docs/requirements.txt, installed on first use.
+DOCS_PORT ?= 8008
+# mkdocs-material's banner about MkDocs 2.0 and its successor, printed on every build: noted, and quiet.
+docs docs-build: export NO_MKDOCS_2_WARNING = 1
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+$(DOCS_STAMP): docs/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.x")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
+	touch $@
+
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.x")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,4 +100,4 @@ $(STAMP): requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site

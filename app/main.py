@@ -57,7 +57,7 @@ OPENAPI_TAGS = [
     },
     {"name": "portfolio", "description": "What a user's active holdings are worth."},
     {"name": "prices", "description": "Market prices: each symbol's daily close, shared by every user."},
-    {"name": "auth", "description": "Sign in, refresh and sign out (see README, Authentication)."},
+    {"name": "auth", "description": "Sign in, refresh and sign out (see docs/explanation/security.md)."},
     {"name": "health", "description": "Is the API up, and can it reach PostgreSQL?"},
 ]
 
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     register_error_handlers(app, statement_timed_out=None if metrics is None else metrics.statement_timeouts.inc)
 
-    # Accounts: every worker checks tokens with the same key (README, Authentication).
+    # Accounts: every worker checks tokens with the same key (docs/explanation/security.md).
     app.state.settings = settings
     app.state.metrics = metrics
     if metrics is not None:

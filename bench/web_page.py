@@ -9,7 +9,7 @@ time, and reads each request's server time from its request-log line
 (`duration_ms`: from the first byte in to the last byte out, in the
 process). Then it fetches the page and everything it loads, and adds up the
 bytes as sent (the app does not compress; gzip sizes beside them, for a
-proxy that does). A measurement, not a test: README, Web app, states the
+proxy that does). A measurement, not a test: docs/explanation/performance.md states the
 numbers.
 """
 

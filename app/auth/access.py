@@ -1,6 +1,6 @@
 """Who is calling, and which rows they may reach: the dependencies every route declares.
 
-The decision for each endpoint, with AUTH=required (README, Authentication):
+The decision for each endpoint, with AUTH=required (docs/explanation/security.md):
 
 - anonymous: `GET /`, `POST /users/` (sign-up), `/auth/*`, the docs and the
   health probes; anything else is a 401 (`ScopeDep` refuses it);

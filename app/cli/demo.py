@@ -8,7 +8,7 @@ the symbol's plausible price; closes already there are kept (ON CONFLICT DO
 NOTHING: an imported close or an earlier demo's is never replaced), and the
 trades below are made at the closes as stored.
 
-Holdings: each is its ledger replayed (docs/ledger.md). The ledger is an
+Holdings: each is its ledger replayed (docs/reference/ledger.md). The ledger is an
 opening buy at the close of its acquisition day, then (unless --no-history)
 up to four later buys, sells, dividends and fees on other days; the holding's
 quantity, average cost and each sell's realized gain come from the ledger's
@@ -301,7 +301,7 @@ def _add_lot(
         for column, value in zip(columns, row, strict=True):
             column.append(value)
 
-    # The opening buy, as a new stock records it (docs/ledger.md): its quantity at the day's close, no fee.
+    # The opening buy, as a new stock records it (docs/reference/ledger.md): its quantity at the day's close, no fee.
     record(Entry("buy", days[opened], quantity=generator.randint(10, 500), price=close[opened], fee=Decimal(0)))
     for index in later:
         day, price = days[index], close[index]

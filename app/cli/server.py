@@ -52,7 +52,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": uvicorn_log_config(settings),
         # app/http/request_log.py writes the request line (ACCESS_LOG), not uvicorn.
         "access_log": False,
-        # Each worker is a process with its own engine and pool (see README, Performance).
+        # Each worker is a process with its own engine and pool (see docs/explanation/scaling.md).
         "workers": settings.workers,
         # X-Forwarded-For / -Proto from TRUSTED_PROXIES only. Passed always, so
         # uvicorn's own default (trust 127.0.0.1, or FORWARDED_ALLOW_IPS) never applies.

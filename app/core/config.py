@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1, description="Largest request body accepted; larger ones get a 413 unread."
     )
 
-    # Accounts and tokens (README, Authentication).
+    # Accounts and tokens (docs/explanation/security.md).
     auth: Literal["required", "open"] | None = Field(
         default=None,
         description=(
@@ -184,7 +184,7 @@ class Settings(BaseSettings):
         ),
     )
 
-    # Operations (README, Metrics and Housekeeping).
+    # Operations (docs/reference/metrics.md, docs/explanation/housekeeping.md).
     metrics_enabled: bool = Field(default=False, description="Serve Prometheus metrics at GET /metrics.")
     metrics_token: SecretStr | None = Field(
         default=None,

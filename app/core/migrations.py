@@ -48,7 +48,7 @@ def migrate(database_url: str) -> None:
     engine = create_engine(database_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            # A role's statement_timeout (see README, PgBouncer) must not cut the wait short.
+            # A role's statement_timeout (see docs/explanation/scaling.md) must not cut the wait short.
             connection.execute(text("SET statement_timeout = 0"))
             if not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK}):
                 logger.info("Another instance is migrating this database; waiting for it to finish")

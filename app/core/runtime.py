@@ -5,7 +5,7 @@ object the process holds (a "full", generation-2, collection). After start-up
 that is some 110,000 objects (FastAPI, pydantic, SQLAlchemy, their modules and
 caches), none of which will ever be garbage, and walking them took 60 to 100 ms
 on the bench machine, several times a second under load: every request in flight
-waited, and that was most of the slowest 1% (README, Performance).
+waited, and that was most of the slowest 1% (docs/explanation/performance.md).
 
 `gc.freeze()` moves everything alive at that moment into a permanent
 generation the collector never walks, so later collections see only what

@@ -13,7 +13,7 @@ an IP address and written in one normal form (lower case, zeros compressed,
 an IPv6 zone dropped, an IPv4-mapped IPv6 address as the IPv4 one), so that
 one client is one address however its proxy spells it; or UNKNOWN when there
 is no client or its host is no IP address. Clients sending no usable address
-thus share one throttle bucket (README, Authentication), and no raw header
+thus share one throttle bucket (docs/explanation/security.md), and no raw header
 text reaches the database or a log line.
 """
 

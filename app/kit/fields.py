@@ -276,7 +276,7 @@ Price = Annotated[
 
 # ---------------------------------------------------------------- accounts (users and auth share them)
 
-# Accounts (README, Authentication). Emails are stored lower-cased, so one
+# Accounts (docs/explanation/security.md). Emails are stored lower-cased, so one
 # address is one account whatever its spelling; the pattern is the pragmatic
 # subset of RFC 5322 that mail providers hand out, and the OpenAPI says the same.
 EMAIL_MAX_LENGTH = 254

@@ -12,7 +12,7 @@ This base gives each of them the same shape of statement for the same job:
   a read and a write;
 - every statement carries the caller's `Scope` too: a signed-in user's
   requests reach only rows they own, and another's row is a `NotFound`
-  exactly as if it did not exist (README, Authentication);
+  exactly as if it did not exist (docs/explanation/security.md);
 - nothing here commits: in the session a request gets (app/core/database.py) each
   statement is durable once it has run (autocommit), and inside
   `Database.transaction()` the transaction commits at its end, so a

@@ -3,7 +3,7 @@
 The caller's scope is decided once per request (app/auth/access.py,
 `caller_scope`) and handed to each repository, so a signed-in user's
 statements reach only rows they own and another's row is a `NotFound`
-exactly as if it did not exist (README, Authentication).
+exactly as if it did not exist (docs/explanation/security.md).
 """
 
 from dataclasses import dataclass

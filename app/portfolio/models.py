@@ -88,7 +88,7 @@ class PerformancePoint(Schema):
 
 
 class Performance(Schema):
-    """How the portfolio did from the close before `from` to the close of `to` (docs/returns.md)."""
+    """How the portfolio did from the close before `from` to the close of `to` (docs/explanation/returns.md)."""
 
     date_from: datetime.date = Field(alias="from", description="The first day of the period.")
     date_to: datetime.date = Field(alias="to", description="The last day of the period.")

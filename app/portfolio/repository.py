@@ -41,7 +41,7 @@ _PORTFOLIO = (
 )
 
 # A user's ledger over their active holdings, up to a day, in replay order (by day, then as
-# written: each holding's order, docs/ledger.md). As above, starting from users: a missing
+# written: each holding's order, docs/reference/ledger.md). As above, starting from users: a missing
 # user (or one out of scope) is no row, a user without entries one row of NULLs.
 _LEDGER = (
     select(

@@ -1,7 +1,7 @@
 """Returns over a period: time-weighted (TWR) and money-weighted (XIRR), exact in Decimal.
 
 Pure functions over a daily series: the portfolio's value at each day's close and
-the money its owner moved in and out that day. docs/returns.md states every
+the money its owner moved in and out that day. docs/explanation/returns.md states every
 formula and convention (what a flow is, when in the day it counts, precision)
 and works the tests' examples by hand.
 """

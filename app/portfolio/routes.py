@@ -79,7 +79,7 @@ async def read_performance(
 
     Every day's value is the holdings of that day at the latest close on or before
     it (at cost before a symbol's first close); buys and fee entries are money put
-    in, sells and dividends money taken out (docs/returns.md). TWR and XIRR are
+    in, sells and dividends money taken out (docs/explanation/returns.md). TWR and XIRR are
     fractions (0.1 is 10%; XIRR a year), null when undefined. 422 naming `from`
     when it is after `to` or the period is longer than 3653 days.
     """

@@ -1,4 +1,6 @@
-"""The portfolio on a day and over a period: the user's ledger replayed, valued at the closes (docs/valuation.md).
+"""The portfolio on a day and over a period: the user's ledger replayed, valued at the closes.
+
+The conventions: docs/explanation/valuation.md.
 
 The ledger (a few hundred entries) is replayed here, through the ledger's own
 `apply` (app/stocks/ledger/rules.py), so the quantities and average costs are
@@ -154,7 +156,7 @@ def default_period(first: date | None, last: date | None, today: date) -> tuple[
 async def performance(
     portfolios: PortfolioRepository, user_id: int, first: date, last: date, interval: Interval
 ) -> Performance:
-    """docs/returns.md's series from the close before `first` to the close of `last`, and its returns."""
+    """docs/explanation/returns.md's series from the close before `first` to the close of `last`, and its returns."""
     opening = first - ONE_DAY
     ledger = await portfolios.ledger(user_id, last)
     held, inflows, outflows = _replayed(ledger, opening, last)
@@ -184,7 +186,7 @@ def _replayed(
 ) -> tuple[list[Held], dict[date, Decimal], dict[date, Decimal]]:
     """What each symbol held over which days from `opening` on, and the money in and out each day after it.
 
-    Flows follow docs/returns.md's table: a buy's cost and a fee entry in; a sale's
+    Flows follow docs/explanation/returns.md's table: a buy's cost and a fee entry in; a sale's
     proceeds and a dividend out; an adjustment's change in cost in (or out); a split nothing.
     """
     lots: dict[int, Holding] = {}

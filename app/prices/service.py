@@ -3,7 +3,7 @@
 A source yields (date, close) pairs and nothing else; writing them is the
 repository's. The CSV one reads a whole file and refuses it at its first
 broken line, naming the line's number and what is wrong, before anything is
-written, so an import lands whole or not at all. docs/prices.md says how to
+written, so an import lands whole or not at all. docs/how-to/import-prices.md says how to
 add another source (a vendor's HTTP API, say).
 """
 

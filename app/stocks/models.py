@@ -70,7 +70,7 @@ class StockReplace(StockBase, Schema):
 
 
 class StockCreate(StockReplace):
-    """POST: a new holding, recorded in its ledger as its opening buy (docs/ledger.md)."""
+    """POST: a new holding, recorded in its ledger as its opening buy (docs/reference/ledger.md)."""
 
     acquired_on: PastDay | None = Field(
         default=None, description="The day of the opening buy, YYYY-MM-DD, not after today (UTC); today if left out."

@@ -1,7 +1,7 @@
 """Every SQL statement on stocks: one stock, filtered lists, and the writes (each with its ledger entry).
 
 A new holding is recorded in its ledger as its opening buy, and a PUT or
-PATCH that changes its quantity or price as an adjustment (docs/ledger.md),
+PATCH that changes its quantity or price as an adjustment (docs/reference/ledger.md),
 in the same statement as the write: a data-modifying CTE, so the guide's
 writes stay one round trip and the holding always equals its ledger replayed.
 """

@@ -1,4 +1,7 @@
-"""The web app for people: server-rendered pages under /app/ on the API's own repositories (README, Web app)."""
+"""The web app for people: server-rendered pages under /app/ on the API's own repositories.
+
+What it does and how: docs/explanation/web-app.md.
+"""
 
 from fastapi import FastAPI
 

@@ -4,7 +4,7 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-30
 
-The `transactions` table (docs/ledger.md), carrying `user_id` as every
+The `transactions` table (docs/reference/ledger.md), carrying `user_id` as every
 per-user table does, indexed for a holding's ledger and a user's list (both
 by day, then id). Each existing stock gets its opening buy: its quantity at
 its price, on the day it was created (UTC), with no fee, so that replaying

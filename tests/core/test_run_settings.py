@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from app.cli.server import cannot_listen
 from app.core.config import PRIVATE_NETWORKS, Settings, describe_settings_error
 
-# Beyond loopback, accounts need a shared SECRET_KEY (README, Deploy).
+# Beyond loopback, accounts need a shared SECRET_KEY (docs/how-to/deploy.md).
 ACCOUNTS: dict[str, Any] = {"secret_key": "a-test-key-that-is-long-enough-for-hs256-0123456789"}
 
 

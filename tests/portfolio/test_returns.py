@@ -1,6 +1,6 @@
 """Returns over a period (app/portfolio/returns.py), on examples worked by hand in the comments.
 
-docs/returns.md writes the same examples out; the expected figures here come from
+docs/explanation/returns.md writes the same examples out; the expected figures here come from
 the arithmetic in the comments, never from the code's own output.
 """
 

@@ -1,6 +1,6 @@
 """The portfolio on a day (?as_of=) and its performance over a period, end to end, on hand-worked examples.
 
-Days: D1 = 2025-01-01 (a Wednesday), D2, D3, D4 the days after. docs/returns.md works
+Days: D1 = 2025-01-01 (a Wednesday), D2, D3, D4 the days after. docs/explanation/returns.md works
 the performance examples by hand; the figures below are those.
 """
 
@@ -191,7 +191,7 @@ async def test_a_buy_between_two_price_moves_is_not_performance(client: AsyncCli
         "net_flows": 1100,
         "gain": -120,
         "twr": -0.01,  # 1.1 x 0.9 - 1
-        "xirr": -0.9999999999,  # 0.88^(365/2) - 1 (docs/returns.md, example 2)
+        "xirr": -0.9999999999,  # 0.88^(365/2) - 1 (docs/explanation/returns.md, example 2)
         "series": [
             {"date": D1, "value": 1000, "invested": 1000},
             {"date": D2, "value": 1100, "invested": 1000},
@@ -265,7 +265,7 @@ async def test_before_a_symbols_first_close_it_is_valued_at_cost(client: AsyncCl
 
 
 async def test_an_adjustment_moves_the_money_invested_not_the_return(client: AsyncClient) -> None:
-    """A guide-style PUT that doubles the quantity is money put in (docs/returns.md's table), not a gain of 100%."""
+    """A guide-style PUT that doubles the quantity is money put in, not a gain of 100% (docs/explanation/returns.md)."""
     user_id = (await create_user(client))["id"]
     yesterday = today() - timedelta(days=1)
     await close(client, "ADJ", yesterday.isoformat(), 100)

@@ -1,4 +1,4 @@
-"""The ledger over HTTP: a holding's transactions, and the holding always its ledger replayed (docs/ledger.md).
+"""The ledger over HTTP: a holding's transactions, the holding always its ledger replayed (docs/reference/ledger.md).
 
 Amounts in the comments are worked out by hand.
 """

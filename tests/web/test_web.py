@@ -611,7 +611,7 @@ async def test_a_holdings_ledger_opens_under_its_row_with_the_record_form(client
 
 
 async def test_recording_a_buy_then_a_sell_moves_the_holding_and_shows_the_realized_gain(client: AsyncClient) -> None:
-    """docs/ledger.md's worked example: 10 at 100.5, buy 5 at 110 with fee 2, sell 4 at 120 with fee 3."""
+    """docs/reference/ledger.md's worked example: 10 at 100.5, buy 5 at 110 with fee 2, sell 4 at 120 with fee 3."""
     user_id = await new_user(client)
     stock_id = await add_stock(client, user_id, "AAPL", "100.5", 10)
     _, csrf = await open_page(client, f"/app/users/{user_id}")

@@ -14,7 +14,7 @@ from app.core.config import PROJECT_ROOT
 from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wait_until_serving
 from tests.scratch import scratch_database
 
-# What a platform's dashboard would set besides PORT and DATABASE_URL (README, Deploy).
+# What a platform's dashboard would set besides PORT and DATABASE_URL (docs/how-to/deploy.md).
 PLATFORM_ENVIRONMENT = {"TRUSTED_PROXIES": "private", "WORKERS": "1"}
 SECRETS = {"SECRET_KEY": "a-test-key-that-is-long-enough-for-hs256-0123456789"}
 

@@ -92,7 +92,7 @@ def pgbouncer_config(database_url: str, port: int, directory: Path) -> Path:
         # Fewer server connections than the app's pool: transactions must share them.
         "default_pool_size = 2",
         # libpq `options` (our TimeZone and statement_timeout) cannot pass a
-        # pooler; behind one they belong on the role (see README).
+        # pooler; behind one they belong on the role (docs/explanation/scaling.md).
         "ignore_startup_parameters = options",
     ]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root

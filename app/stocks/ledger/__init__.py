@@ -1,7 +1,7 @@
 """The ledger: each holding's transactions (buys, sells, splits, dividends, fees, adjustments), part of stocks.
 
 A holding (a row of `stocks`) always equals its ledger replayed in order
-(docs/ledger.md has the conventions): `rules.py` is the one implementation of
+(docs/reference/ledger.md has the conventions): `rules.py` is the one implementation of
 the formulas, used by every write and by the replay; `models.py` the
 `transactions` table and its schemas; `repository.py` every statement on it
 (and the holding row it locks and moves); `service.py` a ledger write in one

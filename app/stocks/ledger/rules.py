@@ -1,4 +1,4 @@
-"""The ledger's formulas, once: a holding is its entries applied in order (docs/ledger.md).
+"""The ledger's formulas, once: a holding is its entries applied in order (docs/reference/ledger.md).
 
 Every write (a new transaction, a deleted one) and every replay go through
 `apply`, so the row a write leaves and the row a replay computes cannot
