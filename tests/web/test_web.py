@@ -82,7 +82,7 @@ async def test_open_mode_entry_page_is_the_users_list(client: AsyncClient) -> No
     assert answer.status_code == 303
     assert answer.headers["location"].endswith("/app/users")
     html, _ = await open_page(client, "/app/users")
-    assert "<h1>Users</h1>" in html
+    assert '<h1 id="users-heading">Users</h1>' in html
 
 
 async def test_users_page_searches_by_name_and_pages_by_cursor(client: AsyncClient) -> None:
