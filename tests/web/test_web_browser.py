@@ -32,7 +32,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    FloatRect,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from app.core.config import PROJECT_ROOT
 from tests.helpers import TEST_SECRET_KEY
@@ -292,7 +301,7 @@ class Tab:
             if width == WIDTHS[0] and name in DOCS_PAGES and os.environ.get("UPDATE_SCREENSHOTS"):
                 DOCS_IMAGES.mkdir(exist_ok=True)
                 # The page's top, as it opens, wherever the test has scrolled to.
-                top = {"x": 0, "y": 0, "width": width, "height": 900}
+                top = FloatRect(x=0, y=0, width=width, height=900)
                 page.screenshot(path=DOCS_IMAGES / DOCS_PAGES[name], full_page=True, clip=top, animations="disabled")
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
 
