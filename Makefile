@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql admin reset docs docs-build clean
+.PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql admin reset docs docs-build screenshots clean
 
 run: $(STAMP)
 	$(PY) -m app
@@ -26,6 +26,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The web page's screenshots the docs show (docs/images/web-*.png), taken by the browser tests
+# (tests/web/test_web_browser.py, which need chromium and npm); ordinary test runs leave them alone.
+screenshots: $(STAMP)
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/web/test_web_browser.py -m slow $(PYTEST_ARGS)
 
 # Schemathesis against our own OpenAPI, every check and phase, in both AUTH modes
 # (FUZZ_SECONDS split between them), on the tests' database (a throwaway embedded

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, BigInteger, Date, Numeric, String, and_, bindparam, func, select, text
+from sqlalchemy import ARRAY, BigInteger, Boolean, Date, Integer, Numeric, String, and_, bindparam, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.kit.errors import NotFound
@@ -82,6 +82,33 @@ _LATEST_CLOSES = text(
     """
 ).bindparams(bindparam("symbols", type_=ARRAY(String)), bindparam("day", type_=Date))
 
+# The users list's figures, for a page of users at once (one statement, whatever the number of users or
+# holdings): each user's holdings (every row, as the portfolio page lists them), and their active,
+# held holdings at cost and at each symbol's latest close on or before :day (at cost without one),
+# as the valuation counts them. A holding's row equals its ledger replayed (app/stocks/ledger/), so
+# these are GET /users/{id}/portfolio?as_of=:day's total_value and market_value for each user.
+_USER_TOTALS = text(
+    """
+    SELECT stocks.user_id,
+           count(*) AS holdings,
+           coalesce(sum(stocks.price * stocks.quantity) FILTER (WHERE held), 0) AS cost,
+           coalesce(sum(stocks.quantity * coalesce(latest.close, stocks.price)) FILTER (WHERE held), 0) AS market
+    FROM stocks
+    CROSS JOIN LATERAL (SELECT stocks.is_active AND stocks.quantity > 0 AS held) AS counted
+    LEFT JOIN LATERAL (
+        SELECT close FROM prices WHERE counted.held AND prices.symbol = stocks.name AND prices.date <= :day
+        ORDER BY prices.date DESC LIMIT 1
+    ) AS latest ON true
+    WHERE stocks.user_id = ANY(CAST(:user_ids AS integer[])) AND (:any_owner OR stocks.user_id = :owner_id)
+    GROUP BY stocks.user_id
+    """
+).bindparams(
+    bindparam("user_ids", type_=ARRAY(Integer)),
+    bindparam("day", type_=Date),
+    bindparam("any_owner", type_=Boolean),
+    bindparam("owner_id", type_=Integer),
+)
+
 # The portfolio's market value at the close of every day from :first to :last, in one statement.
 # `held` is what the ledger's replay (app/portfolio/service.py) says each symbol held: `quantity`
 # shares from `since` until the day before `until`, worth `at_cost` at their average cost. Each
@@ -146,6 +173,15 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class UserTotals:
+    """What one user holds, as the users list shows it: holdings listed, and their value at cost and at market."""
+
+    holdings: int = 0
+    cost: Decimal = Decimal(0)
+    market_value: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
 class Held:
     """A symbol's holdings over a stretch of days, from `since` to the day before `until`: shares and cost."""
 
@@ -205,6 +241,14 @@ class PortfolioRepository:
         params = {"symbols": list(symbols), "day": day}
         rows = (await self.session.exec(_LATEST_CLOSES, params=params)).all()  # type: ignore[call-overload]
         return {row.symbol: row.close for row in rows}
+
+    async def user_totals(self, user_ids: Sequence[int], day: date) -> dict[int, UserTotals]:
+        """Each user's totals on `day`: their holdings as they stand, at the closes up to it; none for one without."""
+        if not user_ids:
+            return {}
+        params = {"user_ids": list(user_ids), "day": day, **self.scope.params()}
+        rows = (await self.session.exec(_USER_TOTALS, params=params)).all()  # type: ignore[call-overload]
+        return {row.user_id: UserTotals(row.holdings, row.cost, row.market) for row in rows}
 
     async def daily_values(self, held: Sequence[Held], first: date, last: date) -> dict[date, Decimal]:
         """The market value at each day's close from `first` to `last`; days before anything is held are left out."""

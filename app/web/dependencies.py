@@ -11,6 +11,7 @@ admin rights are a lookup on a session of its own) is settled before the
 request's session takes its place in the line.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -21,7 +22,7 @@ from app.core.database import SessionDep, SessionOpenerDep
 from app.kit.fields import today
 from app.kit.scope import EVERY_ROW, Scope
 from app.portfolio.models import Performance, Valuation
-from app.portfolio.repository import PortfolioRepository
+from app.portfolio.repository import PortfolioRepository, UserTotals
 from app.portfolio.service import performance, valuation
 from app.stocks.ledger.repository import TransactionRepository
 from app.stocks.ledger.service import LedgerService
@@ -65,7 +66,8 @@ LedgerServiceDep = Annotated[LedgerService, Depends(ledger_service)]
 
 @dataclass(frozen=True, slots=True)
 class PortfolioView:
-    """What a portfolio page reads besides its holdings: the user with their stocks, the valuation and performance.
+    """What a portfolio page reads besides its holdings: the user with their stocks, the valuation and performance;
+    and the users list's figures.
 
     The figures are the portfolio service's, as GET /users/{id}/portfolio?as_of= and
     GET /users/{id}/performance compute them; the pages add no formula of their own.
@@ -77,6 +79,10 @@ class PortfolioView:
     async def valuation(self, user_id: int) -> Valuation:
         """As GET /users/{id}/portfolio?as_of=today: at cost and at the latest closes, with the gains."""
         return await valuation(self.portfolios, user_id, today())
+
+    async def user_totals(self, user_ids: Sequence[int]) -> dict[int, UserTotals]:
+        """The users list's figures for these users today, in one statement: holdings, at cost and at market."""
+        return await self.portfolios.user_totals(user_ids, today())
 
     async def performance(self, user_id: int, chosen: Range) -> Performance | None:
         """As GET /users/{id}/performance over the chosen range; None when the user has no transaction yet."""
@@ -101,3 +107,13 @@ async def sign_up_service(request: Request, open_session: SessionOpenerDep, visi
 
 
 SignUpServiceDep = Annotated[UserService, Depends(sign_up_service)]
+
+
+async def user_service(
+    request: Request, scope: VisitorScopeDep, open_session: SessionOpenerDep, visitor: VisitorDep
+) -> UserService:
+    """As PATCH /users/{id} (app/users/dependencies.py's `user_service`): the visitor's scope and rights."""
+    return UserService(open_session, scope, visitor.caller, settings_of(request))
+
+
+UserServiceDep = Annotated[UserService, Depends(user_service)]

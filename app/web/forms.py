@@ -44,19 +44,21 @@ def errors_of(failure: ValidationError | RequestValidationError) -> dict[str, st
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
-def as_json_body(fields: Mapping[str, str], numbers: Sequence[str] = (), flags: Sequence[str] = ()) -> str:
+def as_json_body(
+    fields: Mapping[str, str], numbers: Sequence[str] = (), flags: Sequence[str] = (), kept: Sequence[str] = ()
+) -> str:
     """The JSON body the API would be sent for these form fields, so the same model answers in the same words.
 
     A numeric field that reads as a JSON number goes as one, anything else as
     a string (which the model then refuses, as the API would); an empty field
-    is left out; a flag (a checkbox) is true when sent.
+    is left out, unless `kept` (a field emptied is then refused, not ignored); a flag (a checkbox) is true when sent.
     """
     members = []
     for name, text in fields.items():
         text = text.strip() if name in numbers else text
         if name in flags:
             value = "true" if text == "on" else "false"
-        elif text == "":
+        elif text == "" and name not in kept:
             continue
         elif name in numbers and _JSON_NUMBER.fullmatch(text):
             value = text  # as typed: 175.50 reaches the model as the JSON number 175.50, exactly

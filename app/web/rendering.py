@@ -16,7 +16,7 @@ from app.web.visitor import Visitor
 # (app/static/README.md); WEB_ASSETS_VERSION is ours, moved when app.css or app.js change.
 HTMX_VERSION = "2.0.11"
 CHART_JS_VERSION = "4.6.1"
-WEB_ASSETS_VERSION = "7"
+WEB_ASSETS_VERSION = "8"
 
 # htmx swaps 2xx answers only, by default; pages answer a field error (422), a lost race (412) or
 # an alert (404, 403, 503) with HTML meant to be shown, so every answer is swapped. No eval, no

@@ -14,6 +14,7 @@ Max) is a fragment of its own, loaded by htmx after the page, from the performan
 """
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
@@ -31,12 +32,13 @@ from app.kit.fields import Schema, storable_text, today
 from app.kit.keyset import PageParams, SortOrder, encode_cursor
 from app.kit.repository import Versioned
 from app.portfolio.models import Performance
+from app.portfolio.repository import UserTotals
 from app.stocks.ledger.models import BuyCreate, DividendCreate, SellCreate, TransactionCreate, TransactionPublic
 from app.stocks.ledger.repository import TransactionRepository
 from app.stocks.ledger.service import LedgerRefusal
 from app.stocks.models import StockCreate, StockPublic, StockUpdate
 from app.stocks.repository import StockRepository
-from app.users.models import USER_NAME_MAX_LENGTH, UserCreate, UserPublic
+from app.users.models import USER_NAME_MAX_LENGTH, UserCreate, UserPublic, UserUpdate
 from app.users.repository import UserRepository
 from app.users.service import UserService
 from app.web.colours import symbol_colours
@@ -49,6 +51,7 @@ from app.web.dependencies import (
     StockRepositoryDep,
     TransactionRepositoryDep,
     UserRepositoryDep,
+    UserServiceDep,
 )
 from app.web.error_pages import PageNotFound
 from app.web.formatting import money
@@ -193,19 +196,29 @@ class UsersQuery(BaseModel):
 async def _users_page(
     request: Request,
     visitor: Visitor,
-    users: UserRepository,
+    portfolio_view: PortfolioView,
     query: UsersQuery,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    page = await users.list(query.name or None, SortOrder("id"), PageParams(limit=USERS_PER_PAGE, cursor=query.cursor))
+    """A page of users, each with their totals, and the page's total: two statements, whatever the page holds."""
+    params = PageParams(limit=USERS_PER_PAGE, cursor=query.cursor)
+    page = await portfolio_view.users.list(query.name or None, SortOrder("id"), params)
     next_cursor = encode_cursor(page.order, page.last_row) if page.last_row is not None else None
+    totals = await portfolio_view.user_totals([user.id for user in page.items])
     return render(
         request,
         "users.html",
         visitor,
         status_code,
         users=page.items,
+        totals=totals,
+        page_total=UserTotals(
+            holdings=sum(each.holdings for each in totals.values()),
+            cost=sum((each.cost for each in totals.values()), Decimal(0)),
+            market_value=sum((each.market_value for each in totals.values()), Decimal(0)),
+        ),
+        no_totals=UserTotals(),
         name=query.name or "",
         search=context.pop("search", query.name or ""),
         search_errors=context.pop("search_errors", {}),
@@ -221,7 +234,7 @@ async def _users_page(
 async def users_page(
     request: Request,
     visitor: VisitorDep,
-    users: UserRepositoryDep,
+    portfolio_view: PortfolioViewDep,
     name: Annotated[str | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
@@ -238,13 +251,15 @@ async def users_page(
         errors = errors_of(failure)
         valid = UsersQuery(name=None if "name" in errors else name)
         return await _users_page(
-            request, visitor, users, valid, 422, search=name or "", search_errors=_search_errors(errors)
+            request, visitor, portfolio_view, valid, 422, search=name or "", search_errors=_search_errors(errors)
         )
     try:
-        return await _users_page(request, visitor, users, query)
+        return await _users_page(request, visitor, portfolio_view, query)
     except InvalidCursor:
         first = UsersQuery(name=query.name)
-        return await _users_page(request, visitor, users, first, 422, search_errors={"cursor": BROKEN_PAGE_LINK})
+        return await _users_page(
+            request, visitor, portfolio_view, first, 422, search_errors={"cursor": BROKEN_PAGE_LINK}
+        )
 
 
 def _search_errors(errors: dict[str, str]) -> dict[str, str]:
@@ -257,7 +272,7 @@ async def create_user_form(
     request: Request,
     visitor: ActingVisitorDep,
     service: SignUpServiceDep,
-    users: UserRepositoryDep,
+    portfolio_view: PortfolioViewDep,
     name: FormText = "",
     age: FormText = "",
     email: FormText = "",
@@ -270,8 +285,144 @@ async def create_user_form(
     created = await _create_user(request, service, fields)
     if isinstance(created, dict):
         values = {**fields, "password": ""}
-        return await _users_page(request, visitor, users, UsersQuery(), 422, values=values, errors=created)
+        return await _users_page(request, visitor, portfolio_view, UsersQuery(), 422, values=values, errors=created)
     return go_to(request, f"/app/users/{created.body.id}")
+
+
+# ---------------------------------------------------------------- a user: rename and delete
+
+
+@dataclass(slots=True)
+class Renaming:
+    """A user's rename form: the version it was read at (sent back as If-Match), what was typed, what happened."""
+
+    version: int
+    value: str | None = None  # as typed, shown again when refused; the user's name otherwise
+    error: str | None = None
+    conflict: str | None = None
+    notice: str | None = None
+
+
+def _rename_section(
+    request: Request, visitor: Visitor, user: UserPublic, renaming: Renaming, status_code: int = 200
+) -> HTMLResponse:
+    """The rename section alone, for htmx; renamed, with the page's heading too (an out-of-band swap)."""
+    return render(request, "_user_edit.html", visitor, status_code, user=user, renaming=renaming)
+
+
+@router.post("/users/{user_id}/name")
+async def rename_user(
+    request: Request,
+    user_id: int,
+    visitor: ActingVisitorDep,
+    portfolio_view: PortfolioViewDep,
+    stocks: StockRepositoryDep,
+    users: UserServiceDep,
+    version: FormText = "",
+    name: FormText = "",
+) -> Response:
+    """A new name, as PATCH /users/{id} {"name": ...} with If-Match: the version the page was read at.
+
+    The API's rules decide: its name rules (refused beside the field, in its words), its scope (another
+    user's is the 404 page), and a change meanwhile (412: the current name, and nothing saved).
+    """
+    if_match = if_match_of(version)
+    renaming = Renaming(if_match.versions[0] if if_match is not None and if_match.versions else 0, name)
+    if if_match is None:
+        renaming.error = FORM_VERSION_DAMAGED
+        return await _answer_rename(request, visitor, portfolio_view, stocks, user_id, renaming, 422)
+    try:
+        changes = UserUpdate.model_validate({"name": name})
+    except ValidationError as failure:
+        renaming.error = errors_of(failure).get("name", str(failure))
+        return await _answer_rename(request, visitor, portfolio_view, stocks, user_id, renaming, 422)
+    try:
+        renamed = await users.update(user_id, changes, if_match)
+    except VersionMismatch:
+        current = await portfolio_view.users.read(user_id)
+        renaming.version = current.version
+        renaming.conflict = (
+            f"Someone changed this user since you opened this page: the name is now {current.body.name}. "
+            "Nothing was saved; save again to rename them anyway."
+        )
+        return await _answer_rename(request, visitor, portfolio_view, stocks, user_id, renaming, 412)
+    if not is_htmx(request):
+        return go_to(request, f"/app/users/{user_id}")
+    done = Renaming(renamed.version, notice=f"Renamed to {renamed.body.name}.")
+    return _rename_section(request, visitor, renamed.body, done)
+
+
+async def _answer_rename(
+    request: Request,
+    visitor: Visitor,
+    portfolio_view: PortfolioView,
+    stocks: StockRepository,
+    user_id: int,
+    renaming: Renaming,
+    status_code: int,
+) -> Response:
+    """The rename form again, with what went wrong: the section for htmx, the whole page otherwise.
+
+    A form that sent no version it was read at keeps the version read now.
+    """
+    if not is_htmx(request):
+        return await _render_portfolio(
+            request, visitor, portfolio_view, stocks, user_id, status_code, renaming=renaming
+        )
+    current = await portfolio_view.users.read(user_id)
+    renaming.version = renaming.version or current.version
+    return _rename_section(request, visitor, current.body, renaming, status_code)
+
+
+@router.get("/users/{user_id}/delete")
+async def delete_user_page(request: Request, user_id: int, visitor: VisitorDep, users: UserRepositoryDep) -> Response:
+    """Asks first: who goes, and what with them (every holding and its ledger), as DELETE /users/{id} takes it."""
+    return await _delete_user_page(request, visitor, users, user_id)
+
+
+async def _delete_user_page(
+    request: Request,
+    visitor: Visitor,
+    users: UserRepository,
+    user_id: int,
+    status_code: int = 200,
+    conflict: str | None = None,
+) -> HTMLResponse:
+    current = await users.read_with_stocks(user_id)  # the 404 page for a user out of the visitor's reach
+    is_self = visitor.caller.user_id == user_id
+    return render(
+        request,
+        "user_delete.html",
+        visitor,
+        status_code,
+        user=current.body,
+        version=current.version,
+        is_self=is_self,
+        conflict=conflict,
+    )
+
+
+@router.post("/users/{user_id}/delete")
+async def delete_user(
+    request: Request, user_id: int, visitor: ActingVisitorDep, users: UserRepositoryDep, version: FormText = ""
+) -> Response:
+    """Deletes the user, their holdings and ledgers, as DELETE /users/{id} with If-Match: the version confirmed.
+
+    A change since the confirmation page was read (a rename, say) is the page again, 412: it deletes
+    only what was confirmed. Deleting oneself ends the login (the cascade has revoked its tokens).
+    """
+    if_match = if_match_of(version)
+    if if_match is None:
+        return await _delete_user_page(request, visitor, users, user_id, 422, FORM_VERSION_DAMAGED)
+    try:
+        await users.delete(user_id, if_match)
+    except VersionMismatch:
+        conflict = "This user changed since you opened this page, so nothing was deleted. Check and confirm again."
+        return await _delete_user_page(request, visitor, users, user_id, 412, conflict)
+    if visitor.caller.user_id == user_id:
+        keep_session(request, new_session())
+        return go_to(request, "/app/sign-in")
+    return go_to(request, "/app/users" if visitor.sees_everyone else "/app/")
 
 
 # ---------------------------------------------------------------- a portfolio
@@ -308,12 +459,14 @@ class Ledger:
 
 async def _portfolio_context(portfolio_view: PortfolioView, user_id: int) -> dict[str, Any]:
     """The user, their valuation today (GET /users/{id}/portfolio?as_of='s service) and every holding, newest last."""
-    user = (await portfolio_view.users.read_with_stocks(user_id)).body
+    read = await portfolio_view.users.read_with_stocks(user_id)
+    user = read.body
     portfolio = await portfolio_view.valuation(user_id)
     holdings = user.stocks[:HOLDINGS_SHOWN]
     colours = symbol_colours(position.name for position in portfolio.positions)
     return {
         "user": user,
+        "user_version": read.version,  # the rename form's and the delete page's If-Match
         "portfolio": portfolio,
         "holdings": holdings,
         "more_holdings": len(user.stocks) - len(holdings),
@@ -337,9 +490,12 @@ async def _render_portfolio(
     editing: Editing | None = None,
     ledger: Ledger | None = None,
     notice: str | None = None,
+    renaming: Renaming | None = None,
 ) -> HTMLResponse:
     """The portfolio: its section alone for htmx (swapped in place), the whole page otherwise."""
     context = await _portfolio_context(portfolio_view, user_id)
+    renaming = renaming or Renaming(context["user_version"])
+    renaming.version = renaming.version or context["user_version"]
     template = "_portfolio.html" if is_htmx(request) else "portfolio.html"
     return render(
         request,
@@ -351,6 +507,7 @@ async def _render_portfolio(
         editing=editing,
         ledger=ledger,
         notice=notice,
+        renaming=renaming,
         **context,
     )
 
@@ -468,17 +625,28 @@ async def save_holding(
     portfolio_view: PortfolioViewDep,
     stocks: StockRepositoryDep,
     version: FormText = "",
+    name: FormText = "",
     price: FormText = "",
     quantity: FormText = "",
     is_active: FormText = "",
 ) -> Response:
-    """Price, quantity and active, as PATCH /stocks/{id} with If-Match: the version the form was opened at."""
+    """Symbol, price, quantity and active, as PATCH /stocks/{id} with If-Match: the version the form was opened at.
+
+    The symbol is what the holding is, so a new one corrects it (a typo, a ticker renamed): the holding
+    keeps its shares, average cost and ledger, which belong to it and not to a symbol, and its value,
+    history included, follows the new symbol's closes; no transaction is recorded, as the API's PATCH
+    records none for a name. Moving into another stock is a sale and a new holding, which the ledger
+    records as such. A form without the field (an older page) leaves the symbol as it is; an emptied one
+    is refused (FastAPI reads both as "", so the form itself is asked).
+    """
     fields = {"price": price, "quantity": quantity, "is_active": is_active}
+    if "name" in await request.form():  # parsed already, for the parameters: no second read of the body
+        fields = {"name": name, **fields}
     if_match = if_match_of(version)
     errors = {} if if_match is not None else {"version": FORM_VERSION_DAMAGED}
     try:
         changes = StockUpdate.model_validate_json(
-            as_json_body(fields, numbers=("price", "quantity"), flags=("is_active",))
+            as_json_body(fields, numbers=("price", "quantity"), flags=("is_active",), kept=("name",))
         )
     except ValidationError as failure:
         errors = errors_of(failure) | errors

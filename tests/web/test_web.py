@@ -11,7 +11,11 @@ from decimal import Decimal
 
 import pytest
 from httpx import AsyncClient
+from markupsafe import escape
+from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.users.models import USERS
 from app.web.colours import symbol_colours
 from app.web.csrf import CSRF_REFUSED
 from app.web.formatting import money
@@ -78,7 +82,7 @@ async def test_open_mode_entry_page_is_the_users_list(client: AsyncClient) -> No
     assert answer.status_code == 303
     assert answer.headers["location"].endswith("/app/users")
     html, _ = await open_page(client, "/app/users")
-    assert "<h1>Users</h1>" in html
+    assert '<h1 id="users-heading">Users</h1>' in html
 
 
 async def test_users_page_searches_by_name_and_pages_by_cursor(client: AsyncClient) -> None:
@@ -417,7 +421,11 @@ async def test_without_javascript_the_forms_post_and_redirect(client: AsyncClien
     assert added.status_code == 303 and added.headers["location"].endswith(f"/app/users/{user_id}")
     stock_id = (await client.get(f"/users/{user_id}/stocks/")).json()[0]["id"]
     editing = await client.get(f"/app/stocks/{stock_id}/edit")
-    assert editing.status_code == 200 and "<h1>" in editing.text and 'aria-label="Edit AAPL"' in editing.text
+    assert (
+        editing.status_code == 200
+        and '<h1 id="portfolio-heading">' in editing.text
+        and 'aria-label="Edit AAPL"' in editing.text
+    )
     version = re.search(r'name="version" value="(\d+)"', editing.text)
     assert version
     form = {"version": version.group(1), "price": "11", "quantity": "2", "csrf_token": csrf}
@@ -425,7 +433,9 @@ async def test_without_javascript_the_forms_post_and_redirect(client: AsyncClien
     stock = (await client.get(f"/stocks/{stock_id}")).json()
     assert (stock["price"], stock["quantity"], stock["is_active"]) == (11, 2, False)  # an unticked box is false
     stale = await client.post(f"/app/stocks/{stock_id}", data=form)
-    assert stale.status_code == 412 and "<h1>" in stale.text and "Nothing was saved." in stale.text
+    assert (
+        stale.status_code == 412 and '<h1 id="portfolio-heading">' in stale.text and "Nothing was saved." in stale.text
+    )
     deleted = await client.post(f"/app/stocks/{stock_id}/delete", data={"csrf_token": csrf})
     assert deleted.status_code == 303
     assert (await client.get(f"/users/{user_id}/stocks/")).json() == []
@@ -607,7 +617,11 @@ async def test_a_holdings_ledger_opens_under_its_row_with_the_record_form(client
     assert f'name="occurred_on" type="date" value="{today}" max="{today}"' in row.text
     # Without JavaScript: the whole page, the ledger open under its row.
     page = await client.get(f"/app/stocks/{stock_id}/transactions")
-    assert page.status_code == 200 and "<h1>" in page.text and f'id="ledger-{stock_id}"' in page.text
+    assert (
+        page.status_code == 200
+        and '<h1 id="portfolio-heading">' in page.text
+        and f'id="ledger-{stock_id}"' in page.text
+    )
 
 
 async def test_recording_a_buy_then_a_sell_moves_the_holding_and_shows_the_realized_gain(client: AsyncClient) -> None:
@@ -703,7 +717,7 @@ async def test_a_bad_transaction_shows_the_apis_message_beside_its_field(
     _, csrf = await open_page(client, f"/app/users/{user_id}")
     form = {**record_form(kind, quantity="1", price="100", amount="1"), field: value}
     answer = await client.post(f"/app/stocks/{stock_id}/transactions", data={**form, "csrf_token": csrf})
-    assert answer.status_code == 422 and "<h1>" in answer.text
+    assert answer.status_code == 422 and '<h1 id="portfolio-heading">' in answer.text
     found = re.search(rf'<p class="error" id="record-{stock_id}-{field}-error">([^<]*)</p>', answer.text)
     assert found and message.replace("'", "&#39;") in found.group(1), shown_errors(answer.text)
     assert len(await ledger_of(client, stock_id)) == 1
@@ -985,3 +999,300 @@ async def test_another_users_chart_is_a_404_page(required_client: AsyncClient) -
         theirs = await required_client.get(f"/app/users/{other}/performance?range=Max", headers=headers)
         assert theirs.status_code == 404
         assert f"User with ID {other} not found" in theirs.text
+
+
+# ---------------------------------------------------------------- the users list's totals (issue 22)
+
+
+def users_row(html: str, user_id: int) -> list[str]:
+    """The cells of a user's row in the users list, as text: name, details, holdings, at cost, market value."""
+    row = re.search(rf'<tr data-user="{user_id}">(.*?)</tr>', html, re.S)
+    assert row, f"no row for user {user_id}"
+    return [
+        re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row.group(1), re.S)
+    ]
+
+
+def total_row(html: str) -> list[str]:
+    row = re.search(r'<tr class="total">(.*?)</tr>', html, re.S)
+    assert row, "no total row"
+    return [
+        re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row.group(1), re.S)
+    ]
+
+
+async def test_the_users_list_shows_each_users_holdings_at_cost_and_market_and_a_total(client: AsyncClient) -> None:
+    ada = await new_user(client, "Ada Lovelace")
+    await add_stock(client, ada, "AAPL", "175.50", 10)
+    await add_stock(client, ada, "AAPL", "160", 5)
+    await add_stock(client, ada, "TSLA", "250", 4, active=False)  # listed and counted, not valued
+    alan = await new_user(client, "Alan Turing")
+    await add_stock(client, alan, "MSFT", "1234567.125", 2)
+    nobody = await new_user(client, "Nobody Holds")
+    await put_close(client, "AAPL", (date.today() - timedelta(days=3)).isoformat(), "200")  # MSFT: no close, at cost
+    html, _ = await open_page(client, "/app/users")
+    assert users_row(html, ada)[2:] == ["3", "2,555.00", "3,000.00"]
+    assert users_row(html, alan)[2:] == ["1", "2,469,134.25", "2,469,134.25"]
+    assert users_row(html, nobody)[2:] == ["0", "0.00", "0.00"]
+    assert total_row(html) == ["Total, these 3 users", "4", "2,471,689.25", "2,472,134.25"]
+    # The same figures as each user's valuation today (GET /users/{id}/portfolio?as_of=).
+    for user_id in (ada, alan, nobody):
+        api = (await client.get(f"/users/{user_id}/portfolio", params={"as_of": date.today().isoformat()})).json()
+        shown = users_row(html, user_id)
+        assert Decimal(shown[3].replace(",", "")) == Decimal(str(api["total_value"]))
+        assert Decimal(shown[4].replace(",", "")) == Decimal(str(api["market_value"]))
+
+
+async def test_the_users_list_totals_only_the_users_it_shows(client: AsyncClient) -> None:
+    shown = await new_user(client, "Shown Person")
+    await add_stock(client, shown, "AAPL", "10", 1)
+    hidden = await new_user(client, "Hidden Person")
+    await add_stock(client, hidden, "AAPL", "1000", 1)
+    html, _ = await open_page(client, "/app/users?name=shown")
+    assert f'data-user="{hidden}"' not in html
+    assert total_row(html) == ["Total", "1", "10.00", "10.00"]
+
+
+# ---------------------------------------------------------------- renaming and deleting a user (issue 22)
+
+
+def version_of(html: str, form_action: str) -> str:
+    """The hidden version of the form posting to `form_action`."""
+    form = re.search(rf'action="{re.escape(form_action)}".*?name="version" value="(\d+)"', html, re.S)
+    assert form, f"no form to {form_action} with a version"
+    return form.group(1)
+
+
+async def test_renaming_a_user_answers_htmx_with_the_section_and_the_new_heading(client: AsyncClient) -> None:
+    user_id = await new_user(client, "Ada Byron")
+    html, csrf = await open_page(client, f"/app/users/{user_id}")
+    version = version_of(html, f"/app/users/{user_id}/name")
+    form = {"version": version, "name": "  Ada Lovelace ", "csrf_token": csrf}
+    answer = await client.post(f"/app/users/{user_id}/name", data=form, headers=HTMX)
+    assert answer.status_code == 200
+    assert '<p class="notice" role="status" tabindex="-1" autofocus>Renamed to Ada Lovelace.</p>' in answer.text
+    assert '<h1 id="portfolio-heading" hx-swap-oob="true">Ada Lovelace\u2019s portfolio</h1>' in answer.text
+    assert (await client.get(f"/users/{user_id}")).json()["name"] == "Ada Lovelace"  # trimmed, as the API does
+    # The section carries the new version: renaming again from it works.
+    again = {"version": version_of(answer.text, f"/app/users/{user_id}/name"), "name": "Countess Lovelace"}
+    assert again["version"] != version
+    second = await client.post(f"/app/users/{user_id}/name", data={**again, "csrf_token": csrf}, headers=HTMX)
+    assert second.status_code == 200 and "Renamed to Countess Lovelace." in second.text
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("ada lovelace", "Name must start with a capital letter"),
+        ("Al", "String should have at least 3 characters"),
+        ("", "String should have at least 3 characters"),
+        ("Ada\tLovelace", "Name must not contain control characters such as tab or newline (it has U+0009)"),
+        ("A" * 256, "String should have at most 255 characters"),
+    ],
+)
+@pytest.mark.parametrize("htmx", [True, False])
+async def test_a_name_the_api_refuses_is_shown_beside_the_field_and_nothing_changes(
+    client: AsyncClient, name: str, message: str, htmx: bool
+) -> None:
+    user_id = await new_user(client, "Ada Lovelace")
+    html, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"version": version_of(html, f"/app/users/{user_id}/name"), "name": name, "csrf_token": csrf}
+    answer = await client.post(f"/app/users/{user_id}/name", data=form, headers=HTMX if htmx else {})
+    assert answer.status_code == 422
+    assert f'<p class="error" id="rename-name-error">{message}</p>' in answer.text
+    assert 'id="rename-name"' in answer.text and 'aria-invalid="true"' in answer.text
+    assert ('<h1 id="portfolio-heading">' in answer.text) is not htmx  # without htmx, the whole page again
+    assert (await client.get(f"/users/{user_id}")).json()["name"] == "Ada Lovelace"
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+async def test_a_rename_after_someone_else_changed_the_user_is_a_conflict(client: AsyncClient, htmx: bool) -> None:
+    user_id = await new_user(client, "Ada Lovelace")
+    html, csrf = await open_page(client, f"/app/users/{user_id}")
+    version = version_of(html, f"/app/users/{user_id}/name")
+    assert (await client.patch(f"/users/{user_id}", json={"name": "Ada King"})).status_code == 200
+    form = {"version": version, "name": "Ada Byron", "csrf_token": csrf}
+    answer = await client.post(f"/app/users/{user_id}/name", data=form, headers=HTMX if htmx else {})
+    assert answer.status_code == 412
+    assert "Someone changed this user since you opened this page: the name is now Ada King." in answer.text
+    assert (await client.get(f"/users/{user_id}")).json()["name"] == "Ada King"
+    # What was typed is kept, with the current version: saving again renames.
+    assert 'value="Ada Byron"' in answer.text
+    again = {"version": version_of(answer.text, f"/app/users/{user_id}/name"), "name": "Ada Byron", "csrf_token": csrf}
+    assert (await client.post(f"/app/users/{user_id}/name", data=again)).status_code == 303
+    assert (await client.get(f"/users/{user_id}")).json()["name"] == "Ada Byron"
+
+
+@pytest.mark.parametrize("version", ["abc", "0", "\u0661", str(2**31)])
+async def test_a_rename_whose_version_the_page_did_not_write_changes_nothing(client: AsyncClient, version: str) -> None:
+    user_id = await new_user(client, "Ada Lovelace")
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"version": version, "name": "Ada Byron", "csrf_token": csrf}
+    answer = await client.post(f"/app/users/{user_id}/name", data=form, headers=HTMX)
+    assert answer.status_code == 422 and FORM_VERSION_DAMAGED in answer.text
+    assert (await client.get(f"/users/{user_id}")).json()["name"] == "Ada Lovelace"
+
+
+async def test_deleting_a_user_asks_first_then_deletes_them_with_their_holdings(client: AsyncClient) -> None:
+    user_id = await new_user(client, "Ada Lovelace", email="ada@example.com")
+    stock_id = await add_stock(client, user_id, "AAPL", "10", 3)
+    await add_stock(client, user_id, "MSFT", "20", 1)
+    html, csrf = await open_page(client, f"/app/users/{user_id}")
+    assert f'href="/app/users/{user_id}/delete">Delete Ada Lovelace\u2026</a>' in html
+    confirm = await client.get(f"/app/users/{user_id}/delete")
+    assert confirm.status_code == 200 and "<h1>Delete Ada Lovelace?</h1>" in confirm.text
+    assert (
+        f"This deletes Ada Lovelace (#{user_id}, ada@example.com) and\n  "
+        "their 2 holdings, with every transaction of them." in confirm.text
+    )
+    assert (await client.get(f"/users/{user_id}")).status_code == 200  # asking deletes nothing
+    form = {"version": version_of(confirm.text, f"/app/users/{user_id}/delete"), "csrf_token": csrf}
+    deleted = await client.post(f"/app/users/{user_id}/delete", data=form, follow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["location"].endswith("/app/users")
+    assert (await client.get(f"/users/{user_id}")).status_code == 404
+    assert (await client.get(f"/stocks/{stock_id}")).status_code == 404
+    htmx = await client.post(f"/app/users/{user_id}/delete", data=form, headers=HTMX)
+    assert htmx.status_code == 404 and f"User with ID {user_id} not found" in htmx.text
+
+
+async def test_a_delete_confirmed_before_someone_changed_the_user_deletes_nothing(client: AsyncClient) -> None:
+    user_id = await new_user(client, "Ada Lovelace")
+    confirm, csrf = await open_page(client, f"/app/users/{user_id}/delete")
+    version = version_of(confirm, f"/app/users/{user_id}/delete")
+    assert (await client.patch(f"/users/{user_id}", json={"name": "Ada King"})).status_code == 200
+    answer = await client.post(f"/app/users/{user_id}/delete", data={"version": version, "csrf_token": csrf})
+    assert answer.status_code == 412
+    assert "This user changed since you opened this page, so nothing was deleted." in answer.text
+    assert "<h1>Delete Ada King?</h1>" in answer.text
+    assert (await client.get(f"/users/{user_id}")).status_code == 200
+    again = {"version": version_of(answer.text, f"/app/users/{user_id}/delete"), "csrf_token": csrf}
+    assert (await client.post(f"/app/users/{user_id}/delete", data=again)).status_code == 303
+    assert (await client.get(f"/users/{user_id}")).status_code == 404
+
+
+async def test_a_person_cannot_rename_or_delete_another_user_through_the_pages(required_client: AsyncClient) -> None:
+    other = await sign_up_through_the_page(required_client, "Alan Turing", "alan@example.com")
+    their_page, _ = await open_page(required_client, f"/app/users/{other}")
+    their_version = version_of(their_page, f"/app/users/{other}/name")
+    required_client.cookies.clear()
+    mine = await sign_up_through_the_page(required_client, "Grace Hopper", "grace@example.com")
+    _, csrf = await open_page(required_client, f"/app/users/{mine}")
+    renaming = await required_client.post(
+        f"/app/users/{other}/name", data={"version": their_version, "name": "Alan Mathison", "csrf_token": csrf}
+    )
+    assert renaming.status_code == 404 and f"User with ID {other} not found" in renaming.text
+    asking = await required_client.get(f"/app/users/{other}/delete")
+    assert asking.status_code == 404 and f"User with ID {other} not found" in asking.text
+    deleting = await required_client.post(
+        f"/app/users/{other}/delete", data={"version": their_version, "csrf_token": csrf}
+    )
+    assert deleting.status_code == 404 and f"User with ID {other} not found" in deleting.text
+    # Alan is as he was; Grace renames herself.
+    required_client.cookies.clear()
+    _, csrf = await open_page(required_client, "/app/sign-in")
+    await required_client.post(
+        "/app/sign-in", data={"email": "alan@example.com", "password": "correct horse battery", "csrf_token": csrf}
+    )
+    assert "Alan Turing\u2019s portfolio" in (await required_client.get(f"/app/users/{other}")).text
+
+
+async def test_a_person_deleting_themselves_is_signed_out(required_client: AsyncClient) -> None:
+    user_id = await sign_up_through_the_page(required_client, "Grace Hopper", "grace@example.com")
+    confirm, csrf = await open_page(required_client, f"/app/users/{user_id}/delete")
+    assert "This is your own account: you will be signed out." in confirm
+    form = {"version": version_of(confirm, f"/app/users/{user_id}/delete"), "csrf_token": csrf}
+    deleted = await required_client.post(f"/app/users/{user_id}/delete", data=form, follow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["location"].endswith("/app/sign-in")
+    assert (await required_client.get("/app/", follow_redirects=False)).headers["location"].endswith("/app/sign-in")
+    _, csrf = await open_page(required_client, "/app/sign-in")
+    again = await required_client.post(
+        "/app/sign-in", data={"email": "grace@example.com", "password": "correct horse battery", "csrf_token": csrf}
+    )
+    assert again.status_code == 401
+
+
+async def test_an_admin_renames_and_deletes_anyone_through_the_pages(
+    required_client: AsyncClient, session: AsyncSession
+) -> None:
+    other = await sign_up_through_the_page(required_client, "Alan Turing", "alan@example.com")
+    required_client.cookies.clear()
+    admin = await sign_up_through_the_page(required_client, "Root Admin", "root@example.com")
+    await session.exec(update(USERS).where(USERS.c.id == admin).values(is_admin=True))
+    required_client.cookies.clear()
+    _, csrf = await open_page(required_client, "/app/sign-in")
+    await required_client.post(
+        "/app/sign-in", data={"email": "root@example.com", "password": "correct horse battery", "csrf_token": csrf}
+    )
+    html, csrf = await open_page(required_client, f"/app/users/{other}")
+    form = {"version": version_of(html, f"/app/users/{other}/name"), "name": "Alan Mathison Turing", "csrf_token": csrf}
+    assert (await required_client.post(f"/app/users/{other}/name", data=form)).status_code == 303
+    confirm, _ = await open_page(required_client, f"/app/users/{other}/delete")
+    assert "<h1>Delete Alan Mathison Turing?</h1>" in confirm and "your own account" not in confirm
+    form = {"version": version_of(confirm, f"/app/users/{other}/delete"), "csrf_token": csrf}
+    deleted = await required_client.post(f"/app/users/{other}/delete", data=form, follow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["location"].endswith("/app/users")
+    users, _ = await open_page(required_client, "/app/users")
+    assert f'data-user="{other}"' not in users and f'data-user="{admin}"' in users
+
+
+# ---------------------------------------------------------------- a holding's symbol (issue 22)
+
+
+async def test_editing_a_symbol_keeps_the_holdings_shares_cost_and_ledger(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "APPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    bought = await client.post(
+        f"/app/stocks/{stock_id}/transactions",
+        data={**record_form("buy", quantity="5", price="130"), "csrf_token": csrf},
+    )
+    assert bought.status_code == 303
+    before = await ledger_of(client, stock_id)
+    editing = await client.get(f"/app/stocks/{stock_id}/edit", headers=HTMX)
+    assert f'id="edit-{stock_id}-name" name="name" type="text" value="APPL"' in editing.text
+    assert f'aria-describedby="edit-{stock_id}-name-hint"' in editing.text
+    form = {
+        "version": re.search(r'name="version" value="(\d+)"', editing.text).group(1),  # type: ignore[union-attr]
+        "name": " aapl ",
+        "price": "110",
+        "quantity": "15",
+        "is_active": "on",
+        "csrf_token": csrf,
+    }
+    saved = await client.post(f"/app/stocks/{stock_id}", data=form, headers=HTMX)
+    assert saved.status_code == 200 and "Saved AAPL." in saved.text
+    stock = (await client.get(f"/stocks/{stock_id}")).json()
+    assert (stock["name"], stock["quantity"], Decimal(str(stock["price"]))) == ("AAPL", 15, Decimal(110))
+    assert await ledger_of(client, stock_id) == before  # no transaction: the holding is the one it was
+    assert '<tr data-symbol="AAPL">' in saved.text and "APPL" not in saved.text
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "Symbol must not be empty"),
+        ("   ", "Symbol must not be empty"),
+        ("$$$", "Symbol may contain only letters A-Z, digits, '.' and '-'"),
+        ("ABCDEFGHIJK", "Symbol must be at most 10 characters"),
+        (".A", "Symbol must start with a letter A-Z or a digit"),
+    ],
+)
+async def test_a_symbol_the_api_refuses_is_shown_beside_the_field(client: AsyncClient, name: str, message: str) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"version": "", "name": name, "price": "100", "quantity": "10", "is_active": "on", "csrf_token": csrf}
+    answer = await client.post(f"/app/stocks/{stock_id}", data=form, headers=HTMX)
+    assert answer.status_code == 422
+    assert f'<p class="error" id="edit-{stock_id}-name-error">{escape(message)}</p>' in answer.text
+    assert (await client.get(f"/stocks/{stock_id}")).json()["name"] == "AAPL"
+
+
+async def test_a_holding_form_without_the_symbol_leaves_it_as_it_is(client: AsyncClient) -> None:
+    user_id = await new_user(client)
+    stock_id = await add_stock(client, user_id, "AAPL", "100", 10)
+    _, csrf = await open_page(client, f"/app/users/{user_id}")
+    form = {"version": "", "price": "100", "quantity": "12", "is_active": "on", "csrf_token": csrf}
+    assert (await client.post(f"/app/stocks/{stock_id}", data=form)).status_code == 303
+    stock = (await client.get(f"/stocks/{stock_id}")).json()
+    assert (stock["name"], stock["quantity"]) == ("AAPL", 12)

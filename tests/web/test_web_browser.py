@@ -9,8 +9,12 @@ saying so when the two drift apart.
 
 Without chromium these tests are skipped with one line, except in CI (env
 CI set), where .ci/run installs it and a missing one is a failure. Each page
-is photographed at 1280 and 375 px into tests/web/screenshots/ (git-ignored), for
-review.
+is reviewed at 1280 and 375 px (`Tab.review`): axe-core, the accessibility
+engine, pinned in tests/tools/package.json (the tests run `npm ci` there
+when its node_modules is missing), finds no serious or critical violation,
+and the page is photographed into tests/web/screenshots/ (git-ignored). With
+UPDATE_SCREENSHOTS=1 (`make screenshots`) the pages the docs show are also
+written to docs/images/, so ordinary runs leave those files alone.
 """
 
 import json
@@ -28,7 +32,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    FloatRect,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from app.core.config import PROJECT_ROOT
 from tests.helpers import TEST_SECRET_KEY
@@ -36,6 +49,18 @@ from tests.processes import STARTUP_GUARD_SECONDS, free_port, run_app, stop, wai
 
 SCREENSHOTS = Path(__file__).with_name("screenshots")
 WIDTHS = (1280, 375)
+# The pages the docs show, by review name, written to docs/images/ at the first width when asked.
+DOCS_IMAGES = PROJECT_ROOT / "docs" / "images"
+DOCS_PAGES = {
+    "portfolio": "web-portfolio.png",
+    "portfolio-chart": "web-portfolio-chart.png",
+    "ledger": "web-ledger.png",
+    "users": "web-users.png",
+}
+TOOLS = PROJECT_ROOT / "tests" / "tools"
+AXE = TOOLS / "node_modules" / "axe-core" / "axe.min.js"
+# What fails a page: axe-core's two highest impacts (the other two, moderate and minor, are advice).
+AXE_FAILING_IMPACTS = ("serious", "critical")
 PASSWORD = "correct horse battery"
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "the operator's long passphrase"
@@ -116,6 +141,31 @@ def test_a_chromium_of_another_major_version_is_named_with_the_playwright_to_pin
             )
 
 
+def npm_ci_unless_installed() -> str | None:
+    """axe-core's path, after `npm ci` in tests/tools/ if it is not there yet; None when npm is missing."""
+    if not AXE.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            return None
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=TOOLS, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"npm ci in {TOOLS} failed:\n{done.stdout}\n{done.stderr}"
+    assert AXE.exists(), f"npm ci in {TOOLS} did not install {AXE}"
+    return str(AXE)
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    """axe-core's script, from tests/tools/package-lock.json; without npm, skipped, except in CI (as chromium)."""
+    path = npm_ci_unless_installed()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("npm is not installed, and CI must run axe-core over the pages: apt-get install -y npm")
+        pytest.skip("npm is not installed (apt-get install npm), so axe-core is not; browser tests skipped")
+    return path
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """`python -m app` as `make run` starts it (embedded PostgreSQL), with AUTH=required and a first admin."""
@@ -163,6 +213,56 @@ def browser(chromium: str) -> Iterator[Browser]:
             launched.close()
 
 
+@pytest.fixture
+def new_context(browser: Browser, axe: str) -> Iterator[Callable[[], BrowserContext]]:
+    """Browser contexts whose every page has axe-core loaded, closed after the test.
+
+    An init script, not `add_script_tag`: a tag's inline script is what the pages' CSP
+    (script-src 'self') refuses, and turning the CSP off for the tests would hide the
+    violations they look for. Init scripts run outside the page's CSP, before its own.
+    """
+    contexts: list[BrowserContext] = []
+
+    def opened() -> BrowserContext:
+        context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+        context.add_init_script(path=axe)
+        contexts.append(context)
+        return context
+
+    yield opened
+    for context in contexts:
+        context.close()
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each, naming the elements."""
+    found = page.evaluate(
+        """async (impacts) => {
+        const results = await window.axe.run(document, {resultTypes: ["violations"]});
+        return results.violations.filter(v => impacts.includes(v.impact)).map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            targets: v.nodes.slice(0, 5).map(n => n.target.join(" ")),
+        }));
+    }""",
+        list(AXE_FAILING_IMPACTS),
+    )
+    return [f"{v['impact']} {v['id']} ({v['help']}): {', '.join(v['targets'])}" for v in found]
+
+
+@pytest.mark.slow
+def test_axe_finds_a_serious_violation_where_there_is_one(new_context: Callable[[], BrowserContext]) -> None:
+    """The review's check can fail: an image without a text alternative and an unlabelled field are named."""
+    page = new_context().new_page()
+    page.set_content(
+        '<html lang="en"><head><title>Not fine</title></head>'
+        '<body><main><img src="data:,"><input type="text"></main></body></html>'
+    )
+    found = axe_violations(page)
+    assert [line.split(" (")[0] for line in found] == ["critical image-alt", "critical label"], found
+    page.set_content('<html lang="en"><head><title>Fine</title></head><body><main><h1>Fine</h1></main></body></html>')
+    assert axe_violations(page) == []
+
+
 class Tab:
     """One browser page, failing the test on any console error (a CSP violation is one)."""
 
@@ -182,15 +282,27 @@ class Tab:
     def go(self, path: str) -> None:
         self.page.goto(self.base_url + path)
 
-    def shoot(self, name: str) -> None:
-        """The page at each width, whole, into tests/web/screenshots/NAME-WIDTH.png."""
+    def review(self, name: str) -> None:
+        """The page at each width: no wider than the screen, no serious or critical axe-core violation, photographed.
+
+        Into tests/web/screenshots/NAME-WIDTH.png, whole; with UPDATE_SCREENSHOTS=1, a page the docs
+        show (DOCS_PAGES) also into docs/images/, at the first width, as a screen shows it.
+        """
         SCREENSHOTS.mkdir(exist_ok=True)
         page = self.page
+        settled(page)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             # The chart follows a resize a frame or two later; no page may be wider than the screen.
             page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
+            violations = axe_violations(page)
+            assert violations == [], f"axe-core on {name} at {width} px:\n" + "\n".join(violations)
             page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+            if width == WIDTHS[0] and name in DOCS_PAGES and os.environ.get("UPDATE_SCREENSHOTS"):
+                DOCS_IMAGES.mkdir(exist_ok=True)
+                # The page's top, as it opens, wherever the test has scrolled to.
+                top = FloatRect(x=0, y=0, width=width, height=900)
+                page.screenshot(path=DOCS_IMAGES / DOCS_PAGES[name], full_page=True, clip=top, animations="disabled")
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
 
 
@@ -245,15 +357,15 @@ def settled(page: Page) -> None:
 def add_holding(tab: Tab, symbol: str, price: str, quantity: str) -> None:
     page = tab.page
     settled(page)
-    page.get_by_label("Symbol").fill(symbol)
+    page.locator("#add-name").fill(symbol)
     page.locator("#add-price").fill(price)
     page.locator("#add-quantity").fill(quantity)
     page.get_by_role("button", name="Add holding").click()
 
 
 @pytest.mark.slow
-def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def test_a_person_signs_up_and_manages_a_portfolio(new_context: Callable[[], BrowserContext], server: str) -> None:
+    context = new_context()
     tab = Tab(context.new_page(), server)
     page = tab.page
 
@@ -261,21 +373,22 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     tab.go("/app/")
     expect(page).to_have_url(re.compile(r"/app/sign-in$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    tab.shoot("sign-in")
+    tab.review("sign-in")
     page.get_by_role("link", name="Create an account").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Create an account")
+    tab.review("sign-up")
     page.get_by_label("Name").fill("grace hopper")
     page.get_by_label("Email").fill("grace@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.locator("#name-error")).to_have_text("Name must start with a capital letter")
-    tab.shoot("sign-up-error")
+    tab.review("sign-up-error")
     page.get_by_label("Name").fill("Grace Hopper")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper\u2019s portfolio")
     user_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
-    tab.shoot("portfolio-empty")
+    tab.review("portfolio-empty")
 
     # Signing out and in again.
     page.get_by_role("button", name="Sign out").click()
@@ -297,7 +410,7 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     add_holding(tab, "MSFT", "1234.5678", "7")
     expect(page.locator(".notice")).to_have_text("Added MSFT: 7 shares.")
     settled(page)
-    expect(page.get_by_label("Symbol")).to_be_focused()  # after an add, ready for the next
+    expect(page.locator("#add-name")).to_be_focused()  # after an add, ready for the next
     page.keyboard.type("brk.b")
     page.keyboard.press("Tab")
     page.keyboard.type("412.25")
@@ -314,14 +427,14 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     assert chart is not None, "no Chart.js chart on the allocation canvas"
     assert chart["labels"] == [position["name"] for position in api["positions"]]
     assert chart["painted"] > 1000, "the chart's canvas is blank"
-    tab.shoot("portfolio")
+    tab.review("portfolio")
 
     # A bad price: the API's own message, beside the field; nothing added.
     add_holding(tab, "TSLA", "0", "4")
     expect(page.locator("#add-price-error")).to_have_text("Input should be greater than 0")
     expect(page.locator("#add-price")).to_have_attribute("aria-invalid", "true")
     expect(page.locator(".holding")).to_have_count(3)
-    tab.shoot("portfolio-bad-price")
+    tab.review("portfolio-bad-price")
 
     # Inline edit.
     page.get_by_role("link", name=re.compile(r"^Edit AAPL")).click()
@@ -342,7 +455,7 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     page.get_by_role("link", name=re.compile(r"^Edit MSFT")).click()
     expect(page.get_by_role("form", name="Edit MSFT")).to_be_visible()
     settled(page)
-    expect(page.get_by_label("Symbol")).to_be_focused()
+    expect(page.locator("#add-name")).to_be_focused()
     page.get_by_role("form", name="Edit MSFT").get_by_role("link", name="Cancel").click()
     expect(page.get_by_role("link", name=re.compile(r"^Edit MSFT"))).to_be_visible()
 
@@ -359,7 +472,7 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     edit.get_by_role("button", name="Save").click()
     conflict = page.locator(".conflict")
     expect(conflict).to_contain_text("Someone changed MSFT since you opened this form: it is now 7 at 1,300.00")
-    tab.shoot("portfolio-conflict")
+    tab.review("portfolio-conflict")
     conflict.get_by_role("link", name="Reload to see the current values").click()
     expect(page.locator("#holding-" + edit_id(page, "MSFT"))).to_contain_text("1,300.00")
     check_against_the_api(tab, user_id, token)
@@ -403,7 +516,7 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")  # from the skip link's target, the first control of the page's content
     expect(page.get_by_role("link", name=re.compile(r"^Edit "))).to_have_count(2)
-    tab.shoot("portfolio-after-changes")
+    tab.review("portfolio-after-changes")
 
     # Signing out ends the login: the pages send to sign-in again.
     page.get_by_role("button", name="Sign out").click()
@@ -411,7 +524,6 @@ def test_a_person_signs_up_and_manages_a_portfolio(browser: Browser, server: str
     tab.go(f"/app/users/{user_id}")
     expect(page).to_have_url(re.compile(r"/app/sign-in$"))
     assert tab.errors == [] and second.errors == [], tab.errors + second.errors
-    context.close()
 
 
 def edit_id(page: Page, symbol: str) -> str:
@@ -421,8 +533,8 @@ def edit_id(page: Page, symbol: str) -> str:
 
 
 @pytest.mark.slow
-def test_an_admin_browses_users_and_opens_a_portfolio(browser: Browser, server: str) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def test_an_admin_browses_users_and_opens_a_portfolio(new_context: Callable[[], BrowserContext], server: str) -> None:
+    context = new_context()
     tab = Tab(context.new_page(), server)
     page = tab.page
     tab.go("/app/sign-in")
@@ -435,20 +547,60 @@ def test_an_admin_browses_users_and_opens_a_portfolio(browser: Browser, server: 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create user").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace\u2019s portfolio")
+    ada_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    add_holding(tab, "NVDA", "120", "5")
+    expect(page.locator(".notice")).to_have_text("Added NVDA: 5 shares.")
+
+    # The list shows each user's holdings, at cost and at the latest closes, and the page's total.
     tab.go("/app/users")
-    tab.shoot("users")
+    ada = page.locator(f'.users tr[data-user="{ada_id}"]')
+    expect(ada.locator(".holding-count")).to_have_text("1")
+    expect(ada.locator(".cost")).to_have_text("600.00")
+    expect(ada.locator(".market-value")).to_have_text("600.00")
+    rows = page.locator(".users tbody tr")
+    shown = [Decimal(text.replace(",", "")) for text in rows.locator(".cost").all_inner_texts()]
+    expect(page.locator(".users tfoot .cost")).to_have_text(f"{sum(shown):,.2f}")
+    tab.review("users")
     page.get_by_label("Name contains").fill("ada")
     page.get_by_role("button", name="Search").click()
-    expect(page.locator(".users li")).to_have_count(1)
+    expect(rows).to_have_count(1)
     page.get_by_role("link", name="Ada Lovelace").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace\u2019s portfolio")
+
+    # Renaming: the API's rule beside the field, then the new name in the heading, without a reload.
+    page.evaluate("window.notReloaded = true")
+    rename = page.get_by_role("form", name="Rename Ada Lovelace")
+    rename.get_by_label("Name").fill("ada king")
+    rename.get_by_role("button", name="Rename").click()
+    expect(page.locator("#rename-name-error")).to_have_text("Name must start with a capital letter")
+    expect(rename.get_by_label("Name")).to_be_focused()
+    tab.review("user-rename-refused")
+    rename.get_by_label("Name").fill("Ada King")
+    rename.get_by_role("button", name="Rename").click()
+    expect(page.locator("#user-account .notice")).to_have_text("Renamed to Ada King.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada King\u2019s portfolio")
+    assert page.evaluate("window.notReloaded") is True
+
+    # Deleting asks first, on a page that says what goes; Cancel keeps her, confirming deletes her.
+    page.get_by_role("link", name="Delete Ada King\u2026").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete Ada King?")
+    expect(page.locator("main")).to_contain_text("their 1 holding, with every transaction of it.")
+    tab.review("user-delete")
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada King\u2019s portfolio")
+    page.get_by_role("link", name="Delete Ada King\u2026").click()
+    page.get_by_role("button", name="Delete Ada King").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+    expect(page.locator(f'.users tr[data-user="{ada_id}"]')).to_have_count(0)
+    tab.go(f"/app/users/{ada_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    tab.review("not-found")
     assert tab.errors == [], tab.errors
-    context.close()
 
 
 @pytest.mark.slow
-def test_a_person_keeps_a_holdings_ledger(browser: Browser, server: str) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def test_a_person_keeps_a_holdings_ledger(new_context: Callable[[], BrowserContext], server: str) -> None:
+    context = new_context()
     tab = Tab(context.new_page(), server)
     page = tab.page
     tab.go("/app/sign-up")
@@ -469,12 +621,12 @@ def test_a_person_keeps_a_holdings_ledger(browser: Browser, server: str) -> None
     page.keyboard.press("Enter")
     ledger = page.get_by_role("region", name="AAPL: transactions")
     expect(ledger.locator("tbody tr")).to_have_count(1)
-    expect(page.get_by_role("link", name="Close the transactions of AAPL")).to_be_focused()
+    expect(page.get_by_role("link", name="Close transactions of AAPL")).to_be_focused()
     form = page.get_by_role("form", name="Record a transaction of AAPL")
     day = form.get_by_label("Date").input_value()
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", day), day
     expect(form.get_by_label("Amount received")).to_be_hidden()  # a buy has no amount
-    tab.shoot("ledger")
+    tab.review("ledger")
 
     # A buy, then a sell from the keyboard alone: the gain, the holding and the totals follow without a reload.
     form.get_by_label("Quantity").fill("5")
@@ -507,7 +659,7 @@ def test_a_person_keeps_a_holdings_ledger(browser: Browser, server: str) -> None
     expect(page.locator(".summary .total")).to_have_text("1,141.80")
     assert page.evaluate("window.notReloaded") is True
     check_against_the_api(tab, user_id, token)
-    tab.shoot("ledger-sold")
+    tab.review("ledger-sold")
 
     # A dividend shows its own field only; selling more than held is refused beside quantity, in the API's words.
     form.get_by_label("Type").select_option("dividend")
@@ -525,7 +677,7 @@ def test_a_person_keeps_a_holdings_ledger(browser: Browser, server: str) -> None
     expect(form.get_by_label("Quantity")).to_be_focused()
     expect(form.get_by_label("Quantity")).to_have_attribute("aria-invalid", "true")
     expect(ledger.locator("tbody tr")).to_have_count(4)
-    tab.shoot("ledger-refused")
+    tab.review("ledger-refused")
 
     # Deleting the dividend, after a confirmation: the holding is the rest replayed.
     dialogs: list[str] = []
@@ -541,11 +693,23 @@ def test_a_person_keeps_a_holdings_ledger(browser: Browser, server: str) -> None
     expect(ledger.locator("tbody tr")).to_have_count(3)
     check_against_the_api(tab, user_id, token)
 
-    page.get_by_role("link", name="Close the transactions of AAPL").click()
+    page.get_by_role("link", name="Close transactions of AAPL").click()
     expect(ledger).to_have_count(0)
     expect(page.get_by_role("link", name=re.compile(r"^Transactions of AAPL"))).to_be_focused()
+
+    # A symbol corrected: the holding keeps its shares, cost and transactions.
+    page.get_by_role("link", name=re.compile(r"^Edit AAPL")).click()
+    edit = page.get_by_role("form", name="Edit AAPL")
+    expect(edit.get_by_label("Symbol")).to_have_value("AAPL")
+    tab.review("holding-edit")
+    edit.get_by_label("Symbol").fill("aapl.us")
+    edit.get_by_role("button", name="Save").click()
+    expect(notice).to_have_text("Saved AAPL.US.")
+    expect(page.locator(".holding .lot")).to_have_text("11 \N{MULTIPLICATION SIGN} 103.80")
+    check_against_the_api(tab, user_id, token)
+    page.get_by_role("link", name=re.compile(r"^Transactions of AAPL\.US")).click()
+    expect(page.get_by_role("region", name="AAPL.US: transactions").locator("tbody tr")).to_have_count(3)
     assert tab.errors == [], tab.errors
-    context.close()
 
 
 def history_state(page: Page) -> dict[str, Any]:
@@ -569,8 +733,8 @@ def pressed_range(page: Page, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_person_sees_gains_and_the_value_over_time(browser: Browser, server: str) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def test_a_person_sees_gains_and_the_value_over_time(new_context: Callable[[], BrowserContext], server: str) -> None:
+    context = new_context()
     tab = Tab(context.new_page(), server)
     page = tab.page
     tab.go("/app/sign-up")
@@ -607,7 +771,7 @@ def test_a_person_sees_gains_and_the_value_over_time(browser: Browser, server: s
     assert year["datasets"] == ["Value", "Invested"]
     assert year["points"] in (366, 367) and year["lengths"] == [year["points"]] * 2
     expect(page.locator("#performance .twr")).to_have_text(re.compile(r"^(\+|\u2212)?\d+\.\d\d%$"))
-    tab.shoot("portfolio-chart")
+    tab.review("portfolio-chart")
 
     # 1M by mouse, then Max from the keyboard: each swaps the chart, and focus stays on the pressed button.
     page.get_by_role("button", name="1M").click()
@@ -625,6 +789,10 @@ def test_a_person_sees_gains_and_the_value_over_time(browser: Browser, server: s
     assert 58 <= longest["points"] <= 60, longest  # 401 days: a point a week, and the first and last days
     expect(page.locator("#range-Max")).to_be_focused()
     expect(page.locator("#performance .twr")).to_have_text("+10.00%")
-    tab.shoot("portfolio-chart-max")
+    tab.review("portfolio-chart-max")
+
+    # Without JavaScript, the chart is a page of its own.
+    tab.go(f"/app/users/{user_id}/performance?range=1Y")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dorothy Vaughan\u2019s portfolio over time")
+    tab.review("performance-page")
     assert tab.errors == [], tab.errors
-    context.close()

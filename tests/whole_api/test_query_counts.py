@@ -165,3 +165,17 @@ async def test_a_valuation_and_a_performance_are_two_statements_whatever_the_hol
     with statements_sent(app) as statements:
         assert (await committed_client.get(f"/users/{user['id']}/performance")).status_code == 200
     assert statements == ledger + (["WITH"] if stocks else [])
+
+
+@pytest.mark.parametrize(("users", "stocks"), [(1, 0), (1, 150), (20, 30)])
+async def test_the_users_page_is_two_statements_whatever_the_users_hold(
+    app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine, users: int, stocks: int
+) -> None:
+    """A page of users, then every shown user's holdings and values at once: never a statement per user."""
+    for _ in range(users):
+        await user_holding(committed_client, engine, stocks)
+    with statements_sent(app) as statements:
+        response = await committed_client.get("/app/users")
+    assert response.status_code == 200
+    assert response.text.count("<tr data-user=") == users
+    assert statements == ["SELECT", "SELECT"]
