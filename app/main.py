@@ -7,7 +7,7 @@ through the typed accessor of the package it belongs to: `settings_of` (app/core
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
@@ -80,7 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.append(asyncio.create_task(metrics.keep_writing_gauges()))
         if settings.housekeeping_interval_seconds:
             # Auth's tables and the kept answers of idempotent POSTs; the loop knows no resource.
-            jobs = [partial(prune_expired, database), partial(prune_expired_keys, database)]
+            jobs: list[Callable[[], Awaitable[object]]] = [
+                partial(prune_expired, database),
+                partial(prune_expired_keys, database),
+            ]
             background.append(asyncio.create_task(keep_house(jobs, settings.housekeeping_interval_seconds)))
         # Last, once everything start-up builds is in place.
         freeze_startup_heap()
