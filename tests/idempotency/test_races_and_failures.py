@@ -17,6 +17,7 @@ from app.idempotency.repository import PRUNING_LOCK
 from app.main import create_app
 from app.ops.housekeeping import keep_house
 from tests.helpers import AAPL, committed_connection, create_user, libpq_url, wait_until_async, waiting_for_a_lock
+from tests.whole_api.test_query_counts import statements_sent
 
 KEY = "retry-me-3f9a"
 GUARD_SECONDS = 60
@@ -231,3 +232,22 @@ async def test_housekeeping_runs_every_job_even_when_one_fails() -> None:
     finally:
         housekeeping.cancel()
     assert ran[:4] == ["failing", "pruning", "failing", "pruning"]
+
+
+# ---------------------------------------------------------------- cost
+
+
+async def test_a_key_costs_two_statements_and_no_key_costs_none(
+    app: FastAPI, committed_client: AsyncClient, tables: psycopg.Connection
+) -> None:
+    user = await create_user(committed_client)
+    url = f"/users/{user['id']}/stocks/"
+    with statements_sent(app) as without_a_key:
+        assert (await committed_client.post(url, json=AAPL)).status_code == 201
+    with statements_sent(app) as first:
+        assert (await committed_client.post(url, json=AAPL, headers={"Idempotency-Key": KEY})).status_code == 201
+    with statements_sent(app) as replay:
+        assert (await committed_client.post(url, json=AAPL, headers={"Idempotency-Key": KEY})).status_code == 201
+    # The claim (an INSERT ... ON CONFLICT in a WITH), the handler's own, then keeping the answer.
+    assert first == ["WITH", *without_a_key, "UPDATE"]
+    assert replay == ["WITH"]  # the claim finds the answer; the handler never runs
