@@ -36,8 +36,8 @@ KEEP_SECONDS = 24 * 60 * 60
 # the claim and the answer) frees itself then, and the key can be used again.
 IN_FLIGHT_SECONDS = 60
 RETRY_IN_USE_AFTER_SECONDS = "1"
-# Printable ASCII, as Stripe's keys: a UUID is the usual choice.
-KEY_PATTERN = r"^[ -~]+$"
+# Printable ASCII, as Stripe's keys (a UUID is the usual choice); no space at either end, which HTTP strips.
+KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
 class IdempotencyKeyInUse(AppError):
@@ -98,10 +98,10 @@ async def claim_idempotency_key(
             max_length=KEY_MAX_LENGTH,
             pattern=KEY_PATTERN,
             description=(
-                "Optional. A key of your choosing (1 to 255 printable ASCII characters; a UUID is best) that makes "
-                "a retry safe: the same request sent again with the same key within 24 hours is answered with the "
-                "first answer (marked `Idempotent-Replayed: true`) instead of being done twice. See "
-                "docs/reference/idempotency.md."
+                "Optional. A key of your choosing (1 to 255 printable ASCII characters, no space at either end; "
+                "a UUID is best) that makes a retry safe: the same request sent again with the same key within "
+                "24 hours is answered with the first answer (marked `Idempotent-Replayed: true`) instead of being "
+                "done twice. See docs/reference/idempotency.md."
             ),
         ),
     ] = None,
