@@ -247,3 +247,20 @@ async def test_the_openapi_lists_the_header_the_409_and_the_replay_header_on_eac
         assert "Idempotency-Key" in operation["responses"]["409"]["description"]
         success = next(answer for status, answer in operation["responses"].items() if status.startswith("2"))
         assert "Idempotent-Replayed" in success["headers"]
+
+
+async def test_with_auth_required_the_same_key_with_another_body_is_a_422_and_the_first_is_replayed(
+    required_client: AsyncClient, session: AsyncSession
+) -> None:
+    alice = await sign_up(required_client, "alice@example.com")
+    token = bearer((await sign_in(required_client, "alice@example.com"))["access_token"])
+    url = f"/users/{alice['id']}/stocks/"
+    first = await required_client.post(url, json=AAPL, headers={**keyed(), **token})
+    other = await required_client.post(url, json={**AAPL, "quantity": 11}, headers={**keyed(), **token})
+    again = await required_client.post(url, json=AAPL, headers={**keyed(), **token})
+    assert first.status_code == 201
+    assert other.status_code == 422
+    assert "Idempotency-Key" in other.text
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count(session, "stocks") == 1
