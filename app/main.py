@@ -7,7 +7,7 @@ through the typed accessor of the package it belongs to: `settings_of` (app/core
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
@@ -28,6 +28,8 @@ from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error
 from app.http.head import HeadAsGet
 from app.http.request_log import RequestLog, configure_logging
 from app.http.slashes import answer_slash_variants
+from app.idempotency.dependencies import install_idempotency
+from app.idempotency.pruning import prune_expired_keys
 from app.ops import health
 from app.ops.housekeeping import keep_house
 from app.ops.metrics import Metrics
@@ -77,8 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if metrics.multiprocess:
                 background.append(asyncio.create_task(metrics.keep_writing_gauges()))
         if settings.housekeeping_interval_seconds:
-            prune = partial(prune_expired, database)  # auth's tables; the loop knows no resource
-            background.append(asyncio.create_task(keep_house(prune, settings.housekeeping_interval_seconds)))
+            # Auth's tables and the kept answers of idempotent POSTs; the loop knows no resource.
+            jobs: list[Callable[[], Awaitable[object]]] = [
+                partial(prune_expired, database),
+                partial(prune_expired_keys, database),
+            ]
+            background.append(asyncio.create_task(keep_house(jobs, settings.housekeeping_interval_seconds)))
         # Last, once everything start-up builds is in place.
         freeze_startup_heap()
         try:
@@ -105,7 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the OpenAPI links between operations refer to.
         generate_unique_id_function=lambda route: route.name,
     )
-    # Added first, so it runs inside CORS: a browser can read the 413.
+    # Innermost: it holds back the answer of a POST that sent Idempotency-Key until it is kept (or the
+    # key released), and replays kept answers; everything outside adds its headers to both.
+    install_idempotency(app)
+    # Added next, so it runs inside CORS: a browser can read the 413.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # As in the guide, any origin may call without credentials; a team that
     # lists its origins in CORS_ORIGINS gets credentials (cookies, auth) too.
@@ -118,7 +127,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         # A browser shows a script on another origin only the CORS-safelisted
         # response headers unless told; these are the API's own.
-        expose_headers=["ETag", "Link", "X-Total-Count", "Preference-Applied", "Retry-After", "X-Request-ID"],
+        expose_headers=[
+            "ETag",
+            "Link",
+            "X-Total-Count",
+            "Preference-Applied",
+            "Retry-After",
+            "X-Request-ID",
+            "Idempotent-Replayed",
+        ],
     )
     # Added after the others, so it is outside them: everything inside sees a GET.
     app.add_middleware(HeadAsGet)

@@ -8,6 +8,7 @@ for what importing them does.
 """
 
 import app.auth.models
+import app.idempotency.models
 import app.prices.models
 import app.stocks.ledger.models
 import app.stocks.models

@@ -1,7 +1,8 @@
 """Housekeeping: a job run in the background about every HOUSEKEEPING_INTERVAL_SECONDS, that never stops a worker.
 
 Every worker of every instance runs `keep_house` (started by the lifespan in
-app/main.py, which hands it the job: auth's pruning, app/auth/pruning.py).
+app/main.py, which hands it the jobs: auth's pruning, app/auth/pruning.py, and
+the expired idempotency keys', app/idempotency/pruning.py).
 Passes come about every interval, a fifth more or less at random, so
 instances started together drift apart; the job itself sees to it that one
 instance works at a time.
@@ -13,7 +14,7 @@ is logged and tried again next time: housekeeping never stops a worker.
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import psycopg
@@ -41,10 +42,11 @@ async def housekeeping_pass(job: Callable[[], Awaitable[Done]]) -> Done | None:
         return None
 
 
-async def keep_house(job: Callable[[], Awaitable[object]], interval_seconds: float) -> None:
-    """A pass about every `interval_seconds`, until cancelled (at shutdown)."""
+async def keep_house(jobs: Sequence[Callable[[], Awaitable[object]]], interval_seconds: float) -> None:
+    """A pass of each job about every `interval_seconds`, until cancelled (at shutdown); one failing stops no other."""
     # The first soon after start, but not by every worker at once.
     await asyncio.sleep(interval_seconds * random.uniform(0.1, 1.0))
     while True:
-        await housekeeping_pass(job)
+        for job in jobs:
+            await housekeeping_pass(job)
         await asyncio.sleep(interval_seconds * random.uniform(0.8, 1.2))

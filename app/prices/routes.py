@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.http.errors import ErrorDetail
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.idempotency.dependencies import IDEMPOTENT
 from app.prices.dependencies import (
     FromDate,
     ImportSymbol,
@@ -63,6 +64,7 @@ async def put_price(
         422: {"description": "A line of the file is broken: the `msg` says which line and what is wrong"},
     },
     openapi_extra={"requestBody": CSV_BODY},
+    dependencies=[IDEMPOTENT],
 )
 async def import_prices(symbol: ImportSymbol, request: Request, prices: PriceWriterDep) -> Imported:
     """Import a CSV of daily closes for one symbol, all of it or nothing; existing days' closes are replaced.

@@ -26,6 +26,7 @@ from app.http.etags import (
     answer_with_etag,
 )
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.idempotency.dependencies import IDEMPOTENT
 from app.kit.fields import Day, Symbol, storable_text
 from app.kit.keyset import SortOrder
 from app.stocks.dependencies import SortParameter, StockFiltersDep, StockRepositoryDep
@@ -74,6 +75,7 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
         **CONFLICT,
         **SIGN_UPS_THROTTLED,
     },
+    dependencies=[IDEMPOTENT],
     # Anyone may sign up: the token is optional here (an admin's lets them set is_admin). FastAPI
     # appends this to the bearer scheme it declares, and `{}` is OpenAPI's "or none".
     openapi_extra={"security": [{}]},
@@ -178,6 +180,7 @@ async def delete_user(user_id: UserId, users: UserRepositoryDep, if_match: IfMat
     "/{user_id}/stocks/",
     status_code=status.HTTP_201_CREATED,
     responses={**NOT_FOUND_RESPONSE, 201: {"links": NEW_STOCK_LINKS, "headers": ETAG_HEADER}},
+    dependencies=[IDEMPOTENT],
 )
 async def create_stock_for_user(
     user_id: UserId, payload: StockCreate, stocks: StockRepositoryDep, response: Response

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.http.errors import NOT_FOUND_RESPONSE
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.idempotency.dependencies import IDEMPOTENT
 from app.stocks.ledger.dependencies import HoldingId, LedgerServiceDep, TransactionId, TransactionRepositoryDep
 from app.stocks.ledger.models import TransactionCreate, TransactionPublic
 
@@ -30,6 +31,7 @@ LOCATION_HEADER: dict[str, Any] = {
     "/stocks/{stock_id}/transactions",
     status_code=status.HTTP_201_CREATED,
     responses={**NOT_FOUND_RESPONSE, 201: {"links": NEW_TRANSACTION_LINKS, "headers": LOCATION_HEADER}},
+    dependencies=[IDEMPOTENT],
 )
 async def create_transaction(
     stock_id: HoldingId, payload: TransactionCreate, ledger: LedgerServiceDep, request: Request, response: Response
