@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # response headers unless told; these are the API's own.
         expose_headers=[
             "ETag",
+            "Location",
             "Link",
             "X-Total-Count",
             "Preference-Applied",

@@ -196,8 +196,8 @@ class Settings(BaseSettings):
     housekeeping_interval_seconds: int = Field(
         default=300,
         description=(
-            "How often each worker tries to prune expired refresh tokens, old login failures and old sign-up counts "
-            "(one instance at a time does it); 0 turns pruning off."
+            "How often each worker tries to prune expired refresh tokens, old login failures, old sign-up counts "
+            "and expired idempotency keys (one instance at a time does it); 0 turns pruning off."
         ),
     )
 
