@@ -69,6 +69,7 @@ async def test_a_page_on_another_origin_may_read_the_apis_own_response_headers(c
     exposed = {name.strip().lower() for name in response.headers["access-control-expose-headers"].split(",")}
     assert exposed == {
         "etag",
+        "location",
         "link",
         "x-total-count",
         "preference-applied",
