@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Node tools the checks run (the spec linter), installed from tests/tools/package-lock.json like the venv.
+TOOLS       := tests/tools
+TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 
 .PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql admin reset clean
 
@@ -19,12 +22,17 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # ruff (lint and format), mypy (strict, with the pydantic plugin) and import-linter (app/'s layers,
-# no cycles); settings in pyproject.toml.
-lint: $(STAMP)
+# no cycles); settings in pyproject.toml. Then the OpenAPI document, as the app serves it in each
+# AUTH mode, through Redocly's recommended rules (tests/tools/redocly.yaml; Node, pinned in tests/tools/).
+lint: $(STAMP) $(TOOLS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	@spec=$$(mktemp -d) && trap 'rm -rf "$$spec"' EXIT && \
+	$(PY) -m tests.tools.write_openapi "$$spec" && \
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(TOOLS)/node_modules/.bin/redocly lint \
+		--config $(TOOLS)/redocly.yaml "$$spec/openapi-open.json" "$$spec/openapi-required.json"
 
 # Schemathesis against our own OpenAPI, every check and phase, in both AUTH modes
 # (FUZZ_SECONDS split between them), on the tests' database (a throwaway embedded
@@ -80,5 +88,9 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(TOOLS_STAMP): $(TOOLS)/package-lock.json
+	cd $(TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(TOOLS)/node_modules

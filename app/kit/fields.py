@@ -176,7 +176,7 @@ class Schema(SQLModel):
     rows holding more columns than they show, ignore extras instead (`Identified`).
     """
 
-    model_config = SQLModelConfig(extra="forbid")
+    model_config = SQLModelConfig(extra="forbid", json_schema_serialization_defaults_required=True)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)

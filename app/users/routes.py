@@ -25,7 +25,7 @@ from app.http.etags import (
     IfMatchDep,
     answer_with_etag,
 )
-from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page, sort_query
 from app.kit.fields import Day, Symbol, storable_text
 from app.kit.keyset import SortOrder
 from app.stocks.dependencies import SortParameter, StockFiltersDep, StockRepositoryDep
@@ -74,9 +74,6 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
         **CONFLICT,
         **SIGN_UPS_THROTTLED,
     },
-    # Anyone may sign up: the token is optional here (an admin's lets them set is_admin). FastAPI
-    # appends this to the bearer scheme it declares, and `{}` is OpenAPI's "or none".
-    openapi_extra={"security": [{}]},
 )
 async def create_user(
     payload: Annotated[UserCreate, Body(openapi_examples={"sign-up": {"value": SIGN_UP_EXAMPLE}})],
@@ -101,7 +98,7 @@ async def read_users(
     name: Annotated[
         NamePart | None, Query(max_length=255, description="Part of the name, case-insensitive: `doe` finds John Doe.")
     ] = None,
-    sort: Annotated[UserSort, Query(description="Field to sort by; `-` in front for descending.")] = "id",
+    sort: Annotated[UserSort, sort_query(UserSort)] = "id",
 ) -> list[UserPublic]:
     """List users, `limit` at a time; follow the `Link: rel="next"` header for the next page."""
     return send_page(await users.list(name, SortOrder(sort), page), request, response)
