@@ -40,7 +40,11 @@ LIST_RESPONSE_HEADERS = {
     },
     "X-Total-Count": {
         "description": "Rows matching the filters; sent only when asked with `Prefer: count=exact`.",
-        "schema": {"type": "integer"},
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Preference-Applied": {
+        "description": "`count=exact` when `X-Total-Count` is sent (RFC 7240).",
+        "schema": {"const": "count=exact"},
     },
 }
 
