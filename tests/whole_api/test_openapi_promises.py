@@ -175,6 +175,8 @@ def _template(app: FastAPI, path: str) -> str:
     """The OpenAPI path template a concrete path is served by (`/users/7/stocks/` -> `/users/{user_id}/stocks/`)."""
     for template in app.openapi()["paths"]:
         parts, concrete = template.split("/"), path.split("/")
-        if len(parts) == len(concrete) and all(p == c or p.startswith("{") for p, c in zip(parts, concrete)):
+        if len(parts) == len(concrete) and all(
+            p == c or p.startswith("{") for p, c in zip(parts, concrete, strict=True)
+        ):
             return template
     raise AssertionError(f"no operation serves {path}")
