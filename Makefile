@@ -82,10 +82,13 @@ admin: $(STAMP)
 reset: $(STAMP)
 	@$(PY) -m app reset $(RESET_FLAGS)
 
-$(STAMP): requirements.txt
+# Then the test tools whose declared pins clash with ours, without their dependencies
+# (tests/tools/requirements.txt says which, and why).
+$(STAMP): requirements.txt $(TOOLS)/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.x")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r $(TOOLS)/requirements.txt
 	touch $@
 
 $(TOOLS_STAMP): $(TOOLS)/package-lock.json
