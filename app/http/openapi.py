@@ -5,7 +5,8 @@ row, `Link` on a list, `Location` on a 201). What is on every answer of every
 operation, the request's `X-Request-ID` (app/http/request_log.py), no route
 declares; this pass adds it to each response, errors included, as one shared
 definition under `components.headers`. docs/how-to/generate-a-client.md says
-what the document promises.
+what the document promises. `location_header` is the declaration a 201 that
+sends `Location` shares.
 """
 
 from typing import Any
@@ -24,6 +25,11 @@ REQUEST_ID_DEFINITION = {
     "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": 128},
 }
+
+
+def location_header(row: str, path: str) -> dict[str, Any]:
+    """For a 201's OpenAPI: `Location`, the new row's URL (`path`, e.g. `/stocks/{id}`)."""
+    return {"Location": {"description": f"The new {row}'s URL, `{path}`.", "schema": {"type": "string"}}}
 
 
 def document_request_ids(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.helpers import AAPL, bearer
+from tests.helpers import AAPL, JOHN, bearer
 from tests.processes import free_port
 from tests.whole_api.test_access import CALLERS, OPEN, REQUIRED, build_world, resolve_body, send
 
@@ -80,6 +80,15 @@ async def test_a_page_with_a_next_page_and_a_count_declares_its_headers(
     for path in ("/users/", f"/users/{world.owner_id}/stocks/", f"/stocks/{world.stock_id}/transactions"):
         response = await client.get(path, params={"limit": 1}, headers={"Prefer": "count=exact"})
         assert_declared(app.openapi(), "GET", _template(app, path), response)
+
+
+async def test_a_201_says_where_the_new_row_is(client: AsyncClient) -> None:
+    user = await client.post("/users/", json=JOHN)
+    assert user.headers["location"] == f"/users/{user.json()['id']}"
+    stock = await client.post(user.headers["location"] + "/stocks/", json=AAPL)
+    assert stock.headers["location"] == f"/stocks/{stock.json()['id']}"
+    for created in (user, stock):
+        assert (await client.get(created.headers["location"])).json()["id"] == created.json()["id"]
 
 
 async def test_a_sign_in_declares_that_it_is_not_to_be_cached(
