@@ -6,6 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
+# Node tools the checks run (the spec linter), installed from tests/tools/package-lock.json like the venv.
+TOOLS       := tests/tools
+TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 
 .PHONY: run test test-fast lint fuzz bench demo migrate backup restore psql admin reset docs docs-build screenshots clean
 
@@ -20,12 +23,17 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # ruff (lint and format), mypy (strict, with the pydantic plugin) and import-linter (app/'s layers,
-# no cycles); settings in pyproject.toml.
-lint: $(STAMP)
+# no cycles); settings in pyproject.toml. Then the OpenAPI document, as the app serves it in each
+# AUTH mode, through Redocly's recommended rules (tests/tools/redocly.yaml; Node, pinned in tests/tools/).
+lint: $(STAMP) $(TOOLS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	@spec=$$(mktemp -d) && trap 'rm -rf "$$spec"' EXIT && \
+	$(PY) -m tests.tools.write_openapi "$$spec" && \
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(TOOLS)/node_modules/.bin/redocly lint \
+		--config $(TOOLS)/redocly.yaml "$$spec/openapi-open.json" "$$spec/openapi-required.json"
 
 # The web page's screenshots the docs show (docs/images/web-*.png), taken by the browser tests
 # (tests/web/test_web_browser.py, which need chromium and npm); ordinary test runs leave them alone.
@@ -98,11 +106,18 @@ $(DOCS_STAMP): docs/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
 	touch $@
 
-$(STAMP): requirements.txt
+# Then the test tools whose declared pins clash with ours, without their dependencies
+# (tests/tools/requirements.txt says which, and why).
+$(STAMP): requirements.txt $(TOOLS)/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=/path/to/python3.x")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r $(TOOLS)/requirements.txt
+	touch $@
+
+$(TOOLS_STAMP): $(TOOLS)/package-lock.json
+	cd $(TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache site
+	rm -rf $(VENV) .pytest_cache site $(TOOLS)/node_modules

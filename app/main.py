@@ -26,6 +26,7 @@ from app.http.body_limit import BodySizeLimit
 from app.http.docs import mount_docs
 from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.http.head import HeadAsGet
+from app.http.openapi import document_request_ids
 from app.http.request_log import RequestLog, configure_logging
 from app.http.slashes import answer_slash_variants
 from app.idempotency.dependencies import install_idempotency
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # operationIds are the route functions' names (read_user, ...), which
         # the OpenAPI links between operations refer to.
         generate_unique_id_function=lambda route: route.name,
+        # Relative: the server that served the document (a proxy's root_path is put before it by FastAPI).
+        servers=[{"url": "/", "description": "The server this document came from"}],
     )
     # Innermost: it holds back the answer of a POST that sent Idempotency-Key until it is kept (or the
     # key released), and replays kept answers; everything outside adds its headers to both.
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(prices.router, responses=UNAUTHORIZED_RESPONSE)
     mount_docs(app)
     install_web_app(app, settings)  # the pages under /app/ (app/web/)
-    document_access(app, auth_required=settings.auth_required)
+    document_access(app)
+    document_request_ids(app)  # after every other pass, so it reaches every response they add
     answer_slash_variants(app)  # /users as /users/ (app/http/slashes.py)
     return app

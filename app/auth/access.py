@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth.repository import AccountRepository
@@ -152,13 +154,17 @@ async def admin_where_required(request: Request, caller: CallerDep) -> Caller:
 AdminWhereRequiredDep = Annotated[Caller, Depends(admin_where_required)]
 
 
-def document_access(app: FastAPI, *, auth_required: bool) -> None:
-    """Make the app's OpenAPI say who may call what in this mode.
+def document_access(app: FastAPI) -> None:
+    """Make the app's OpenAPI say who may call what, the same document in both modes.
 
-    Every operation that reads a token declares the bearer scheme. With
-    AUTH=open a token is optional everywhere (`{}` among the alternatives, as
-    OpenAPI writes "none needed"); with AUTH=required, signing up needs an
-    email and a password.
+    The document states AUTH=required's rules, the stricter, so a client
+    generated from either server works against both: an operation that needs
+    a caller there declares the bearer scheme alone (`[{"OAuth2PasswordBearer": []}]`),
+    one anyone may call declares `security: []`, and signing up needs an
+    email and a password. What AUTH=open relaxes (anyone may call; a sign-up
+    may leave both out, as in the guide) is said in the descriptions. Whether
+    an operation needs a caller is read from its dependencies, so a new route
+    is documented as its code decides. docs/how-to/generate-a-client.md says why.
     """
     build = app.openapi
 
@@ -166,19 +172,56 @@ def document_access(app: FastAPI, *, auth_required: bool) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        if not auth_required:
-            for operations in schema["paths"].values():
-                for operation in operations.values():
-                    security = operation.get("security")
-                    if security is not None and {} not in security:
-                        security.append({})
-        else:
-            sign_up = schema["components"]["schemas"]["UserCreate"]
-            sign_up["required"] = sorted({*sign_up.get("required", []), "email", "password"})
-            for field in ("email", "password"):  # no longer nullable
-                sign_up["properties"][field] = sign_up["properties"][field]["anyOf"][0] | {
-                    key: value for key, value in sign_up["properties"][field].items() if key != "anyOf"
-                }
+        needs_caller = _operations_needing_a_caller(app)
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                if (path, method) in needs_caller:
+                    operation["security"] = [{BEARER_SCHEME: []}]
+                    operation["description"] = _with_open_note(operation.get("description", ""))
+                else:
+                    # Anyone may call it (a token, where one is read, is optional: an admin's signing up another).
+                    operation["security"] = []
+        _sign_up_needs_an_account(schema["components"]["schemas"]["UserCreate"])
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the OpenAPI
+
+
+# The name FastAPI gives the scheme in components.securitySchemes: the class of `bearer_token`.
+BEARER_SCHEME = type(bearer_token).__name__
+# The dependencies that refuse an anonymous caller with AUTH=required.
+_CALLER_NEEDED = (caller_scope, signed_in_caller, admin_where_required)
+OPEN_NOTE = "With AUTH=open a token is optional here (anyone may call), and a token sent is still checked."
+
+
+def _operations_needing_a_caller(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of every operation one of whose dependencies refuses an anonymous caller with AUTH=required."""
+    needing: set[tuple[str, str]] = set()
+    # The routes as FastAPI's OpenAPI walks them (routers included in the app are contexts over their routes).
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute) and _depends_on(route.dependant, _CALLER_NEEDED):
+            needing.update((str(route.path_format), method.lower()) for method in route.methods or ())
+    return needing
+
+
+def _depends_on(dependant: Dependant, calls: tuple[Any, ...]) -> bool:
+    return any(dependency.call in calls or _depends_on(dependency, calls) for dependency in dependant.dependencies)
+
+
+def _with_open_note(description: str) -> str:
+    return f"{description}\n\n{OPEN_NOTE}" if description else OPEN_NOTE
+
+
+def _sign_up_needs_an_account(sign_up: dict[str, Any]) -> None:
+    """`email` and `password` required and not null in `UserCreate`, as AUTH=required needs them."""
+    sign_up["required"] = sorted({*sign_up.get("required", []), "email", "password"})
+    for field in ("email", "password"):
+        declared = sign_up["properties"][field]
+        if "anyOf" in declared:  # `... | None`: no longer nullable
+            sign_up["properties"][field] = declared["anyOf"][0] | {
+                key: value for key, value in declared.items() if key != "anyOf"
+            }
+    sign_up["description"] = (
+        "POST: sign-up. `email` and `password` are required with AUTH=required, the mode this document states; "
+        "AUTH=open also takes a user without them, as in the guide (one who cannot sign in)."
+    )

@@ -34,9 +34,18 @@ def throttled(description: str) -> dict[int | str, dict[str, Any]]:
 THROTTLED = throttled("Too many failed sign-ins for this email or from this address lately")
 # RFC 6749, 5.1: a token response must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# ... and so its OpenAPI says.
+TOKENS_NOT_CACHED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            name: {"description": "A token response must not be cached (RFC 6749, 5.1).", "schema": {"const": value}}
+            for name, value in NO_STORE.items()
+        }
+    }
+}
 
 
-@router.post("/token", responses={**UNAUTHORIZED, **THROTTLED})
+@router.post("/token", responses={**TOKENS_NOT_CACHED, **UNAUTHORIZED, **THROTTLED})
 async def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     authenticator: AuthenticatorDep,
@@ -57,7 +66,7 @@ async def sign_in(
         raise
 
 
-@router.post("/refresh", responses=UNAUTHORIZED)
+@router.post("/refresh", responses={**TOKENS_NOT_CACHED, **UNAUTHORIZED})
 async def refresh(body: RefreshRequest, authenticator: AuthenticatorDep, response: Response) -> TokenPair:
     """A new token pair for a refresh token, which then stops working. A used one presented again ends the login."""
     response.headers.update(NO_STORE)

@@ -18,7 +18,7 @@ with the ordering and the "after the cursor" condition of app/kit/keyset.py;
 this module parses the request and writes the answer's headers.
 """
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from fastapi import Depends, Header, Query, Request, Response, params
 from fastapi.dependencies.utils import get_flat_params
@@ -40,9 +40,27 @@ LIST_RESPONSE_HEADERS = {
     },
     "X-Total-Count": {
         "description": "Rows matching the filters; sent only when asked with `Prefer: count=exact`.",
-        "schema": {"type": "integer"},
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Preference-Applied": {
+        "description": "`count=exact` when `X-Total-Count` is sent (RFC 7240).",
+        "schema": {"const": "count=exact"},
     },
 }
+
+
+SORT_DESCRIPTION = "Field to sort by; `-` in front for descending."
+
+
+def sort_query(values: Any) -> Any:
+    """The `sort` query parameter over a `Literal` of its values, each named for client generators.
+
+    `x-enum-varnames` (read by openapi-python-client and openapi-generator) names
+    `-price` PRICE_DESC rather than the VALUE_5 a generator makes of a value
+    that is no identifier.
+    """
+    names = [f"{value[1:].upper()}_DESC" if value.startswith("-") else value.upper() for value in get_args(values)]
+    return Query(description=SORT_DESCRIPTION, json_schema_extra={"x-enum-varnames": names})
 
 
 async def page_params(

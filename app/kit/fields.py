@@ -176,7 +176,10 @@ class Schema(SQLModel):
     rows holding more columns than they show, ignore extras instead (`Identified`).
     """
 
-    model_config = SQLModelConfig(extra="forbid")
+    # A field with a default is in every answer all the same (serialised, its default or null), so the
+    # OpenAPI's response schemas list it as required, and generated clients type it as always there;
+    # request schemas are unchanged (a default still means "may be left out").
+    model_config = SQLModelConfig(extra="forbid", json_schema_serialization_defaults_required=True)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)

@@ -33,7 +33,15 @@ UNHEALTHY = Health(
 )
 
 
-@router.get("/", responses={503: {"model": Health, "description": "The database did not answer"}})
+# For OpenAPI: a probe's 503 says when to ask again.
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer", "minimum": 0}}
+}
+
+
+@router.get(
+    "/", responses={503: {"model": Health, "description": "The database did not answer", "headers": RETRY_AFTER_HEADER}}
+)
 async def health(request: Request, response: Response) -> Health:
     """Liveness and database reachability, as in the guide."""
     try:
@@ -79,7 +87,13 @@ async def liveness() -> Liveness:
 
 @router.get(
     "/health/ready",
-    responses={503: {"model": Readiness, "description": "The database is down, or its schema is not at head"}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "The database is down, or its schema is not at head",
+            "headers": RETRY_AFTER_HEADER,
+        }
+    },
 )
 async def readiness(request: Request, response: Response) -> Readiness:
     """PostgreSQL answers and its schema is the one this code expects (migrations at head)."""

@@ -4,9 +4,11 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query
+from pydantic import WithJsonSchema
 
 from app.auth.access import ScopeDep
 from app.core.database import SessionDep
+from app.http.paging import sort_query
 from app.kit.fields import Symbol
 from app.stocks.repository import StockFilters, StockRepository
 
@@ -22,9 +24,16 @@ async def stock_repository(scope: ScopeDep, session: SessionDep) -> StockReposit
 StockRepositoryDep = Annotated[StockRepository, Depends(stock_repository)]
 
 StockSort = Literal["id", "-id", "name", "-name", "price", "-price", "created_at", "-created_at"]
-SortParameter = Annotated[StockSort, Query(description="Field to sort by; `-` in front for descending.")]
-# Price filters compare with NUMERIC; the bound keeps absurd values (1e400) out of the driver.
-PriceBound = Annotated[Decimal, Query(ge=0, le=10**12)]
+SortParameter = Annotated[StockSort, sort_query(StockSort)]
+# Price filters compare with NUMERIC; the bound keeps absurd values (1e400) out of the driver. A query
+# value is text on the wire, read as an exact Decimal (`12.5`, `1e2`); the OpenAPI calls it a number,
+# as a client means it (pydantic would say "number or string", which generators type as a union).
+PRICE_BOUND_MAX = 10**12
+PriceBound = Annotated[
+    Decimal,
+    Query(ge=0, le=PRICE_BOUND_MAX),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": PRICE_BOUND_MAX}),
+]
 
 
 async def stock_filters(

@@ -25,7 +25,8 @@ from app.http.etags import (
     IfMatchDep,
     answer_with_etag,
 )
-from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.http.openapi import location_header
+from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page, sort_query
 from app.idempotency.dependencies import IDEMPOTENT
 from app.kit.fields import Day, Symbol, storable_text
 from app.kit.keyset import SortOrder
@@ -70,15 +71,12 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
     "/",
     status_code=status.HTTP_201_CREATED,
     responses={
-        201: {"links": NEW_USER_LINKS, "headers": ETAG_HEADER},
+        201: {"links": NEW_USER_LINKS, "headers": {**ETAG_HEADER, **location_header("user", "/users/{id}")}},
         **FORBIDDEN,
         **CONFLICT,
         **SIGN_UPS_THROTTLED,
     },
     dependencies=[IDEMPOTENT],
-    # Anyone may sign up: the token is optional here (an admin's lets them set is_admin). FastAPI
-    # appends this to the bearer scheme it declares, and `{}` is OpenAPI's "or none".
-    openapi_extra={"security": [{}]},
 )
 async def create_user(
     payload: Annotated[UserCreate, Body(openapi_examples={"sign-up": {"value": SIGN_UP_EXAMPLE}})],
@@ -91,7 +89,9 @@ async def create_user(
     With AUTH=required, `email` and `password` are required; sign in with them at POST /auth/token.
     One address may sign up SIGNUPS_PER_HOUR times an hour (10 unless configured); an admin, any number.
     """
-    return answer_with_etag(response, await users.sign_up(payload, client_address(request.scope)))
+    created = await users.sign_up(payload, client_address(request.scope))
+    response.headers["Location"] = str(request.url_for("read_user", user_id=created.body.id).path)
+    return answer_with_etag(response, created)
 
 
 @router.get("/", responses={200: {"headers": LIST_RESPONSE_HEADERS}})
@@ -103,7 +103,7 @@ async def read_users(
     name: Annotated[
         NamePart | None, Query(max_length=255, description="Part of the name, case-insensitive: `doe` finds John Doe.")
     ] = None,
-    sort: Annotated[UserSort, Query(description="Field to sort by; `-` in front for descending.")] = "id",
+    sort: Annotated[UserSort, sort_query(UserSort)] = "id",
 ) -> list[UserPublic]:
     """List users, `limit` at a time; follow the `Link: rel="next"` header for the next page."""
     return send_page(await users.list(name, SortOrder(sort), page), request, response)
@@ -179,14 +179,19 @@ async def delete_user(user_id: UserId, users: UserRepositoryDep, if_match: IfMat
 @holdings_router.post(
     "/{user_id}/stocks/",
     status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND_RESPONSE, 201: {"links": NEW_STOCK_LINKS, "headers": ETAG_HEADER}},
+    responses={
+        **NOT_FOUND_RESPONSE,
+        201: {"links": NEW_STOCK_LINKS, "headers": {**ETAG_HEADER, **location_header("stock", "/stocks/{id}")}},
+    },
     dependencies=[IDEMPOTENT],
 )
 async def create_stock_for_user(
-    user_id: UserId, payload: StockCreate, stocks: StockRepositoryDep, response: Response
+    user_id: UserId, payload: StockCreate, stocks: StockRepositoryDep, request: Request, response: Response
 ) -> StockPublic:
     """Add a holding to a user: `name` (symbol), `price` > 0, `quantity` > 0, `is_active`."""
-    return answer_with_etag(response, await stocks.create_for_user(user_id, payload))
+    created = await stocks.create_for_user(user_id, payload)
+    response.headers["Location"] = str(request.url_for("read_stock", stock_id=created.body.id).path)
+    return answer_with_etag(response, created)
 
 
 @holdings_router.get("/{user_id}/stocks/", responses={**NOT_FOUND_RESPONSE, 200: {"headers": LIST_RESPONSE_HEADERS}})

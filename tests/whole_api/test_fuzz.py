@@ -34,16 +34,27 @@ from tests.processes import free_port, run_app, stop, wait_until_serving
 pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+# What AUTH=open adds to it: the checks that expect AUTH=required's refusals, which the OpenAPI states.
+OPEN_MODE_CONFIG = Path(__file__).with_name("schemathesis-open.toml")
 FUZZ_SECRET_KEY = "the-fuzzed-servers-own-signing-key-long-enough"
 MODES = ("open", "required")
 
 
-def schemathesis_command(base_url: str, *options: str) -> list[str]:
+def schemathesis_config(auth: str, scratch: Path) -> Path:
+    """schemathesis.toml, with schemathesis-open.toml after it for AUTH=open (schemathesis merges the sections)."""
+    if auth != "open":
+        return CONFIG
+    merged = scratch / "schemathesis.toml"
+    merged.write_text(CONFIG.read_text() + "\n" + OPEN_MODE_CONFIG.read_text())
+    return merged
+
+
+def schemathesis_command(base_url: str, config: Path, *options: str) -> list[str]:
     executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
     return [
         executable,
         "--config-file",
-        str(CONFIG),
+        str(config),
         "run",
         f"{base_url}/openapi.json",
         "--checks",
@@ -92,7 +103,10 @@ def fuzz(database_url: str, *options: str, auth: str, capture: bool) -> subproce
                 if auth == "required":
                     options = ("--header", admin_authorization(base_url, env), *options)
                 result = subprocess.run(
-                    schemathesis_command(base_url, *options), cwd=scratch, capture_output=capture, text=True
+                    schemathesis_command(base_url, schemathesis_config(auth, Path(scratch)), *options),
+                    cwd=scratch,
+                    capture_output=capture,
+                    text=True,
                 )
             finally:
                 stop(app)

@@ -5,11 +5,10 @@ served by app/users/routes.py, beside the user's holdings: they need the user
 to exist in the caller's scope.
 """
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 
 from app.http.errors import NOT_FOUND_RESPONSE
+from app.http.openapi import location_header
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
 from app.idempotency.dependencies import IDEMPOTENT
 from app.stocks.ledger.dependencies import HoldingId, LedgerServiceDep, TransactionId, TransactionRepositoryDep
@@ -22,9 +21,7 @@ NEW_TRANSACTION_LINKS = {
     "ReadTransaction": {"operationId": "read_transaction", "parameters": _NEW_TRANSACTION_ID},
     "DeleteTransaction": {"operationId": "delete_transaction", "parameters": _NEW_TRANSACTION_ID},
 }
-LOCATION_HEADER: dict[str, Any] = {
-    "Location": {"description": "The new transaction's URL, `/transactions/{id}`.", "schema": {"type": "string"}}
-}
+LOCATION_HEADER = location_header("transaction", "/transactions/{id}")
 
 
 @router.post(
