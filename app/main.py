@@ -103,6 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         description=DESCRIPTION,
         version="1.0.0",
+        # MIT, as FastAPI and SQLModel are (LICENSE); `identifier` is OpenAPI 3.1's SPDX form.
+        license_info={"name": "MIT", "identifier": "MIT"},
+        # Who answers for this API; a team serving others names itself here.
+        contact={"name": "Portfolio API maintainers"},
         lifespan=lifespan,
         # Served by app/http/docs.py from vendored files instead of a CDN.
         docs_url=None,

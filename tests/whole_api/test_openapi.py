@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
+from app.core.config import PROJECT_ROOT
+
 
 @pytest.fixture
 async def schemas(client: AsyncClient) -> dict[str, Any]:
@@ -60,3 +62,10 @@ async def test_user_bodies_state_every_bound(schemas: dict[str, Any], schema: st
         "maximum": 150,
     }
     assert null == {"type": "null"}
+
+
+async def test_the_document_names_its_licence_and_contact(client: AsyncClient) -> None:
+    info = (await client.get("/openapi.json")).json()["info"]
+    assert info["license"] == {"name": "MIT", "identifier": "MIT"}
+    assert info["contact"] == {"name": "Portfolio API maintainers"}
+    assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License")
