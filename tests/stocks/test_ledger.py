@@ -292,13 +292,13 @@ async def test_deleting_the_only_buy_is_a_422(client: AsyncClient) -> None:
 
 @pytest.mark.parametrize("row_id", [0, -1, 2**31, 10**20, 999999])
 async def test_a_transaction_or_stock_that_cannot_exist_is_the_guides_404(client: AsyncClient, row_id: int) -> None:
-    assert (await client.get(f"/transactions/{row_id}")).json() == {"detail": f"Transaction with ID {row_id} not found"}
+    assert (await client.get(f"/transactions/{row_id}")).json()["detail"] == f"Transaction with ID {row_id} not found"
     assert (await client.delete(f"/transactions/{row_id}")).status_code == 404
     assert (await client.get(f"/stocks/{row_id}/transactions")).json() == {
         "detail": f"Stock with ID {row_id} not found"
     }
     response = await record(client, row_id, type="dividend", occurred_on=JAN_2, amount=1)
-    assert response.json() == {"detail": f"Stock with ID {row_id} not found"}
+    assert response.json()["detail"] == f"Stock with ID {row_id} not found"
 
 
 async def test_a_ledger_is_paged_oldest_first_with_link(client: AsyncClient) -> None:

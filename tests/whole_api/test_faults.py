@@ -229,7 +229,7 @@ async def test_a_body_over_the_limit_is_a_413_before_it_is_read(postgres: Restar
         huge = b'{"name": "' + b"J" * 2000 + b'"}'
         headers = {"content-type": "application/json", "origin": "https://app.example"}
         response = await client.post("/users/", content=huge, headers=headers)
-        assert (response.status_code, response.json()) == (413, {"detail": "Request body is larger than 1000 bytes"})
+        assert (response.status_code, response.json()["detail"]) == (413, "Request body is larger than 1000 bytes")
         assert response.headers["access-control-allow-origin"] == "*"  # a browser app can read why
 
         async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
@@ -237,7 +237,7 @@ async def test_a_body_over_the_limit_is_a_413_before_it_is_read(postgres: Restar
                 yield b" " * 200
 
         response = await client.post("/users/", content=streamed(), headers={"content-type": "application/json"})
-        assert (response.status_code, response.json()) == (413, {"detail": "Request body is larger than 1000 bytes"})
+        assert (response.status_code, response.json()["detail"]) == (413, "Request body is larger than 1000 bytes")
         assert (await client.get("/users/")).json() == []
         assert (await client.post("/users/", json=JOHN)).status_code == 201  # within the limit
 
