@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.tokens import AUDIENCE, ISSUER
-from tests.helpers import JOHN, PASSWORD, TEST_SECRET_KEY, admin_token, bearer, error_locations, sign_in, sign_up
+from tests.helpers import INVALID_GRANT, JOHN, PASSWORD, TEST_SECRET_KEY, admin_token, bearer, error_locations, sign_in, sign_up
 
 JANE = "jane@example.com"
 
@@ -120,23 +120,23 @@ async def test_an_access_token_carries_every_claim_and_pins_the_algorithm(requir
 
 
 @pytest.mark.parametrize("email", ["nobody@example.com", JANE])
-async def test_a_wrong_email_and_a_wrong_password_get_the_same_401(required_client: AsyncClient, email: str) -> None:
+async def test_a_wrong_email_and_a_wrong_password_get_the_same_invalid_grant(required_client: AsyncClient, email: str) -> None:
     await sign_up(required_client, JANE)
     response = await required_client.post("/auth/token", data={"username": email, "password": "wrong password!"})
-    assert (response.status_code, response.json()["detail"]) == (401, "Incorrect email or password")
-    assert response.headers["www-authenticate"] == "Bearer"
+    assert (response.status_code, response.json()) == (400, INVALID_GRANT)
+    assert response.headers["cache-control"] == "no-store"  # RFC 6749, 5.2 (as 5.1)
 
 
 @pytest.mark.parametrize("email", ["jane\x00@example.com", "x" * 10_000, "   "])
-async def test_an_odd_username_is_the_same_401(required_client: AsyncClient, email: str) -> None:
+async def test_an_odd_username_is_the_same_invalid_grant(required_client: AsyncClient, email: str) -> None:
     response = await required_client.post("/auth/token", data={"username": email, "password": "wrong password!"})
-    assert (response.status_code, response.json()["detail"]) == (401, "Incorrect email or password")
+    assert (response.status_code, response.json()) == (400, INVALID_GRANT)
 
 
 async def test_a_user_without_a_password_cannot_sign_in(client: AsyncClient) -> None:
     user = (await client.post("/users/", json={**JOHN, "email": JANE})).json()  # AUTH=open: no password needed
     response = await client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
-    assert response.status_code == 401
+    assert response.status_code == 400
     # ... until a password is set on them
     assert (await client.patch(f"/users/{user['id']}", json={"password": PASSWORD})).status_code == 200
     assert (await sign_in(client, JANE))["token_type"] == "bearer"
@@ -149,7 +149,7 @@ async def test_unknown_emails_are_answered_as_slowly_as_wrong_passwords(required
     async def seconds(email: str) -> float:
         started = time.perf_counter()
         response = await required_client.post("/auth/token", data={"username": email, "password": "wrong password!"})
-        assert response.status_code == 401
+        assert response.status_code == 400
         return time.perf_counter() - started
 
     unknown, wrong = [], []
@@ -289,7 +289,7 @@ async def test_changing_a_password_ends_every_login(required_client: AsyncClient
         await required_client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     ).status_code == 401
     failed = await required_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
-    assert failed.status_code == 401
+    assert failed.status_code == 400
     assert (await sign_in(required_client, JANE, new))["token_type"] == "bearer"
 
 
@@ -330,7 +330,7 @@ async def test_five_failures_for_one_email_throttle_it_with_retry_after(required
     await sign_up(required_client, JANE)
     for _ in range(5):
         response = await required_client.post("/auth/token", data={"username": JANE, "password": "wrong password!"})
-        assert response.status_code == 401
+        assert response.status_code == 400
     throttled = await required_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
     assert throttled.status_code == 429  # even with the right password now
     assert 14 * 60 < int(throttled.headers["retry-after"]) <= 15 * 60
@@ -342,7 +342,7 @@ async def test_five_failures_for_one_email_throttle_it_with_retry_after(required
 async def test_twenty_failures_from_one_address_throttle_it(required_client: AsyncClient) -> None:
     for n in range(20):
         response = await required_client.post("/auth/token", data={"username": f"u{n}@example.com", "password": "x"})
-        assert response.status_code == 401
+        assert response.status_code == 400
     response = await required_client.post("/auth/token", data={"username": "u99@example.com", "password": "x"})
     assert response.status_code == 429
 

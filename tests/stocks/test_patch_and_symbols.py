@@ -169,8 +169,8 @@ async def test_symbols_with_other_characters_are_refused_saying_why(
     user = await create_user(client)
     response = await client.post(f"/users/{user['id']}/stocks/", json={"name": sent, "price": 1, "quantity": 1})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert (error["loc"], error["msg"]) == (["body", "name"], f"Value error, {message}")
+    (error,) = response.json()["errors"]
+    assert (error["location"], error["message"]) == (["body", "name"], f"Value error, {message}")
 
 
 async def test_concurrent_patches_of_different_fields_both_apply(committed_client: AsyncClient) -> None:

@@ -168,8 +168,8 @@ async def test_invalid_stocks_are_422s_naming_the_field(
     user = await create_user(client)
     response = await client.post(f"/users/{user['id']}/stocks/", json={**AAPL, **change})
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
-    assert [(tuple(error["loc"]), error["type"]) for error in errors] == [(("body", field), error_type)]
+    errors = response.json()["errors"]
+    assert [(tuple(error["location"]), error["type"]) for error in errors] == [(("body", field), error_type)]
 
 
 async def test_the_largest_quantity_integer_holds_is_accepted(client: AsyncClient) -> None:

@@ -155,13 +155,13 @@ async def test_invalid_users_are_422s_naming_the_field(
 ) -> None:
     response = await client.post("/users/", json=body)
     assert response.status_code == 422
-    errors = response.json()["detail"]
-    assert [(tuple(error["loc"]), error["type"]) for error in errors] == [(("body", field), error_type)]
+    errors = response.json()["errors"]
+    assert [(tuple(error["location"]), error["type"]) for error in errors] == [(("body", field), error_type)]
 
 
 async def test_the_capital_letter_rule_says_so(client: AsyncClient) -> None:
     response = await client.post("/users/", json={"name": "john Doe"})
-    assert response.json()["detail"][0]["msg"] == "Value error, Name must start with a capital letter"
+    assert response.json()["errors"][0]["message"] == "Value error, Name must start with a capital letter"
 
 
 @pytest.mark.parametrize("name", ["Élodie", "Åsa Nilsson", "Ølav", "Zoë 🎉"])

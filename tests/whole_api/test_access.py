@@ -57,6 +57,7 @@ REQUIRED: Policy = {
     "health": ("GET", "/", None, (200, 200, 200, 200, 200, 200)),
     "liveness": ("GET", "/health/live", None, (200, 200, 200, 200, 200, 200)),
     "readiness": ("GET", "/health/ready", None, (200, 200, 200, 200, 200, 200)),
+    "read_problem": ("GET", "/problems/user_not_found", None, (200, 200, 200, 200, 200, 200)),
     "sign_in": ("POST", "/auth/token", "credentials", (200, 200, 200, 200, 200, 200)),
     "refresh": ("POST", "/auth/refresh", "refresh", (200, 200, 200, 200, 200, 200)),
     "sign_out": ("POST", "/auth/logout", "refresh", (204, 204, 204, 204, 204, 204)),
