@@ -25,6 +25,7 @@ from app.main import create_app
 from tests.conftest import client_in_transaction
 from tests.helpers import (
     INVALID_GRANT,
+    problem,
     JOHN,
     PASSWORD,
     admin_token,
@@ -119,7 +120,7 @@ async def test_guessing_through_either_door_counts_against_the_account(required_
     for _ in range(3):
         assert (
             await required_client.post("/auth/token", data={"username": JANE, "password": WRONG})
-        ).status_code == 401
+        ).status_code == 400
     for n in range(2):
         assert (await change_password(required_client, token, f"guess number {n}")).status_code == 403
     assert (await change_password(required_client, token, PASSWORD)).status_code == 429
@@ -180,7 +181,7 @@ async def test_a_refresh_token_replayed_after_the_grace_window_revokes_the_whole
     replayed = await refresh(required_client, token)
     assert (replayed.status_code, replayed.json()) == (
         401,
-        {"detail": "Invalid, expired, revoked or already used refresh token"},
+        problem("invalid_refresh_token", "Invalid, expired, revoked or already used refresh token"),
     )
     assert (await refresh(required_client, owners["refresh_token"])).status_code == 401
     assert (await refresh(required_client, within["refresh_token"])).status_code == 401

@@ -32,11 +32,11 @@ from app.core.database import Database
 from app.http.errors import DATABASE_UNAVAILABLE
 from app.main import create_app
 from app.users.models import USERS
-from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, bearer, libpq_url, sign_in, sign_up
+from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, bearer, libpq_url, problem, sign_in, sign_up
 
 JANE = "jane@example.com"
 NEW_PASSWORD = "a completely new passphrase"
-UNAVAILABLE = (503, {"detail": DATABASE_UNAVAILABLE})
+UNAVAILABLE = (503, problem("database_unavailable", DATABASE_UNAVAILABLE))
 # Long enough for any statement on a busy machine, short enough to wait out a lock quickly.
 STATEMENT_LIMIT_MS = 500
 

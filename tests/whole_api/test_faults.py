@@ -27,7 +27,7 @@ from httpx import ASGITransport, AsyncClient
 from app.core.config import Settings, normalize_database_url
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
-from tests.helpers import AAPL, EMPTY_EVERY_TABLE, EVERY_OPERATION, JOHN, create_stock, create_user, libpq_url
+from tests.helpers import AAPL, EMPTY_EVERY_TABLE, EVERY_OPERATION, JOHN, create_stock, create_user, libpq_url, problem
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
 # Each test here starts and stops a PostgreSQL cluster: `make test-fast` leaves them out.
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 # Generous: only there so a regression fails the test instead of hanging the suite.
 HANG_GUARD_SECONDS = 20
-UNAVAILABLE = {"detail": "Database unavailable, please retry shortly"}
+UNAVAILABLE = problem("database_unavailable", "Database unavailable, please retry shortly")
 
 
 class RestartablePostgres:
