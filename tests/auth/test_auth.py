@@ -17,7 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.tokens import AUDIENCE, ISSUER
-from tests.helpers import INVALID_GRANT, JOHN, PASSWORD, TEST_SECRET_KEY, admin_token, bearer, error_locations, sign_in, sign_up
+from tests.helpers import (
+    INVALID_GRANT,
+    JOHN,
+    PASSWORD,
+    TEST_SECRET_KEY,
+    admin_token,
+    bearer,
+    error_locations,
+    sign_in,
+    sign_up,
+)
 
 JANE = "jane@example.com"
 
@@ -120,7 +130,9 @@ async def test_an_access_token_carries_every_claim_and_pins_the_algorithm(requir
 
 
 @pytest.mark.parametrize("email", ["nobody@example.com", JANE])
-async def test_a_wrong_email_and_a_wrong_password_get_the_same_invalid_grant(required_client: AsyncClient, email: str) -> None:
+async def test_a_wrong_email_and_a_wrong_password_get_the_same_invalid_grant(
+    required_client: AsyncClient, email: str
+) -> None:
     await sign_up(required_client, JANE)
     response = await required_client.post("/auth/token", data={"username": email, "password": "wrong password!"})
     assert (response.status_code, response.json()) == (400, INVALID_GRANT)

@@ -25,12 +25,12 @@ from app.main import create_app
 from tests.conftest import client_in_transaction
 from tests.helpers import (
     INVALID_GRANT,
-    problem,
     JOHN,
     PASSWORD,
     admin_token,
     bearer,
     libpq_url,
+    problem,
     sign_in,
     sign_up,
     waiting_for_a_lock,

@@ -90,9 +90,7 @@ async def test_a_wrong_method_is_a_405_whose_allow_names_every_method_of_that_pa
 ) -> None:
     response = await client.request(method, path)
     assert response.status_code == 405
-    assert response.json() == problem(
-        "method_not_allowed", f"{method} is not served at this URL; it serves {allowed}"
-    )
+    assert response.json() == problem("method_not_allowed", f"{method} is not served at this URL; it serves {allowed}")
     assert response.headers["allow"] == allowed
 
 

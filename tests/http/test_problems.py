@@ -371,4 +371,3 @@ def test_the_oauth2_scheme_declares_where_to_refresh(app: FastAPI) -> None:
 
 def test_the_problem_pages_need_no_token(required_app: FastAPI) -> None:
     assert required_app.openapi()["paths"]["/problems/{code}"]["get"]["security"] == []
-
