@@ -26,7 +26,7 @@ class BodySizeLimit:
             return
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            response = problem_response("body_too_large", self.detail)
+            response = problem_response("body_too_large", self.detail, root=scope.get("root_path", ""))
             await response(scope, receive, send)
             return
 

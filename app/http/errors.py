@@ -76,8 +76,18 @@ APP_RESPONSES: dict[int | str, dict[str, Any]] = {
 ECHOED_INPUT_MAX_CHARACTERS = 200
 
 
-def database_unavailable_response() -> Response:
-    return problem_response("database_unavailable", DATABASE_UNAVAILABLE, headers={"Retry-After": RETRY_AFTER_SECONDS})
+def root_of(request: Request) -> str:
+    """The path the API is served under behind a proxy (`root_path`): each problem's `type` starts with it."""
+    return str(request.scope.get("root_path", ""))
+
+
+def database_unavailable_response(request: Request) -> Response:
+    return problem_response(
+        "database_unavailable",
+        DATABASE_UNAVAILABLE,
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+        root=root_of(request),
+    )
 
 
 # Fields whose values no answer may echo: a 422 about a short password must not repeat it.
@@ -105,13 +115,14 @@ def _redact(value: Any) -> Any:
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = exc.errors()
     if _body_is_not_json(request, errors):
-        return problem_response("unsupported_media_type", _send_json_instead(request.headers.get("content-type")))
-    return validation_problem([_readable(_without_secrets(error), request) for error in errors])
+        sent = request.headers.get("content-type")
+        return problem_response("unsupported_media_type", _send_json_instead(sent), root=root_of(request))
+    return validation_problem(request, [_readable(_without_secrets(error), request) for error in errors])
 
 
-def validation_problem(issues: list[dict[str, Any]]) -> Response:
+def validation_problem(request: Request, issues: list[dict[str, Any]]) -> Response:
     """A `validation_failed` listing `issues` under `errors`, summarised in a `detail` of one line naming the fields."""
-    return problem_response("validation_failed", _summary(issues), extra={"errors": issues})
+    return problem_response("validation_failed", _summary(issues), extra={"errors": issues}, root=root_of(request))
 
 
 def _summary(issues: list[dict[str, Any]]) -> str:
@@ -204,6 +215,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
             "method_not_allowed",
             f"{request.method} is not served at this URL; it serves {', '.join(_methods_serving(request))}",
             headers={"Allow": ", ".join(_methods_serving(request))},
+            root=root_of(request),
         )
     if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(exc.__cause__, UnicodeDecodeError):
         # FastAPI's answer to a body that is not UTF-8; to a client it is
@@ -219,7 +231,9 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     detail = exc.detail if exc.status_code in CODE_OF_STATUS else PROBLEMS[code].title
     if exc.status_code == status.HTTP_404_NOT_FOUND and exc.detail == "Not Found":
         detail = f"Nothing is served at {request.url.path}; /openapi.json lists what is"
-    response = ProblemResponse(problem_content(code, detail, status=exc.status_code), status_code=exc.status_code)
+    response = ProblemResponse(
+        problem_content(code, detail, status=exc.status_code, root=root_of(request)), status_code=exc.status_code
+    )
     response.headers.update(exc.headers or {})
     return response
 
@@ -258,13 +272,13 @@ async def _app_error(request: Request, exc: AppError) -> Response:
         content = {"type": "about:blank", "title": exc.title, "status": exc.status_code, "detail": exc.detail,
                    "code": code}  # fmt: skip
     else:
-        content = problem_content(code, exc.detail, status=exc.status_code)
+        content = problem_content(code, exc.detail, status=exc.status_code, root=root_of(request))
     return ProblemResponse(content, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> Response:
     logger.warning("No database connection free within the pool timeout")
-    return database_unavailable_response()
+    return database_unavailable_response(request)
 
 
 async def _database_error(
@@ -275,16 +289,17 @@ async def _database_error(
         if isinstance(exc.orig, psycopg.errors.QueryCanceled) and statement_timed_out is not None:
             statement_timed_out()
         logger.warning("Database unavailable: %s: %s", type(exc.orig).__name__, one_line(exc.orig) or "no reason given")
-        return database_unavailable_response()
+        return database_unavailable_response(request)
     if isinstance(exc, sa_exc.DataError):
         # Validation should have caught this; still, the client sent it.
         # Which field is not known here: the entry names the request as a whole.
         return validation_problem(
+            request,
             [{"location": [], "message": "A value is out of range or malformed for the database",
               "type": "value_out_of_range"}]
         )  # fmt: skip
     if isinstance(exc, sa_exc.IntegrityError):
-        return problem_response("conflict", "The request conflicts with existing data")
+        return problem_response("conflict", "The request conflicts with existing data", root=root_of(request))
     # Nothing a client sent: a bug or a schema out of step. Logged here, with
     # the request's id, because a handled exception reaches no other log.
     logger.error("Unexpected database error", exc_info=exc)
@@ -294,18 +309,14 @@ async def _database_error(
 async def _connection_error(request: Request, exc: psycopg.OperationalError) -> Response:
     # Raised by psycopg directly, outside SQLAlchemy (e.g. while the pool connects).
     logger.warning("Database unavailable: %s: %s", type(exc).__name__, one_line(exc) or "no reason given")
-    return database_unavailable_response()
+    return database_unavailable_response(request)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # No logging here: for an exception no other handler took, Starlette
     # re-raises after this answer, and RequestLog logs it once with its id.
-    return internal_error_response()
-
-
-def internal_error_response() -> Response:
-    """The 500: nothing of the failure, which only the log holds (under the request's id)."""
-    return problem_response("internal_error", INTERNAL_ERROR)
+    # The 500: nothing of the failure, which only the log holds (under the request's id).
+    return problem_response("internal_error", INTERNAL_ERROR, root=root_of(request))
 
 
 def _handle(app: FastAPI, error: type[Failure], handler: Callable[[Request, Failure], Awaitable[Response]]) -> None:

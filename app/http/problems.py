@@ -192,12 +192,15 @@ class ProblemKindPublic(BaseModel):
 
 
 def problem_content(
-    code: str, detail: str, *, status: int | None = None, extra: dict[str, Any] | None = None
+    code: str, detail: str, *, status: int | None = None, extra: dict[str, Any] | None = None, root: str = ""
 ) -> dict[str, Any]:
-    """The body of an answer of `code`: its type, title and status from the registry, and this `detail`."""
+    """The body of an answer of `code`: its type, title and status from the registry, and this `detail`.
+
+    `root`: the path the API is served under behind a proxy (ASGI's `root_path`), which `type` starts with.
+    """
     kind = PROBLEMS[code]
     return {
-        "type": kind.type,
+        "type": root.rstrip("/") + kind.type,
         "title": kind.title,
         "status": status or kind.status,
         "detail": detail,
@@ -236,11 +239,16 @@ def finite(value: Any) -> Any:
 
 
 def problem_response(
-    code: str, detail: str, *, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    code: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    root: str = "",
 ) -> ProblemResponse:
     """The answer of `code`, with its status from the registry."""
     return ProblemResponse(
-        problem_content(code, detail, extra=extra), status_code=PROBLEMS[code].status, headers=headers
+        problem_content(code, detail, extra=extra, root=root), status_code=PROBLEMS[code].status, headers=headers
     )
 
 

@@ -125,7 +125,7 @@ async def _internal_error_response(scope: Scope, error: Exception) -> Response:
     handlers = getattr(app, "exception_handlers", {})
     handler = handlers.get(Exception) or handlers.get(500)
     if handler is None:
-        return problem_response("internal_error", INTERNAL_ERROR)
+        return problem_response("internal_error", INTERNAL_ERROR, root=scope.get("root_path", ""))
     response = handler(Request(scope), error)
     return await response if inspect.isawaitable(response) else response
 

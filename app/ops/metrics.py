@@ -184,6 +184,7 @@ async def read_metrics(request: Request) -> Response:
             "not_authenticated",
             "Send Authorization: Bearer <METRICS_TOKEN>",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            root=request.scope.get("root_path", ""),
         )
     # Milliseconds to tens of them with many routes (more with several workers' files to read and
     # add up): in a thread, so that requests in flight are not held up behind a scrape.

@@ -371,3 +371,11 @@ def test_the_oauth2_scheme_declares_where_to_refresh(app: FastAPI) -> None:
 
 def test_the_problem_pages_need_no_token(required_app: FastAPI) -> None:
     assert required_app.openapi()["paths"]["/problems/{code}"]["get"]["security"] == []
+
+
+async def test_behind_a_proxy_prefix_the_type_carries_the_prefix(settings: Settings) -> None:
+    served = app.main.create_app(settings)
+    transport = ASGITransport(app=served, root_path="/api")
+    async with AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/api/no/such/thing")
+    assert (response.status_code, response.json()["type"]) == (404, "/api/problems/not_found")
