@@ -125,7 +125,10 @@ async def test_guessing_through_either_door_counts_against_the_account(required_
         assert (await change_password(required_client, token, f"guess number {n}")).status_code == 403
     assert (await change_password(required_client, token, PASSWORD)).status_code == 429
     signing_in = await required_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
-    assert (signing_in.status_code, signing_in.json()["detail"]) == (429, "Too many failed sign-ins; try again later")
+    assert (signing_in.status_code, signing_in.json()["error_description"]) == (
+        429,
+        "Too many failed sign-ins; try again later",
+    )
 
 
 # ---------------------------------------------------------------- a refresh token's grace window
