@@ -60,7 +60,7 @@ async def put_price(
     responses={
         **FORBIDDEN,
         415: {"model": Problem, "description": "The body was not sent as `Content-Type: text/csv`"},
-        422: {"description": "A line of the file is broken: the `msg` says which line and what is wrong"},
+        422: {"description": "A broken line (`broken_csv`): `errors[0].message` says which and what is wrong"},
     },
     openapi_extra={"requestBody": CSV_BODY},
 )
