@@ -27,6 +27,7 @@ from app.http.docs import mount_docs
 from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.http.head import HeadAsGet
 from app.http.openapi import document_request_ids
+from app.http.problems import router as problems
 from app.http.request_log import RequestLog, configure_logging
 from app.http.slashes import answer_slash_variants
 from app.idempotency.dependencies import install_idempotency
@@ -62,6 +63,7 @@ OPENAPI_TAGS = [
     {"name": "prices", "description": "Market prices: each symbol's daily close, shared by every user."},
     {"name": "auth", "description": "Sign in, refresh and sign out (see docs/explanation/security.md)."},
     {"name": "health", "description": "Is the API up, and can it reach PostgreSQL?"},
+    {"name": "errors", "description": "What each error `code` means (every error's `type` names one of these pages)."},
 ]
 
 
@@ -160,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(metrics_routes)
     app.state.access_tokens = AccessTokens(signing_key(settings), timedelta(minutes=settings.access_token_minutes))
     app.include_router(health.router)
+    app.include_router(problems)
     app.include_router(auth.router)
     app.include_router(users.router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(users.holdings_router, responses=UNAUTHORIZED_RESPONSE)

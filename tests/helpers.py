@@ -61,8 +61,8 @@ async def create_stock(client: AsyncClient, user_id: int, **fields: Any) -> dict
 
 
 def error_locations(response_json: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The `loc` of every validation error in a 422 body, e.g. [("body", "name")]."""
-    return [tuple(error["loc"]) for error in response_json["detail"]]
+    """The `location` of every entry of a 422's `errors`, e.g. [("body", "name")]."""
+    return [tuple(error["location"]) for error in response_json["errors"]]
 
 
 def libpq_url(url: str) -> str:
@@ -161,3 +161,14 @@ async def waiting_for_a_lock(observer: psycopg.AsyncConnection[Any], how_many: i
         return bool(waiting >= how_many)
 
     await wait_until_async(enough_waiting, f"{how_many} requests to wait for a row lock")
+
+
+def problem(code: str, detail: str) -> dict[str, Any]:
+    """The whole problem-details body an error of `code` answers with this `detail` (app/http/problems.py)."""
+    from app.http.problems import problem_content
+
+    return problem_content(code, detail)
+
+
+# What POST /auth/token answers a wrong email or password, with 400 (RFC 6749, 5.2).
+INVALID_GRANT = {"error": "invalid_grant", "error_description": "Incorrect email or password"}

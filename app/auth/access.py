@@ -35,13 +35,14 @@ from app.auth.repository import AccountRepository
 from app.auth.tokens import InvalidToken, TokenClaims, access_tokens_of
 from app.core.config import settings_of
 from app.core.database import SessionOpener, SessionOpenerDep
-from app.kit.errors import AppError, Forbidden
+from app.kit.errors import AdminOnly, AppError
 from app.kit.scope import EVERY_ROW, Scope
 
 # auto_error=False: a missing token is for the endpoint to judge (sign-up takes
 # none); /docs' Authorize button logs in through this token URL.
 bearer_token = OAuth2PasswordBearer(
     tokenUrl="/auth/token",
+    refreshUrl="/auth/token",  # grant_type=refresh_token
     auto_error=False,
     description="Sign in with your email (OAuth2's `username`) and password; no client id or secret is used.",
 )
@@ -51,11 +52,18 @@ class NotAuthenticated(AppError):
     """401 with `WWW-Authenticate: Bearer`; `error="invalid_token"` when a token was sent (RFC 6750, 3.1)."""
 
     status_code = 401
+    code = "not_authenticated"
+    title = "Not authenticated"
 
     def __init__(self, detail: str, *, token_sent: bool) -> None:
         challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
         self.token_sent = token_sent
+
+    @property
+    def problem_code(self) -> str:
+        """`invalid_token` when a token was sent and refused, `not_authenticated` when none was."""
+        return "invalid_token" if self.token_sent else self.code
 
 
 NOT_AUTHENTICATED = "Not authenticated: sign in at POST /auth/token and send the access token as a Bearer token"
@@ -147,7 +155,7 @@ async def admin_where_required(request: Request, caller: CallerDep) -> Caller:
         if not caller.signed_in:
             raise NotAuthenticated(NOT_AUTHENTICATED, token_sent=False)
         if not caller.is_admin:
-            raise Forbidden("Only an admin may change data every user shares")
+            raise AdminOnly("Only an admin may change data every user shares")
     return caller
 
 

@@ -195,14 +195,21 @@ _REVOKE_USER = (
 )
 
 # The moment the throttle lifts for this email and this address: when the
-# oldest failure that keeps the count at its limit leaves the window. NULL: not throttled.
-_THROTTLED_UNTIL = text(
+# oldest failure that keeps the count at its limit leaves the window (NULL: not
+# throttled); and, for the rate-limit headers, in the same statement, how many
+# failures each has in the window and when the oldest of each leaves it.
+_FAILURES_IN_WINDOW = text(
     f"""
     SELECT greatest(
         (array_agg(failed_at ORDER BY failed_at DESC) FILTER (WHERE email = :email))[{MAX_FAILURES_PER_EMAIL}],
         (array_agg(failed_at ORDER BY failed_at DESC)
             FILTER (WHERE client_address = :client_address))[{MAX_FAILURES_PER_ADDRESS}]
-    ) + interval '{THROTTLE_WINDOW_MINUTES} minutes' AS until
+    ) + interval '{THROTTLE_WINDOW_MINUTES} minutes' AS until,
+    count(*) FILTER (WHERE email = :email) AS email_failures,
+    count(*) FILTER (WHERE client_address = :client_address) AS address_failures,
+    min(failed_at) FILTER (WHERE email = :email) + interval '{THROTTLE_WINDOW_MINUTES} minutes' AS email_frees_at,
+    min(failed_at) FILTER (WHERE client_address = :client_address)
+        + interval '{THROTTLE_WINDOW_MINUTES} minutes' AS address_frees_at
     FROM login_failures
     WHERE (email = :email OR client_address = :client_address)
         AND failed_at > now() - interval '{THROTTLE_WINDOW_MINUTES} minutes'
@@ -229,7 +236,8 @@ _COUNT_SIGN_UP = text(
         SELECT count(*) FROM unnest(address.signed_up_at) AS moment
         WHERE moment > now() - interval '{SIGN_UP_WINDOW_MINUTES} minutes'
     ) < :per_hour
-    RETURNING client_address
+    RETURNING cardinality(signed_up_at) AS counted,
+        signed_up_at[1] + interval '{SIGN_UP_WINDOW_MINUTES} minutes' AS frees_at
     """
 )
 # When a refused address may sign up again: when the :per_hour-th newest of its
@@ -284,6 +292,28 @@ _PRUNE_SIGN_UPS = text(
     )
     """
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Tries counted against one limit in its window, and seconds until the oldest leaves it (None: none counted)."""
+
+    count: int
+    limit: int
+    frees_in: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """The sign-in throttle for one email and one address: seconds to wait (None: may try), and each one's count."""
+
+    retry_after: int | None
+    email: Counted
+    address: Counted
+
+
+def _seconds_until(moment: datetime | None) -> int | None:
+    return None if moment is None else max(1, math.ceil((moment - datetime.now(UTC)).total_seconds()))
 
 
 class AuthRepository:
@@ -358,14 +388,20 @@ class AuthRepository:
 
     # -- login throttling
 
+    async def failures(self, email: str, client_address: str) -> Failures:
+        """This email's and this address's failures in the window, and whether they may try now: one statement."""
+        params = {"email": email, "client_address": _storable(client_address)}
+        row = await self._run(_FAILURES_IN_WINDOW, params)
+        assert row is not None  # an aggregate without GROUP BY answers one row
+        return Failures(
+            retry_after=None if row["until"] is None else _seconds_until(row["until"]),
+            email=Counted(row["email_failures"], MAX_FAILURES_PER_EMAIL, _seconds_until(row["email_frees_at"])),
+            address=Counted(row["address_failures"], MAX_FAILURES_PER_ADDRESS, _seconds_until(row["address_frees_at"])),
+        )
+
     async def throttled_for(self, email: str, client_address: str) -> int | None:
         """Seconds until this email and address may try again, or None if they may now."""
-        params = {"email": email, "client_address": _storable(client_address)}
-        row = await self._run(_THROTTLED_UNTIL, params)
-        until = row["until"] if row is not None else None
-        if until is None:
-            return None
-        return max(1, math.ceil((until - datetime.now(UTC)).total_seconds()))
+        return (await self.failures(email, client_address)).retry_after
 
     async def record_failure(self, email: str, client_address: str) -> None:
         await self._run(_RECORD_FAILURE, {"new_email": email, "new_client_address": _storable(client_address)})
@@ -376,11 +412,11 @@ class AuthRepository:
 
     # -- the sign-up limit
 
-    async def count_sign_up(self, client_address: str, per_hour: int) -> int | None:
-        """Count a sign-up from this address: None, or if it already had `per_hour` within the hour, seconds to wait."""
+    async def count_sign_up(self, client_address: str, per_hour: int) -> Counted | int:
+        """Count a sign-up from this address: its count now; or, if it already had `per_hour`, seconds to wait."""
         params = {"client_address": _storable(client_address), "per_hour": per_hour}
-        if await self._run(_COUNT_SIGN_UP, params) is not None:
-            return None
+        if (counted := await self._run(_COUNT_SIGN_UP, params)) is not None:
+            return Counted(counted["counted"], per_hour, _seconds_until(counted["frees_at"]))
         row = await self._run(_SIGN_UPS_RESUME_AT, params)
         if row is None:
             return 1

@@ -1,37 +1,44 @@
-"""/auth: sign in (OAuth2's password flow, so /docs' Authorize button works), refresh, sign out."""
+"""/auth: sign in and refresh at /auth/token (OAuth2, so /docs' Authorize button and OAuth2 clients work), and sign out.
 
-from typing import Annotated, Any
+/auth/token speaks OAuth2 (RFC 6749): the password grant (`username` is the
+email) and the refresh-token grant, both answering the token pair; its
+refusals are OAuth2's (section 5.2), `{"error": "invalid_grant",
+"error_description": "..."}` with 400, which OAuth2 clients read. A sign-in
+throttled for too many failures is a 429 with `Retry-After` and the same
+shape, its `error` `slow_down` (the OAuth2 registry's name for "wait before
+trying again", RFC 8628 3.5). What fails beyond the grant (the database
+unreachable, a body too large) is problem details, as everywhere else.
+/auth/refresh and /auth/logout speak problem details; /auth/refresh stays for
+the clients written against it, with the same rules as the refresh grant.
+"""
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from app.auth.access import NotAuthenticated
 from app.auth.dependencies import AuthenticatorDep
 from app.auth.models import RefreshRequest, TokenPair
-from app.auth.service import TooManyFailures
+from app.auth.service import TooManyFailures, WrongCredentials
 from app.http.client_address import client_address
-from app.http.errors import ErrorDetail
+from app.http.errors import RATE_LIMIT_HEADERS
+from app.http.problems import Problem
 from app.ops.metrics import metrics_of
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorDetail, "description": "Wrong credentials, or a refresh token that is no longer valid"}
+    401: {"model": Problem, "description": "A refresh token that is unknown, expired, revoked or already used"}
 }
 
 
 def throttled(description: str) -> dict[int | str, dict[str, Any]]:
-    """For OpenAPI: a 429 for `description`, with the seconds to wait in Retry-After."""
-    return {
-        429: {
-            "model": ErrorDetail,
-            "description": description,
-            "headers": {"Retry-After": {"description": "Seconds until it may be tried", "schema": {"type": "integer"}}},
-        }
-    }
+    """For OpenAPI: a 429 for `description` (its headers, `Retry-After` and `RateLimit-*`, are added to every 429)."""
+    return {429: {"model": Problem, "description": description}}
 
 
-THROTTLED = throttled("Too many failed sign-ins for this email or from this address lately")
 # RFC 6749, 5.1: a token response must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # ... and so its OpenAPI says.
@@ -45,25 +52,104 @@ TOKENS_NOT_CACHED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/token", responses={**TOKENS_NOT_CACHED, **UNAUTHORIZED, **THROTTLED})
+GRANT_TYPES = ("password", "refresh_token")
+
+
+class OAuth2Error(BaseModel):
+    """A refusal at /auth/token, as OAuth2 words it (RFC 6749, 5.2)."""
+
+    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type", "slow_down"] = Field(
+        description="`invalid_grant`: wrong email or password, or a refresh token no longer valid; "
+        "`invalid_request`: a field missing; `unsupported_grant_type`: neither `password` nor `refresh_token`; "
+        "`slow_down` (429): too many failed sign-ins, wait `Retry-After` seconds"
+    )
+    error_description: str
+
+
+TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"headers": RATE_LIMIT_HEADERS | TOKENS_NOT_CACHED[200]["headers"]},
+    400: {
+        "model": OAuth2Error,
+        "description": "Refused, as OAuth2 says (RFC 6749, 5.2); a wrong password counts against the sign-in throttle",
+        "headers": RATE_LIMIT_HEADERS,
+    },
+    429: {
+        "model": OAuth2Error,
+        "description": "Too many failed sign-ins for this email or from this address lately (`slow_down`)",
+        "headers": RATE_LIMIT_HEADERS
+        | {"Retry-After": {"description": "Seconds until it may be tried", "schema": {"type": "integer"}}},
+    },
+}
+
+
+def oauth2_error(
+    error: str, description: str, status_code: int = status.HTTP_400_BAD_REQUEST, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An answer in RFC 6749's shape: the one protocol boundary whose errors are not problem details."""
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status_code,
+        headers={**NO_STORE, **(headers or {})},
+    )
+
+
+# response_model: an OAuth2 refusal is answered as a Response, which the annotation must allow.
+@router.post("/token", response_model=TokenPair, responses=TOKEN_RESPONSES, openapi_extra={"security": []})
 async def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
     authenticator: AuthenticatorDep,
     request: Request,
     response: Response,
-) -> TokenPair:
-    """Sign in with `username` (your email) and `password`, as a form: an access token and a refresh token."""
+    grant_type: Annotated[
+        str,
+        Form(description="`password` (the default) or `refresh_token`", json_schema_extra={"enum": list(GRANT_TYPES)}),
+    ] = "password",
+    username: Annotated[str | None, Form(description="Your email (`password` grant)")] = None,
+    password: Annotated[
+        str | None, Form(description="Your password (`password` grant)", json_schema_extra={"format": "password"})
+    ] = None,
+    refresh_token: Annotated[
+        str | None, Form(description="The refresh token to exchange (`refresh_token` grant)")
+    ] = None,
+    scope: Annotated[str, Form(description="Unused: a token carries the user's own rights")] = "",
+    client_id: Annotated[str | None, Form(description="Unused: no client is registered")] = None,
+    client_secret: Annotated[str | None, Form(description="Unused", json_schema_extra={"format": "password"})] = None,
+) -> TokenPair | Response:
+    """Sign in, as a form: `username` (your email) and `password`; or `grant_type=refresh_token` and `refresh_token`.
+
+    Either answers a new access token and refresh token. A refresh token works
+    once: used again after a few seconds' grace, it ends its login (as
+    /auth/refresh). Refusals are OAuth2's: 400 `{"error": "invalid_grant"}`.
+    """
     response.headers.update(NO_STORE)
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            return oauth2_error("invalid_request", "The refresh_token grant needs `refresh_token`")
+        try:
+            return await authenticator.refresh(refresh_token)
+        except NotAuthenticated as refused:
+            return oauth2_error("invalid_grant", refused.detail)
+    if grant_type != "password":
+        return oauth2_error("unsupported_grant_type", "`grant_type` is `password` or `refresh_token`")
+    if username is None or password is None:
+        missing = " and ".join(
+            field for field, sent in (("username", username), ("password", password)) if sent is None
+        )
+        return oauth2_error(
+            "invalid_request", f"The password grant needs `username` (your email) and `password`: {missing} missing"
+        )
+    metrics = metrics_of(request)
     try:
-        return await authenticator.sign_in(form.username, form.password, client_address(request.scope))
-    except NotAuthenticated:
-        if (metrics := metrics_of(request)) is not None:
+        return await authenticator.sign_in(
+            username, password, client_address(request.scope), lambda limit: limit.set_on(response)
+        )
+    except WrongCredentials as wrong:
+        if metrics is not None:
             metrics.login_failures.inc()
-        raise
-    except TooManyFailures:
-        if (metrics := metrics_of(request)) is not None:
+        return oauth2_error("invalid_grant", wrong.detail, headers=wrong.rate_limit.headers())
+    except TooManyFailures as throttled_now:
+        if metrics is not None:
             metrics.logins_throttled.inc()
-        raise
+        return oauth2_error("slow_down", throttled_now.detail, status.HTTP_429_TOO_MANY_REQUESTS, throttled_now.headers)
 
 
 @router.post("/refresh", responses={**TOKENS_NOT_CACHED, **UNAUTHORIZED})

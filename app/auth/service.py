@@ -23,10 +23,11 @@ from sqlalchemy import exc as sa_exc
 from app.auth.access import NotAuthenticated
 from app.auth.models import TokenPair
 from app.auth.passwords import verify_password
-from app.auth.repository import Account, AccountRepository, AuthRepository
+from app.auth.repository import THROTTLE_WINDOW_MINUTES, Account, AccountRepository, AuthRepository, Counted, Failures
 from app.auth.tokens import AccessTokens, new_refresh_token, refresh_token_digest
 from app.core.config import Settings
 from app.core.database import SessionOpener
+from app.http.rate_limits import RateLimit, RateLimitSeen, tightest
 from app.kit.errors import AppError
 from app.kit.fields import EMAIL_MAX_LENGTH
 
@@ -42,27 +43,57 @@ TOO_MANY_SIGN_UPS = "Too many sign-ups from this address in the last hour; try a
 
 
 class Throttled(AppError):
-    """429: too many of these lately; `retry_after` seconds until the next may be tried (`Retry-After`)."""
+    """429: too many of these lately; `retry_after` seconds until the next may be tried (`Retry-After`).
+
+    With the limit that ran out, `RateLimit-*` too (`RateLimit-Remaining: 0`).
+    """
 
     status_code = 429
+    code = "rate_limited"
+    title = "Too many requests"
 
-    def __init__(self, retry_after: int, detail: str) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+    def __init__(self, retry_after: int, detail: str, limit: int | None = None) -> None:
+        headers = {"Retry-After": str(retry_after)}
+        if limit is not None:
+            headers |= RateLimit(limit, 0, retry_after).headers()
+        super().__init__(detail, headers=headers)
         self.retry_after = retry_after
+
+
+class WrongCredentials(NotAuthenticated):
+    """A sign-in with a wrong email or password; `rate_limit`: what the throttle has left after it."""
+
+    def __init__(self, rate_limit: RateLimit) -> None:
+        super().__init__(WRONG_CREDENTIALS, token_sent=False)
+        self.rate_limit = rate_limit
+
+
+class InvalidRefreshToken(NotAuthenticated):
+    """401: a refresh token that is unknown, expired, revoked or already used."""
+
+    code = "invalid_refresh_token"
+    title = "Invalid refresh token"
+
+    def __init__(self) -> None:
+        super().__init__(INVALID_REFRESH_TOKEN, token_sent=True)
+
+    @property
+    def problem_code(self) -> str:
+        return self.code
 
 
 class TooManyFailures(Throttled):
     """This email or address failed too often lately."""
 
-    def __init__(self, retry_after: int, detail: str = TOO_MANY_FAILED_SIGN_INS) -> None:
-        super().__init__(retry_after, detail)
+    def __init__(self, retry_after: int, detail: str = TOO_MANY_FAILED_SIGN_INS, limit: int | None = None) -> None:
+        super().__init__(retry_after, detail, limit)
 
 
 class TooManySignUps(Throttled):
     """This address signed up SIGNUPS_PER_HOUR times in the last hour."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after, TOO_MANY_SIGN_UPS)
+    def __init__(self, retry_after: int, per_hour: int | None = None) -> None:
+        super().__init__(retry_after, TOO_MANY_SIGN_UPS, per_hour)
 
 
 class Authenticator:
@@ -74,20 +105,22 @@ class Authenticator:
         self.refresh_lifetime = timedelta(days=settings.refresh_token_days)
         self.refresh_grace = timedelta(seconds=settings.refresh_grace_seconds)
 
-    async def sign_in(self, email: str, password: str, client_address: str) -> TokenPair:
-        """A new login: a token pair, or `NotAuthenticated`/`TooManyFailures`."""
+    async def sign_in(
+        self, email: str, password: str, client_address: str, rate_limit_seen: RateLimitSeen | None = None
+    ) -> TokenPair:
+        """A new login: a token pair, or `WrongCredentials`/`TooManyFailures`; what the throttle has left, told."""
         # Longer names no account, and the bound keeps the failure row small; PostgreSQL text
         # cannot hold NUL, which names no account either, so it becomes U+FFFD and a plain 401.
         email = email.strip().lower()[: EMAIL_MAX_LENGTH + 1].replace("\x00", "\ufffd")
         async with self.open_session() as session:
-            retry_after = await AuthRepository(session).throttled_for(email, client_address)
-            if retry_after is not None:
-                raise TooManyFailures(retry_after)
+            failures = await AuthRepository(session).failures(email, client_address)
+            if failures.retry_after is not None:
+                raise throttled(failures)
             account = await AccountRepository(session).by_email(email)
         matches, new_hash = await verify_password(password, account.password_hash if account else None)
         if account is None or not matches:
             await record_failure(self.open_session, email, client_address)
-            raise NotAuthenticated(WRONG_CREDENTIALS, token_sent=False)
+            raise WrongCredentials(rate_limit_after(failures, failed=True))
         refresh_token = new_refresh_token()
         # The login and what it settles land together: no new hash or forgiven failures without the login.
         async with self.open_session.transaction() as session:
@@ -96,6 +129,8 @@ class Authenticator:
                 await AccountRepository(session).set_password_hash(account.user_id, new_hash)
             await auth.forgive(email)
             await auth.issue(account.user_id, refresh_token_digest(refresh_token), self.refresh_lifetime)
+        if rate_limit_seen is not None:
+            rate_limit_seen(rate_limit_after(failures, failed=False, email_forgiven=True))
         return self._pair(account.user_id, account.is_admin, refresh_token)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -109,7 +144,7 @@ class Authenticator:
                 self.refresh_grace,
             )
         if exchanged is None:
-            raise NotAuthenticated(INVALID_REFRESH_TOKEN, token_sent=True)
+            raise InvalidRefreshToken
         return self._pair(exchanged.user_id, exchanged.is_admin, successor)
 
     async def sign_out(self, refresh_token: str) -> None:
@@ -122,6 +157,29 @@ class Authenticator:
             expires_in=int(self.access_tokens.lifetime.total_seconds()),
             refresh_token=refresh_token,
         )
+
+
+_WINDOW_SECONDS = THROTTLE_WINDOW_MINUTES * 60
+
+
+def throttled(failures: Failures, detail: str = TOO_MANY_FAILED_SIGN_INS) -> TooManyFailures:
+    """The 429 of a throttled email or address, naming the limit that ran out."""
+    assert failures.retry_after is not None
+    run_out = tightest(_left(failures.email), _left(failures.address))
+    return TooManyFailures(failures.retry_after, detail, run_out.limit)
+
+
+def rate_limit_after(failures: Failures, *, failed: bool, email_forgiven: bool = False) -> RateLimit:
+    """What the throttle has left once this try is settled: one failure more, or the email's failures forgiven."""
+    added = 1 if failed else 0
+    email = Counted(0, failures.email.limit, None) if email_forgiven else failures.email
+    return tightest(_left(email, added), _left(failures.address, added))
+
+
+def _left(counted: Counted, added: int = 0) -> RateLimit:
+    # A try counted now is given back when it leaves the window: the oldest first.
+    frees_in = counted.frees_in if counted.count and counted.frees_in is not None else _WINDOW_SECONDS
+    return RateLimit(counted.limit, counted.limit - counted.count - added, frees_in)
 
 
 def failures_counted_under(account: Account) -> str:

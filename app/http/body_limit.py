@@ -1,16 +1,17 @@
 """Request bodies over MAX_BODY_BYTES get a 413 before they are parsed.
 
 FastAPI's own `max_body_size` answers a text/plain "Content Too Large" that
-no handler can replace; every other error here is JSON with a `detail`, and
-the OpenAPI says so. This is the same limit with our answer: a declared
+no handler can replace; every other error here is problem details (code
+`body_too_large`), and the OpenAPI says so. This is the same limit with our answer: a declared
 `Content-Length` over the limit is refused unread, and a body without one
 (chunked) is counted as it arrives and refused as soon as it passes the limit.
 """
 
 from fastapi import HTTPException, status
-from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.http.problems import problem_response
 
 
 class BodySizeLimit:
@@ -25,7 +26,7 @@ class BodySizeLimit:
             return
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            response = JSONResponse({"detail": self.detail}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+            response = problem_response("body_too_large", self.detail, root=scope.get("root_path", ""))
             await response(scope, receive, send)
             return
 

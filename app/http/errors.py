@@ -1,8 +1,10 @@
 """Every failure mapped to its HTTP answer: domain errors, invalid input, an unreachable database, the unforeseen.
 
-Domain errors (app/kit/errors.py `AppError`, and the resources' own
-subclasses) carry their status, detail and headers, and one handler answers
-them all; this module knows no resource.
+Every answer is RFC 9457 problem details (`application/problem+json`), with
+the stable `code` of app/http/problems.py's registry. Domain errors
+(app/kit/errors.py `AppError`, and the resources' own subclasses) carry their
+code, status, detail and headers, and one handler answers them all; this
+module knows no resource.
 
 The rule: what a client sent is never a 500. Bad input is a 4xx naming the
 field; a database that cannot be reached (down, timed out, pool exhausted) is
@@ -13,7 +15,6 @@ goes to the log, never to the client.
 import email.message
 import json
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -21,10 +22,9 @@ from typing import Any, TypeVar, cast
 import psycopg
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.params import Form
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
@@ -32,6 +32,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.core.reasons import one_line
+from app.http.problems import (
+    CODE_OF_STATUS,
+    INTERNAL_ERROR,
+    PROBLEM_MEDIA_TYPE,
+    PROBLEMS,
+    Problem,
+    ProblemResponse,
+    ValidationIssue,
+    ValidationProblem,
+    finite,
+    problem_content,
+    problem_response,
+)
 from app.kit.errors import AppError
 
 logger = logging.getLogger(__name__)
@@ -42,36 +55,20 @@ DATABASE_UNAVAILABLE = "Database unavailable, please retry shortly"
 RETRY_AFTER_SECONDS = "1"
 
 
-class ErrorDetail(BaseModel):
-    """The body of every error answer except 422: `{"detail": "User with ID 7 not found"}`."""
-
-    detail: str
-
-
-# For OpenAPI: what the routes that take a token may answer.
+# For OpenAPI: what the routes that take a token may answer (its headers are added by `_document_errors`).
 UNAUTHORIZED_RESPONSE: dict[int | str, dict[str, Any]] = {
     401: {
-        "model": ErrorDetail,
+        "model": Problem,
         "description": "No token where one is required (AUTH=required), or a token that is invalid or expired",
-        "headers": {
-            "WWW-Authenticate": {
-                "description": '`Bearer`, or `Bearer error="invalid_token"`',
-                "schema": {"type": "string"},
-            }
-        },
     }
 }
 # For OpenAPI: what routes that look a row up, or that reach the database, may answer.
-NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail, "description": "No row has that id"}}
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No row has that id"}}
 # ... and what any route may answer.
 APP_RESPONSES: dict[int | str, dict[str, Any]] = {
-    413: {"model": ErrorDetail, "description": "The request body is larger than MAX_BODY_BYTES"},
-    503: {"model": ErrorDetail, "description": "The database cannot be reached; retry after `Retry-After` seconds"},
-}
-# ... and what a route taking a JSON body may answer (added to each such operation by `_document_json_bodies`).
-UNSUPPORTED_MEDIA_TYPE_RESPONSE = {
-    "description": "The body was not sent as JSON: `Content-Type: application/json` is missing or other",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}},
+    413: {"model": Problem, "description": "The request body is larger than MAX_BODY_BYTES"},
+    500: {"model": Problem, "description": "An error no request should cause; logged under the X-Request-ID"},
+    503: {"model": Problem, "description": "The database cannot be reached; retry after `Retry-After` seconds"},
 }
 
 # An echoed `input` longer than this, as text or as JSON, is cut: a 900 KB name
@@ -79,32 +76,17 @@ UNSUPPORTED_MEDIA_TYPE_RESPONSE = {
 ECHOED_INPUT_MAX_CHARACTERS = 200
 
 
-class SafeJSONResponse(JSONResponse):
-    """JSON that survives any echoed input: non-finite floats and unpaired surrogates included.
-
-    Starlette's JSONResponse refuses both (`allow_nan=False`, UTF-8 encoding),
-    which would turn a 422 about `1e400` or `"\\ud800"` into a 500.
-    """
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(_finite(content), ensure_ascii=True, separators=(",", ":")).encode("ascii")
+def root_of(request: Request) -> str:
+    """The path the API is served under behind a proxy (`root_path`): each problem's `type` starts with it."""
+    return str(request.scope.get("root_path", ""))
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
-
-
-def database_unavailable_response() -> JSONResponse:
-    return JSONResponse(
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        content={"detail": DATABASE_UNAVAILABLE},
+def database_unavailable_response(request: Request) -> Response:
+    return problem_response(
+        "database_unavailable",
+        DATABASE_UNAVAILABLE,
         headers={"Retry-After": RETRY_AFTER_SECONDS},
+        root=root_of(request),
     )
 
 
@@ -130,17 +112,28 @@ def _redact(value: Any) -> Any:
     return value
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = exc.errors()
     if _body_is_not_json(request, errors):
-        return JSONResponse(
-            status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            content={"detail": _send_json_instead(request.headers.get("content-type"))},
-        )
-    return SafeJSONResponse(
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": [_readable(_without_secrets(error), request) for error in errors]},
-    )
+        sent = request.headers.get("content-type")
+        return problem_response("unsupported_media_type", _send_json_instead(sent), root=root_of(request))
+    return validation_problem(request, [_readable(_without_secrets(error), request) for error in errors])
+
+
+def validation_problem(request: Request, issues: list[dict[str, Any]]) -> Response:
+    """A `validation_failed` listing `issues` under `errors`, summarised in a `detail` of one line naming the fields."""
+    return problem_response("validation_failed", _summary(issues), extra={"errors": issues}, root=root_of(request))
+
+
+def _summary(issues: list[dict[str, Any]]) -> str:
+    """`body.name: String should have at most 100 characters`, or `3 invalid fields: body.name, body.age, query.x`."""
+    if not issues:
+        return "The request is invalid"
+    places = [".".join(str(part) for part in issue["location"]) or "request" for issue in issues]
+    if len(issues) == 1:
+        return one_line(f"{places[0]}: {issues[0]['message']}") or places[0]
+    unique = list(dict.fromkeys(places))
+    return f"{len(issues)} invalid fields: {', '.join(unique)}"
 
 
 def _body_is_not_json(request: Request, errors: Sequence[Any]) -> bool:
@@ -175,15 +168,19 @@ def _send_json_instead(content_type: str | None) -> str:
     return f"The body must be JSON, sent with `Content-Type: application/json`; {sent}"
 
 
-def _readable(error: Any, request: Request) -> Any:
-    """One validation error as the client gets it: a body's unknown field named with the known ones, input cut."""
-    error = dict(error)
+def _readable(error: Any, request: Request) -> dict[str, Any]:
+    """One validation error as the client gets it (`location`, `message`, `type`, `input`): input cut, names known.
+
+    A body's unknown field is named with the fields the body takes.
+    """
+    message = error["msg"]
     unknown_field = error["type"] == "extra_forbidden" and len(error["loc"]) == 2 and error["loc"][0] == "body"
     if unknown_field and (fields := _body_fields(request)):
-        error["msg"] = f"Unknown field; this body takes {', '.join(fields)}"
+        message = f"Unknown field; this body takes {', '.join(fields)}"
+    issue: dict[str, Any] = {"location": list(error["loc"]), "message": message, "type": error["type"]}
     if "input" in error:
-        error["input"] = _cut(jsonable_encoder(error["input"]))
-    return jsonable_encoder(error)
+        issue["input"] = _cut(jsonable_encoder(error["input"]))
+    return jsonable_encoder(issue)
 
 
 def _body_fields(request: Request) -> list[str]:
@@ -202,7 +199,7 @@ def _cut(value: Any) -> Any:
     if isinstance(value, str):
         text = value
     elif isinstance(value, dict | list):
-        text = json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(finite(value), ensure_ascii=False, separators=(",", ":"))
     else:
         return value
     if len(text) <= ECHOED_INPUT_MAX_CHARACTERS:
@@ -214,10 +211,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         # Starlette's Allow names the methods of one route; a path such as
         # /users/{user_id} is served by several (GET, PUT, PATCH, DELETE).
-        return JSONResponse(
-            status_code=exc.status_code,
-            content={"detail": exc.detail},
+        return problem_response(
+            "method_not_allowed",
+            f"{request.method} is not served at this URL; it serves {', '.join(_methods_serving(request))}",
             headers={"Allow": ", ".join(_methods_serving(request))},
+            root=root_of(request),
         )
     if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(exc.__cause__, UnicodeDecodeError):
         # FastAPI's answer to a body that is not UTF-8; to a client it is
@@ -229,7 +227,15 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
                   "ctx": {"error": "the body is not valid UTF-8"}}]
             ),
         )  # fmt: skip
-    return await http_exception_handler(request, exc)
+    code = CODE_OF_STATUS.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
+    detail = exc.detail if exc.status_code in CODE_OF_STATUS else PROBLEMS[code].title
+    if exc.status_code == status.HTTP_404_NOT_FOUND and exc.detail == "Not Found":
+        detail = f"Nothing is served at {request.url.path}; /openapi.json lists what is"
+    response = ProblemResponse(
+        problem_content(code, detail, status=exc.status_code, root=root_of(request)), status_code=exc.status_code
+    )
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def _methods_serving(request: Request) -> list[str]:
@@ -251,62 +257,66 @@ def _paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
     return served
 
 
-async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+async def _app_error(request: Request, exc: AppError) -> Response:
     if exc.location is not None:
-        # About one field of the request: answered as FastAPI answers invalid input, a 422 naming it.
+        # About one field of the request: answered as invalid input is, a 422 naming it, its code the entry's type.
         return await _validation_error(
             request,
             RequestValidationError(
-                [{"type": "value_error", "loc": exc.location, "msg": exc.detail, "input": exc.rejected}]
+                [{"type": exc.problem_code, "loc": exc.location, "msg": exc.detail, "input": exc.rejected}]
             ),
         )
-    return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
+    code = exc.problem_code
+    if code not in PROBLEMS:  # a subclass whose code the registry lacks (tests/http/test_problems.py fails on it)
+        logger.error("Error code %r is not in app/http/problems.py", code)
+        content = {"type": "about:blank", "title": exc.title, "status": exc.status_code, "detail": exc.detail,
+                   "code": code}  # fmt: skip
+    else:
+        content = problem_content(code, exc.detail, status=exc.status_code, root=root_of(request))
+    return ProblemResponse(content, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> JSONResponse:
+async def _pool_timeout(request: Request, exc: sa_exc.TimeoutError) -> Response:
     logger.warning("No database connection free within the pool timeout")
-    return database_unavailable_response()
+    return database_unavailable_response(request)
 
 
 async def _database_error(
     request: Request, exc: sa_exc.DBAPIError, statement_timed_out: Callable[[], None] | None = None
-) -> JSONResponse:
+) -> Response:
     if isinstance(exc.orig, psycopg.OperationalError) or exc.connection_invalidated:
         # Refused, dropped, shutting down, or a statement timeout (QueryCanceled).
         if isinstance(exc.orig, psycopg.errors.QueryCanceled) and statement_timed_out is not None:
             statement_timed_out()
         logger.warning("Database unavailable: %s: %s", type(exc.orig).__name__, one_line(exc.orig) or "no reason given")
-        return database_unavailable_response()
+        return database_unavailable_response(request)
     if isinstance(exc, sa_exc.DataError):
         # Validation should have caught this; still, the client sent it.
-        return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            content={"detail": "A value is out of range or malformed for the database"},
-        )
+        # Which field is not known here: the entry names the request as a whole.
+        return validation_problem(
+            request,
+            [{"location": [], "message": "A value is out of range or malformed for the database",
+              "type": "value_out_of_range"}]
+        )  # fmt: skip
     if isinstance(exc, sa_exc.IntegrityError):
-        return JSONResponse(
-            status_code=status.HTTP_409_CONFLICT,
-            content={"detail": "The request conflicts with existing data"},
-        )
+        return problem_response("conflict", "The request conflicts with existing data", root=root_of(request))
     # Nothing a client sent: a bug or a schema out of step. Logged here, with
     # the request's id, because a handled exception reaches no other log.
     logger.error("Unexpected database error", exc_info=exc)
     return await _unexpected_error(request, exc)
 
 
-async def _connection_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+async def _connection_error(request: Request, exc: psycopg.OperationalError) -> Response:
     # Raised by psycopg directly, outside SQLAlchemy (e.g. while the pool connects).
     logger.warning("Database unavailable: %s: %s", type(exc).__name__, one_line(exc) or "no reason given")
-    return database_unavailable_response()
+    return database_unavailable_response(request)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # No logging here: for an exception no other handler took, Starlette
     # re-raises after this answer, and RequestLog logs it once with its id.
-    return JSONResponse(
-        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        content={"detail": "Internal server error"},
-    )
+    # The 500: nothing of the failure, which only the log holds (under the request's id).
+    return problem_response("internal_error", INTERNAL_ERROR, root=root_of(request))
 
 
 def _handle(app: FastAPI, error: type[Failure], handler: Callable[[Request, Failure], Awaitable[Response]]) -> None:
@@ -314,20 +324,90 @@ def _handle(app: FastAPI, error: type[Failure], handler: Callable[[Request, Fail
     app.add_exception_handler(error, cast(Callable[[Request, Exception], Awaitable[Response]], handler))
 
 
-def _document_json_bodies(app: FastAPI) -> None:
-    """List the 415 in the OpenAPI of each operation whose body is JSON (a form body is never refused so)."""
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+_VALIDATION_PROBLEM = {"$ref": "#/components/schemas/ValidationProblem"}
+_FASTAPI_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
+}
+# The IETF draft's separate fields (draft-ietf-httpapi-ratelimit-headers), on every answer of a throttled operation.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"description": "Tries allowed in the window (the limit closest to running out)",
+                        "schema": {"type": "integer"}},
+    "RateLimit-Remaining": {"description": "Tries left before a 429", "schema": {"type": "integer"}},
+    "RateLimit-Reset": {"description": "Seconds until a try is given back", "schema": {"type": "integer"}},
+}  # fmt: skip
+# The headers each error status carries, wherever it is answered.
+HEADERS_OF_STATUS: dict[str, dict[str, Any]] = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": '`Bearer`, or `Bearer error="invalid_token"` when the token sent was refused',
+            "schema": {"type": "string"},
+        }
+    },
+    "412": {
+        "ETag": {"description": "The row's current version: re-read, or retry with it", "schema": {"type": "string"}}
+    },
+    "429": {**RETRY_AFTER_HEADER, **RATE_LIMIT_HEADERS},
+    "503": RETRY_AFTER_HEADER,
+}
+UNSUPPORTED_MEDIA_TYPE_RESPONSE = {
+    "description": "The body was not sent as JSON: `Content-Type: application/json` is missing or other",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make every error response of the OpenAPI say what is sent: problem+json, its schema, its headers.
+
+    A route declares the statuses it can answer (`responses=`); this puts the
+    one `Problem` schema (`ValidationProblem` for 422) under
+    `application/problem+json` on each, lists the 415 of each operation whose
+    body is JSON (a form body is never refused so), and adds the headers each
+    status carries (`HEADERS_OF_STATUS`). A response declared with another
+    schema (OAuth2's errors at /auth/token, the health report) keeps it.
+    """
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         document = build_openapi()  # built once, then FastAPI's cached copy, which this completes in place
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        if "ValidationProblem" in schemas:
+            return document
+        for model in (Problem, ValidationProblem, ValidationIssue):
+            schemas.update(model_json_schema_of(model))
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
+                responses = operation["responses"]
                 if "application/json" in operation.get("requestBody", {}).get("content", {}):
-                    operation["responses"].setdefault("415", UNSUPPORTED_MEDIA_TYPE_RESPONSE)
+                    responses.setdefault("415", dict(UNSUPPORTED_MEDIA_TYPE_RESPONSE))
+                for status_code, response in responses.items():
+                    if status_code.isdigit() and int(status_code) >= 400:
+                        _as_problem(status_code, response)
         return document
 
     # FastAPI's documented way to extend its OpenAPI ("Extending OpenAPI"): replace the method.
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _as_problem(status_code: str, response: dict[str, Any]) -> None:
+    content = response.get("content", {})
+    schema = content.get("application/json", {}).get("schema")
+    if schema in (None, _PROBLEM, _FASTAPI_422):
+        problem = _VALIDATION_PROBLEM if status_code == "422" else _PROBLEM
+        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem}}
+        if status_code == "422" and response.get("description") == "Validation Error":
+            response["description"] = "A parameter or body field is missing or invalid: `errors` names each"
+    if headers := HEADERS_OF_STATUS.get(status_code):
+        response["headers"] = {**headers, **response.get("headers", {})}
+
+
+def model_json_schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s schema and those it refers to, as OpenAPI components."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    definitions = schema.pop("$defs", {})
+    return {**definitions, model.__name__: schema}
 
 
 def register_error_handlers(app: FastAPI, *, statement_timed_out: Callable[[], None] | None = None) -> None:
@@ -337,10 +417,10 @@ def register_error_handlers(app: FastAPI, *, statement_timed_out: Callable[[], N
     this HTTP plumbing does not depend on the operations above it.)
     """
 
-    async def database_error(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+    async def database_error(request: Request, exc: sa_exc.DBAPIError) -> Response:
         return await _database_error(request, exc, statement_timed_out)
 
-    _document_json_bodies(app)
+    _document_errors(app)
     _handle(app, AppError, _app_error)
     _handle(app, RequestValidationError, _validation_error)
     _handle(app, StarletteHTTPException, _http_error)

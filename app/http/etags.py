@@ -16,7 +16,7 @@ from fastapi import Depends, Header, Response
 from pydantic import WithJsonSchema
 from sqlmodel import SQLModel
 
-from app.http.errors import ErrorDetail
+from app.http.problems import Problem
 from app.kit.fields import INT32_MAX
 from app.kit.repository import ANY_VERSION, IfMatch, Versioned
 
@@ -31,7 +31,7 @@ ETAG_HEADER = {
     }
 }
 PRECONDITION_FAILED_RESPONSE: dict[int | str, dict[str, Any]] = {
-    412: {"model": ErrorDetail, "description": "`If-Match` names a version the row no longer has"}
+    412: {"model": Problem, "description": "`If-Match` names a version the row no longer has"}
 }
 # For OpenAPI links: a follow-up write that names the version just answered.
 IF_MATCH_FROM_ETAG = {"header.if-match": "$response.header.ETag"}

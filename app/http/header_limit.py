@@ -27,11 +27,13 @@ request's head holds, reset for every request on a connection:
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from app.http.problems import PROBLEM_MEDIA_TYPE, problem_bytes
+
 # Browsers send a few KiB; nginx's largest default is 32 KiB (4 x 8k buffers).
 MAX_HEADER_BYTES = 64 * 1024
 
-_DETAIL = f"Request header fields are larger than {MAX_HEADER_BYTES} bytes in all".encode()
-_BODY = b'{"detail":"' + _DETAIL + b'"}'
+_DETAIL = f"Request header fields are larger than {MAX_HEADER_BYTES} bytes in all"
+_BODY = problem_bytes("headers_too_large", _DETAIL)
 _TOO_LARGE = 431  # Request Header Fields Too Large (RFC 6585)
 
 
@@ -91,7 +93,7 @@ class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
                 content.extend([name, b": ", value, b"\r\n"])
             content.extend(
                 [
-                    b"content-type: application/json\r\n",
+                    b"content-type: " + PROBLEM_MEDIA_TYPE.encode("ascii") + b"\r\n",
                     b"content-length: " + str(len(_BODY)).encode("ascii") + b"\r\n",
                     b"connection: close\r\n",
                     b"\r\n",

@@ -40,11 +40,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.http.client_address import client_address
+from app.http.problems import INTERNAL_ERROR, problem_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode("ascii")
@@ -124,7 +125,7 @@ async def _internal_error_response(scope: Scope, error: Exception) -> Response:
     handlers = getattr(app, "exception_handlers", {})
     handler = handlers.get(Exception) or handlers.get(500)
     if handler is None:
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+        return problem_response("internal_error", INTERNAL_ERROR, root=scope.get("root_path", ""))
     response = handler(Request(scope), error)
     return await response if inspect.isawaitable(response) else response
 

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -50,6 +50,7 @@ from prometheus_client import (
 from starlette.requests import HTTPConnection
 
 from app.core.config import Settings
+from app.http.problems import problem_response
 
 if TYPE_CHECKING:
     from app.core.database import Database
@@ -179,11 +180,11 @@ async def read_metrics(request: Request) -> Response:
     metrics = metrics_of(request)
     assert metrics is not None  # the route is included only with metrics on
     if not metrics.authorized(request.headers.get("authorization")):
-        return Response(
-            b'{"detail":"Send Authorization: Bearer <METRICS_TOKEN>"}',
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            media_type="application/json",
+        return problem_response(
+            "not_authenticated",
+            "Send Authorization: Bearer <METRICS_TOKEN>",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            root=request.scope.get("root_path", ""),
         )
     # Milliseconds to tens of them with many routes (more with several workers' files to read and
     # add up): in a thread, so that requests in flight are not held up behind a scrape.

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query
 
 from app.auth.access import ScopeDep
 from app.core.database import SessionDep
-from app.http.errors import NOT_FOUND_RESPONSE, ErrorDetail
+from app.http.errors import NOT_FOUND_RESPONSE
+from app.http.problems import Problem
 from app.kit.fields import PastDay, today
 from app.portfolio.models import Interval, Performance, Portfolio, Valuation
 from app.portfolio.repository import PortfolioRepository
@@ -41,7 +42,7 @@ IntervalQuery = Annotated[Interval, Query(description="The series' spacing; the 
 
 # A ledger its own rules refuse on replay (rows written past the ledger's writes): which entry, in a 409.
 LEDGER_DOES_NOT_ADD_UP: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorDetail, "description": "A holding's ledger does not add up: which transaction to correct"}
+    409: {"model": Problem, "description": "A holding's ledger does not add up: which transaction to correct"}
 }
 
 

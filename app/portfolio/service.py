@@ -42,6 +42,8 @@ class LedgerDoesNotAddUp(AppError):
     """
 
     status_code = 409
+    code = "ledger_does_not_add_up"
+    title = "Ledger does not add up"
 
 
 def _step(holding: Holding, item: LedgerEntry) -> tuple[Holding, Decimal | None]:
@@ -61,6 +63,8 @@ class PeriodRefused(AppError):
     """A period that cannot be computed (`from` after `to`, too long): 422 naming the parameter."""
 
     status_code = 422
+    code = "period_refused"
+    title = "Period refused"
 
 
 # ---------------------------------------------------------------- the valuation on a day

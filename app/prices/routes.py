@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.http.errors import ErrorDetail
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
+from app.http.problems import Problem
 from app.idempotency.dependencies import IDEMPOTENT
 from app.prices.dependencies import (
     FromDate,
@@ -28,7 +28,7 @@ from app.prices.service import CsvQuotes, import_closes, require_csv
 router = APIRouter(prefix="/prices", tags=["prices"])
 
 FORBIDDEN: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorDetail, "description": "AUTH=required and the caller is not an admin"}
+    403: {"model": Problem, "description": "AUTH=required and the caller is not an admin"}
 }
 CSV_EXAMPLE = "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,187.15,188.44,183.89,185.64,184.53,82488700\n"
 CSV_BODY = {
@@ -60,8 +60,8 @@ async def put_price(
     "/import",
     responses={
         **FORBIDDEN,
-        415: {"model": ErrorDetail, "description": "The body was not sent as `Content-Type: text/csv`"},
-        422: {"description": "A line of the file is broken: the `msg` says which line and what is wrong"},
+        415: {"model": Problem, "description": "The body was not sent as `Content-Type: text/csv`"},
+        422: {"description": "A broken line (`broken_csv`): `errors[0].message` says which and what is wrong"},
     },
     openapi_extra={"requestBody": CSV_BODY},
     dependencies=[IDEMPOTENT],

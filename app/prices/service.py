@@ -33,6 +33,8 @@ class BrokenCsv(AppError):
     """A CSV the import cannot read: a 422 naming the line and what is wrong with it."""
 
     status_code = 422
+    code = "broken_csv"
+    title = "Broken CSV"
     location = ("body",)
 
     def __init__(self, line: int, problem: str, text: str = "") -> None:
@@ -44,6 +46,8 @@ class UnsupportedCsvMediaType(AppError):
     """An import body not sent as `text/csv` (curl's `--data-binary` sends a form unless told)."""
 
     status_code = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
 
 
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})

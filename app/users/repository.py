@@ -35,6 +35,13 @@ _STOCK_COLUMNS = [(f"stock_{column.name}", column.name) for column in STOCKS.c]
 EMAIL_TAKEN = "A user with this email already exists"
 
 
+class EmailTaken(Conflict):
+    """409: another user has this email."""
+
+    code = "email_taken"
+    title = "Email taken"
+
+
 class UserRepository(Repository[UserPublic]):
     table: ClassVar[Table] = USERS
     owner_column: ClassVar[str] = "id"  # a user owns their own row
@@ -92,5 +99,5 @@ class UserRepository(Repository[UserPublic]):
         except IntegrityError as error:
             if isinstance(error.orig, psycopg.errors.UniqueViolation):
                 await self.session.rollback()
-                raise Conflict(EMAIL_TAKEN) from None
+                raise EmailTaken(EMAIL_TAKEN) from None
             raise

@@ -16,7 +16,7 @@ from app.auth.access import SignedInDep
 from app.auth.models import PasswordChange
 from app.auth.routes import throttled
 from app.http.client_address import client_address
-from app.http.errors import NOT_FOUND_RESPONSE, ErrorDetail
+from app.http.errors import NOT_FOUND_RESPONSE, RATE_LIMIT_HEADERS
 from app.http.etags import (
     ETAG_HEADER,
     ETAG_RESPONSE,
@@ -27,6 +27,7 @@ from app.http.etags import (
 )
 from app.http.openapi import location_header
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page, sort_query
+from app.http.problems import Problem
 from app.idempotency.dependencies import IDEMPOTENT
 from app.kit.fields import Day, Symbol, storable_text
 from app.kit.keyset import SortOrder
@@ -57,8 +58,20 @@ NEW_USER_LINKS = {
     "CreateStockForUser": {"operationId": "create_stock_for_user", "parameters": _NEW_USER_ID},
 }
 ONE_USER = {**NOT_FOUND_RESPONSE, **ETAG_RESPONSE}
-FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorDetail, "description": "Not yours to do"}}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorDetail, "description": "The email is taken"}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": Problem, "description": "Not yours to do"}}
+WRONG_PASSWORD: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": Problem,
+        "description": "`current_password` is wrong (`wrong_current_password`): a failed sign-in of the account",
+        "headers": RATE_LIMIT_HEADERS,
+    }
+}
+# Sent with AUTH=required to anyone but an admin, whose sign-ups are not counted (SIGNUPS_PER_HOUR).
+SIGN_UP_RATE_LIMIT_HEADERS = {
+    name: {**header, "description": f"{header['description']}; AUTH=required, and not for an admin"}
+    for name, header in RATE_LIMIT_HEADERS.items()
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem, "description": "The email is taken"}}
 CHANGE_USER = {**ONE_USER, **PRECONDITION_FAILED_RESPONSE}
 WRONG_PASSWORDS_THROTTLED = throttled("Too many wrong passwords or failed sign-ins for this account lately")
 SIGN_UPS_THROTTLED = throttled("Too many sign-ups from this address in the last hour (SIGNUPS_PER_HOUR)")
@@ -71,7 +84,10 @@ NamePart = Annotated[str, AfterValidator(storable_text)]
     "/",
     status_code=status.HTTP_201_CREATED,
     responses={
-        201: {"links": NEW_USER_LINKS, "headers": {**ETAG_HEADER, **location_header("user", "/users/{id}")}},
+        201: {
+            "links": NEW_USER_LINKS,
+            "headers": {**ETAG_HEADER, **location_header("user", "/users/{id}"), **SIGN_UP_RATE_LIMIT_HEADERS},
+        },
         **FORBIDDEN,
         **CONFLICT,
         **SIGN_UPS_THROTTLED,
@@ -89,7 +105,7 @@ async def create_user(
     With AUTH=required, `email` and `password` are required; sign in with them at POST /auth/token.
     One address may sign up SIGNUPS_PER_HOUR times an hour (10 unless configured); an admin, any number.
     """
-    created = await users.sign_up(payload, client_address(request.scope))
+    created = await users.sign_up(payload, client_address(request.scope), lambda limit: limit.set_on(response))
     response.headers["Location"] = str(request.url_for("read_user", user_id=created.body.id).path)
     return answer_with_etag(response, created)
 
@@ -121,16 +137,21 @@ async def read_me(caller: SignedInDep, users: UserRepositoryDep, response: Respo
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     # 404: the token outlived its user (an ordinary user's token is checked without the database).
-    responses={**FORBIDDEN, **NOT_FOUND_RESPONSE, **WRONG_PASSWORDS_THROTTLED},
+    responses={
+        204: {"headers": RATE_LIMIT_HEADERS},
+        **WRONG_PASSWORD,
+        **NOT_FOUND_RESPONSE,
+        **WRONG_PASSWORDS_THROTTLED,
+    },
 )
 async def change_my_password(
-    change: PasswordChange, caller: SignedInDep, users: UserServiceDep, request: Request
+    change: PasswordChange, caller: SignedInDep, users: UserServiceDep, request: Request, response: Response
 ) -> None:
     """Change your password: the current one, then the new one. Every refresh token of yours stops working.
 
     A wrong current password counts as a failed sign-in: after 5 of either in 15 minutes, a 429.
     """
-    await users.change_password(change, client_address(request.scope))
+    (await users.change_password(change, client_address(request.scope))).set_on(response)
 
 
 @router.api_route("/me", methods=["PUT", "PATCH", "DELETE", "POST"], include_in_schema=False)

@@ -18,17 +18,19 @@ from pydantic import SecretStr
 from app.auth.access import Caller, NotAuthenticated
 from app.auth.models import PasswordChange
 from app.auth.passwords import hash_password, verify_password
-from app.auth.repository import AccountRepository, AuthRepository
+from app.auth.repository import AccountRepository, AuthRepository, Counted
 from app.auth.service import (
     TOO_MANY_WRONG_PASSWORDS,
-    TooManyFailures,
     TooManySignUps,
     failures_counted_under,
+    rate_limit_after,
     record_failure,
+    throttled,
 )
 from app.core.config import Settings
 from app.core.database import SessionOpener
-from app.kit.errors import Forbidden
+from app.http.rate_limits import RateLimit, RateLimitSeen
+from app.kit.errors import AdminOnly, Forbidden
 from app.kit.fields import password_problem
 from app.kit.repository import IfMatch, Versioned
 from app.kit.scope import Scope
@@ -40,6 +42,23 @@ PASSWORD_CHANGE_NEEDS_THE_OLD_ONE = (
     "This user has a password; change it with PUT /users/me/password, which asks for the current one"
 )
 WRONG_CURRENT_PASSWORD = "current_password is not this user's password"
+
+
+class CurrentPasswordRequired(Forbidden):
+    """403: a user with a password changes it at PUT /users/me/password, which asks for the current one."""
+
+    code = "current_password_required"
+    title = "Current password required"
+
+
+class WrongCurrentPassword(Forbidden):
+    """403: `current_password` is not the user's; counted as a failed sign-in, it tells what the throttle has left."""
+
+    code = "wrong_current_password"
+    title = "Wrong current password"
+
+    def __init__(self, rate_limit: RateLimit) -> None:
+        super().__init__(WRONG_CURRENT_PASSWORD, headers=rate_limit.headers())
 
 
 def invalid_field(field: str, message: str, kind: str = "value_error") -> RequestValidationError:
@@ -61,17 +80,19 @@ class UserService:
         self.caller = caller
         self.settings = settings
 
-    async def sign_up(self, user: UserCreate, client_address: str) -> Versioned[UserPublic]:
+    async def sign_up(
+        self, user: UserCreate, client_address: str, rate_limit_seen: RateLimitSeen | None = None
+    ) -> Versioned[UserPublic]:
         """POST /users/: a new user, who can sign in if they were given an email and a password.
 
         With AUTH=required, anyone but an admin signs up at most
         SIGNUPS_PER_HOUR times an hour from one `client_address`. Counted once the request is valid and
         before its password is hashed, the hash being what a flood would cost;
         a sign-up whose email turns out taken counts too, which also bounds
-        probing for registered emails.
+        probing for registered emails. The address's count is told to `rate_limit_seen`.
         """
         if user.is_admin and not self.caller.is_admin:
-            raise Forbidden(ONLY_ADMINS_MAKE_ADMINS)
+            raise AdminOnly(ONLY_ADMINS_MAKE_ADMINS)
         if self.settings.auth_required:
             for field in ("email", "password"):
                 if getattr(user, field) is None:
@@ -79,13 +100,13 @@ class UserService:
         values = user.model_dump(exclude={"password"})
         if user.password is not None:
             _check_password(user.password, user.email)
-        await self._count_sign_up(client_address)
+        await self._count_sign_up(client_address, rate_limit_seen)
         if user.password is not None:
             values["password_hash"] = await hash_password(user.password.get_secret_value())
         async with self.open_session() as session:
             return await UserRepository(session, self.scope).create(values)
 
-    async def _count_sign_up(self, client_address: str) -> None:
+    async def _count_sign_up(self, client_address: str, rate_limit_seen: RateLimitSeen | None) -> None:
         """Count this sign-up against its address, or `TooManySignUps` if the address is at SIGNUPS_PER_HOUR.
 
         Not with AUTH=open (loopback only, the guide's API with no accounts to
@@ -95,9 +116,11 @@ class UserService:
         if per_hour == 0 or not self.settings.auth_required or self.caller.is_admin:
             return
         async with self.open_session() as session:
-            retry_after = await AuthRepository(session).count_sign_up(client_address, per_hour)
-        if retry_after is not None:
-            raise TooManySignUps(retry_after)
+            counted = await AuthRepository(session).count_sign_up(client_address, per_hour)
+        if not isinstance(counted, Counted):
+            raise TooManySignUps(counted, per_hour)
+        if rate_limit_seen is not None:
+            rate_limit_seen(RateLimit(per_hour, per_hour - counted.count, counted.frees_in or 0))
 
     async def replace(self, user_id: int, user: UserReplace, if_match: IfMatch) -> Versioned[UserPublic]:
         """PUT: name and age, as in the guide."""
@@ -108,7 +131,7 @@ class UserService:
         """PATCH: the fields sent, under the account rules."""
         values: dict[str, Any] = changes.model_dump(exclude_unset=True)
         if "is_admin" in values and not self.caller.is_admin:
-            raise Forbidden(ONLY_ADMINS_MAKE_ADMINS)
+            raise AdminOnly(ONLY_ADMINS_MAKE_ADMINS)
         password: SecretStr | None = values.pop("password", None)
         demoted = values.get("is_admin") is False
         if password is None and not demoted:
@@ -118,7 +141,7 @@ class UserService:
             async with self.open_session() as session:
                 account = await AccountRepository(session, self.scope).by_id(user_id)  # a 404 for one out of reach
             if account.password_hash is not None and not self.caller.is_admin:
-                raise Forbidden(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
+                raise CurrentPasswordRequired(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
             values["password_hash"] = await self._hash_checked(password, values.get("email", account.email))
         # A new password, or admin rights taken away, ends every login of the user in the same
         # transaction: neither lands alone.
@@ -127,28 +150,30 @@ class UserService:
             await AuthRepository(session).revoke_user(user_id)
         return changed
 
-    async def change_password(self, change: PasswordChange, client_address: str) -> None:
+    async def change_password(self, change: PasswordChange, client_address: str) -> RateLimit:
         """PUT /users/me/password: the current password, then the new one; every login of the user ends.
 
         A wrong current password counts as a failed sign-in of the account
         (app/auth/service.py), and a throttled one is refused before it is checked.
+        Answers what the throttle has left (a right password forgives nothing).
         """
         if self.caller.user_id is None:
             raise NotAuthenticated("Not authenticated", token_sent=False)
         user_id = self.caller.user_id
         async with self.open_session() as session:
             account = await AccountRepository(session, self.scope).by_id(user_id)
-            retry_after = await AuthRepository(session).throttled_for(failures_counted_under(account), client_address)
-        if retry_after is not None:
-            raise TooManyFailures(retry_after, TOO_MANY_WRONG_PASSWORDS)
+            failures = await AuthRepository(session).failures(failures_counted_under(account), client_address)
+        if failures.retry_after is not None:
+            raise throttled(failures, TOO_MANY_WRONG_PASSWORDS)
         matches, _ = await verify_password(change.current_password.get_secret_value(), account.password_hash)
         if not matches:
             await record_failure(self.open_session, failures_counted_under(account), client_address)
-            raise Forbidden(WRONG_CURRENT_PASSWORD)
+            raise WrongCurrentPassword(rate_limit_after(failures, failed=True))
         new_hash = await self._hash_checked(change.new_password, account.email, "new_password")
         async with self.open_session.transaction() as session:  # as in `update`: together or not at all
             await AccountRepository(session, self.scope).set_password_hash(user_id, new_hash)
             await AuthRepository(session).revoke_user(user_id)
+        return rate_limit_after(failures, failed=False)
 
     async def _hash_checked(self, password: SecretStr, email: str | None, field: str = "password") -> str:
         _check_password(password, email, field)

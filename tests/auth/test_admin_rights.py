@@ -65,7 +65,7 @@ async def test_a_demoted_admins_old_token_cannot_make_her_admin_again(
     # The attack: her old token, which still says `adm: true`, sets is_admin on herself.
     own_token = bearer(jane["access_token"])
     again = await required_client.patch(f"/users/{jane_id}", json={"is_admin": True}, headers=own_token)
-    assert (again.status_code, again.json()) == (403, {"detail": "Only an admin may set is_admin"})
+    assert (again.status_code, again.json()["detail"]) == (403, "Only an admin may set is_admin")
     assert await is_admin_in_the_database(session, jane_id) is False
     # With it she is an ordinary user: she sees herself only.
     listed = await required_client.get("/users/", headers=own_token)
@@ -95,7 +95,7 @@ async def test_a_deleted_admins_old_token_creates_no_admin_and_changes_no_passwo
     assert reset.status_code == 401
     assert (await sign_in(required_client, JOE))["token_type"] == "bearer"  # Joe's password is his own still
     failed = await required_client.post("/auth/token", data={"username": JOE, "password": ANOTHER_PASSWORD})
-    assert failed.status_code == 401
+    assert failed.status_code == 400
     # Deleting her took her logins along (ON DELETE CASCADE).
     assert await refreshed(required_client, jane) == 401
 

@@ -24,11 +24,13 @@ from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import client_in_transaction
 from tests.helpers import (
+    INVALID_GRANT,
     JOHN,
     PASSWORD,
     admin_token,
     bearer,
     libpq_url,
+    problem,
     sign_in,
     sign_up,
     waiting_for_a_lock,
@@ -58,7 +60,7 @@ async def test_a_wrong_password_from_an_address_too_long_to_store_is_a_401_and_c
     await sign_up(forged_client, JANE)
     for _ in range(5):
         response = await forged_client.post("/auth/token", data={"username": JANE, "password": WRONG})
-        assert (response.status_code, response.json()) == (401, {"detail": "Incorrect email or password"})
+        assert (response.status_code, response.json()) == (400, INVALID_GRANT)
     throttled = await forged_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
     assert throttled.status_code == 429
     # ... and the address itself is counted too: 20 failures from it, over any emails, throttle it.
@@ -76,7 +78,7 @@ async def test_a_failure_that_cannot_be_recorded_is_still_a_401_and_is_logged(
     await connection.execute(text("ALTER TABLE login_failures ADD CONSTRAINT refuse_all CHECK (false) NOT VALID"))
     with caplog.at_level(logging.WARNING, logger="app.auth.service"):
         response = await required_client.post("/auth/token", data={"username": JANE, "password": WRONG})
-    assert (response.status_code, response.json()) == (401, {"detail": "Incorrect email or password"})
+    assert (response.status_code, response.json()) == (400, INVALID_GRANT)
     (record,) = [record for record in caplog.records if record.name == "app.auth.service"]
     assert record.getMessage() == (
         "A wrong password was not recorded, so the sign-in throttle did not count it: IntegrityError: "
@@ -105,7 +107,7 @@ async def test_guessing_the_current_password_ends_in_a_429_with_retry_after(
     assert answers == [403] * 5 + [429] * 7
     right = await change_password(required_client, token, PASSWORD)
     assert right.status_code == 429  # refused before the hash is checked, right or wrong
-    assert right.json() == {"detail": "Too many wrong passwords for this account lately; try again later"}
+    assert right.json()["detail"] == "Too many wrong passwords for this account lately; try again later"
     assert 14 * 60 < int(right.headers["retry-after"]) <= 15 * 60
     # Five failures recorded, against the account's email; the throttled tries were never checked.
     recorded = await connection.scalar(text("SELECT count(*) FROM login_failures WHERE email = :e"), {"e": JANE})
@@ -118,12 +120,15 @@ async def test_guessing_through_either_door_counts_against_the_account(required_
     for _ in range(3):
         assert (
             await required_client.post("/auth/token", data={"username": JANE, "password": WRONG})
-        ).status_code == 401
+        ).status_code == 400
     for n in range(2):
         assert (await change_password(required_client, token, f"guess number {n}")).status_code == 403
     assert (await change_password(required_client, token, PASSWORD)).status_code == 429
     signing_in = await required_client.post("/auth/token", data={"username": JANE, "password": PASSWORD})
-    assert (signing_in.status_code, signing_in.json()["detail"]) == (429, "Too many failed sign-ins; try again later")
+    assert (signing_in.status_code, signing_in.json()["error_description"]) == (
+        429,
+        "Too many failed sign-ins; try again later",
+    )
 
 
 # ---------------------------------------------------------------- a refresh token's grace window
@@ -179,7 +184,7 @@ async def test_a_refresh_token_replayed_after_the_grace_window_revokes_the_whole
     replayed = await refresh(required_client, token)
     assert (replayed.status_code, replayed.json()) == (
         401,
-        {"detail": "Invalid, expired, revoked or already used refresh token"},
+        problem("invalid_refresh_token", "Invalid, expired, revoked or already used refresh token"),
     )
     assert (await refresh(required_client, owners["refresh_token"])).status_code == 401
     assert (await refresh(required_client, within["refresh_token"])).status_code == 401
@@ -264,7 +269,7 @@ async def test_sign_ups_past_the_limit_from_one_address_get_a_429_with_retry_aft
     answers = [(await required_client.post("/users/", json=new_user(n))).status_code for n in range(11)]
     assert answers == [201] * 10 + [429]
     refused = await required_client.post("/users/", json=new_user(11))
-    assert refused.json() == {"detail": "Too many sign-ups from this address in the last hour; try again later"}
+    assert refused.json()["detail"] == "Too many sign-ups from this address in the last hour; try again later"
     assert 59 * 60 < int(refused.headers["retry-after"]) <= 60 * 60
     # What is wrong with a request is still said first, before it is counted.
     weak = await required_client.post("/users/", json={**new_user(12), "password": "user12 is me, really"})

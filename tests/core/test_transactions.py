@@ -32,11 +32,11 @@ from app.core.database import Database
 from app.http.errors import DATABASE_UNAVAILABLE
 from app.main import create_app
 from app.users.models import USERS
-from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, bearer, libpq_url, sign_in, sign_up
+from tests.helpers import EMPTY_EVERY_TABLE, JOHN, PASSWORD, bearer, libpq_url, problem, sign_in, sign_up
 
 JANE = "jane@example.com"
 NEW_PASSWORD = "a completely new passphrase"
-UNAVAILABLE = (503, {"detail": DATABASE_UNAVAILABLE})
+UNAVAILABLE = (503, problem("database_unavailable", DATABASE_UNAVAILABLE))
 # Long enough for any statement on a busy machine, short enough to wait out a lock quickly.
 STATEMENT_LIMIT_MS = 500
 
@@ -146,7 +146,7 @@ async def test_a_password_change_whose_revocation_fails_leaves_the_old_password(
         )
     assert (response.status_code, response.json()) == UNAVAILABLE
     assert password_hash_of(database_url, JANE) == before  # the first statement did not stick
-    assert (await committing.post("/auth/token", data={"username": JANE, "password": NEW_PASSWORD})).status_code == 401
+    assert (await committing.post("/auth/token", data={"username": JANE, "password": NEW_PASSWORD})).status_code == 400
     refreshed = await committing.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert refreshed.status_code == 200  # nothing half done: the old login goes on, with the old password
     # Tried again without the lock, the change lands whole.
@@ -206,7 +206,7 @@ async def test_a_sign_in_whose_login_cannot_be_stored_rehashes_and_forgives_noth
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
         connection.execute("UPDATE users SET password_hash = %s WHERE email = %s", [older_hash, JANE])
     wrong = await committing.post("/auth/token", data={"username": JANE, "password": "wrong password!"})
-    assert wrong.status_code == 401
+    assert wrong.status_code == 400
     failures = "SELECT count(*) FROM login_failures WHERE email = %s"
     # Rehash, forgive, then store the login: the last waits on this lock until PostgreSQL cancels it.
     with held(database_url, "LOCK TABLE refresh_tokens IN SHARE MODE"):

@@ -57,8 +57,8 @@ async def test_an_unpaired_surrogate_is_named_as_a_problem_with_the_field(client
         "/users/", content=b'{"name": "John\\ud800 Doe"}', headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert (error["loc"], error["type"]) == (["body", "name"], "string_unicode")
+    (error,) = response.json()["errors"]
+    assert (error["location"], error["type"]) == (["body", "name"], "string_unicode")
 
 
 async def test_an_infinite_price_is_named_as_not_finite(client: AsyncClient, user_id: int) -> None:
@@ -68,14 +68,14 @@ async def test_an_infinite_price_is_named_as_not_finite(client: AsyncClient, use
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert (error["loc"], error["type"]) == (["body", "price"], "finite_number")
+    (error,) = response.json()["errors"]
+    assert (error["location"], error["type"]) == (["body", "price"], "finite_number")
 
 
 async def test_malformed_json_says_where(client: AsyncClient) -> None:
     response = await client.post("/users/", content=b'{"name": ', headers={"content-type": "application/json"})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
+    (error,) = response.json()["errors"]
     assert error["type"] == "json_invalid"
 
 
@@ -89,7 +89,7 @@ async def test_a_body_that_is_not_json_is_refused(client: AsyncClient, content_t
 async def test_a_very_long_name_is_refused_without_a_database_error(client: AsyncClient) -> None:
     response = await client.post("/users/", json={"name": "J" + "x" * 100_000})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["type"] == "string_too_long"
+    assert response.json()["errors"][0]["type"] == "string_too_long"
 
 
 async def test_unknown_routes_and_methods_are_404_and_405(client: AsyncClient) -> None:

@@ -113,7 +113,7 @@ async def test_a_wrong_password_with_any_forwarded_for_is_a_401_that_counts(
     with caplog.at_level(logging.INFO, logger="app.request"):
         for _ in range(MAX_FAILURES_PER_EMAIL):
             response = await through_the_proxy_headers.post("/auth/token", data=credentials, headers=headers)
-            assert response.status_code == 401, response.text
+            assert response.status_code == 400, response.text
         throttled = await through_the_proxy_headers.post("/auth/token", data=credentials, headers=headers)
     assert throttled.status_code == 429, throttled.text
 

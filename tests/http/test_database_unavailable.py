@@ -51,7 +51,7 @@ async def test_every_endpoint_answers_503_when_the_database_refuses(
 ) -> None:
     response = await asyncio.wait_for(refused_client.request(method, path, json=body), HANG_GUARD_SECONDS)
     assert response.status_code == 503
-    assert response.json() == {"detail": "Database unavailable, please retry shortly"}
+    assert response.json()["detail"] == "Database unavailable, please retry shortly"
     assert response.headers["retry-after"] == "1"
 
 
@@ -82,4 +82,4 @@ async def test_a_database_that_never_answers_is_a_503_after_the_connect_timeout(
     async for client in _client_for(f"postgresql://postgres@127.0.0.1:{silent_server}/portfolio"):
         response = await asyncio.wait_for(client.get("/users/1"), HANG_GUARD_SECONDS)
         assert response.status_code == 503
-        assert response.json() == {"detail": "Database unavailable, please retry shortly"}
+        assert response.json()["detail"] == "Database unavailable, please retry shortly"

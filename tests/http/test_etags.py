@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from httpx import AsyncClient
 
-from tests.helpers import create_stock, create_user
+from tests.helpers import create_stock, create_user, problem
 
 
 @pytest.fixture
@@ -47,9 +47,10 @@ async def test_a_stale_if_match_is_a_412_and_changes_nothing(
     response = await client.request(method, f"/users/{user['id']}", json=body, headers={"If-Match": if_match})
     assert response.status_code == 412
     assert response.headers["etag"] == '"1"'
-    assert response.json() == {
-        "detail": f'User with ID {user["id"]} has changed since you read it; its ETag is now "1"'
-    }
+    assert response.json() == problem(
+        "version_mismatch", f'User with ID {user["id"]} has changed since you read it; its ETag is now "1"'
+    )
+    assert response.headers["content-type"] == "application/problem+json"
     assert (await client.get(f"/users/{user['id']}")).json() == {**user, "stocks": []}
 
 
@@ -67,7 +68,7 @@ async def test_if_match_on_stocks(client: AsyncClient, user: dict) -> None:
 async def test_if_match_on_a_missing_row_is_still_a_404(client: AsyncClient) -> None:
     response = await client.put("/users/999999", json={"name": "Jane Doe"}, headers={"If-Match": '"1"'})
     assert response.status_code == 404
-    assert response.json() == {"detail": "User with ID 999999 not found"}
+    assert response.json()["detail"] == "User with ID 999999 not found"
 
 
 async def test_writers_from_the_same_read_one_wins_the_others_are_told(committed_client: AsyncClient) -> None:

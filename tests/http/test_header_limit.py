@@ -8,6 +8,7 @@ uvicorn starts the app as a task only once a head is complete.
 """
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from app.http.header_limit import MAX_HEADER_BYTES, HeaderLimitedHttpToolsProtocol
+from tests.helpers import problem
 
 KIB = 1024
 
@@ -97,9 +99,9 @@ async def test_a_100_kib_head_read_at_once_is_answered_431_without_reaching_the_
     connection = Connection()
     connection.protocol.data_received(head(100 * KIB))
     assert refused(connection)
-    assert connection.transport.written.endswith(
-        b'{"detail":"Request header fields are larger than 65536 bytes in all"}'
-    )
+    head_written, body = connection.transport.written.split(b"\r\n\r\n", 1)
+    assert b"content-type: application/problem+json\r\n" in head_written
+    assert json.loads(body) == problem("headers_too_large", "Request header fields are larger than 65536 bytes in all")
 
 
 async def test_a_100_kib_head_of_many_headers_is_refused_too() -> None:

@@ -18,9 +18,9 @@ async def test_a_misspelt_field_in_a_put_is_a_422_naming_it_and_changes_nothing(
     user = await create_user(client, name="John Doe", age=30)
     response = await client.put(f"/users/{user['id']}", json={"name": "Jane Doe", "agee": 31})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert (error["type"], error["loc"], error["input"]) == ("extra_forbidden", ["body", "agee"], 31)
-    assert error["msg"].startswith("Unknown field; this body takes name, age")
+    (error,) = response.json()["errors"]
+    assert (error["type"], error["location"], error["input"]) == ("extra_forbidden", ["body", "agee"], 31)
+    assert error["message"].startswith("Unknown field; this body takes name, age")
     assert (await client.get(f"/users/{user['id']}")).json()["age"] == 30
 
 
@@ -42,7 +42,7 @@ async def test_every_body_refuses_a_field_it_does_not_have(
     stock = await create_stock(client, user["id"])
     response = await client.request(method, path.format(user_id=user["id"], stock_id=stock["id"]), json=body)
     assert response.status_code == 422
-    assert [(error["type"], error["loc"]) for error in response.json()["detail"]] == [
+    assert [(error["type"], error["location"]) for error in response.json()["errors"]] == [
         ("extra_forbidden", ["body", "nickname"])
     ]
 
@@ -82,14 +82,14 @@ async def test_an_unknown_query_parameter_on_a_list_is_a_422_naming_it(client: A
     user = await create_user(client)
     response = await client.get(path.format(user_id=user["id"]), params={"colour": "red", "limit": 5})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert (error["type"], error["loc"], error["input"]) == ("extra_forbidden", ["query", "colour"], "red")
+    (error,) = response.json()["errors"]
+    assert (error["type"], error["location"], error["input"]) == ("extra_forbidden", ["query", "colour"], "red")
     takes = {
         "/users/": "cursor, limit, name, skip, sort",
         "/stocks/": "cursor, is_active, limit, max_price, min_price, name, skip, sort, user_id",
         "/users/{user_id}/stocks/": "cursor, is_active, limit, max_price, min_price, name, skip, sort",
     }[path]
-    assert error["msg"] == f"Unknown query parameter; this list takes {takes}"
+    assert error["message"] == f"Unknown query parameter; this list takes {takes}"
 
 
 async def test_a_misspelt_filter_does_not_answer_the_whole_list(client: AsyncClient) -> None:
@@ -97,7 +97,7 @@ async def test_a_misspelt_filter_does_not_answer_the_whole_list(client: AsyncCli
     await create_stock(client, user["id"], is_active=True)
     response = await client.get("/stocks/?is_actve=false")
     assert response.status_code == 422
-    assert [error["loc"] for error in response.json()["detail"]] == [["query", "is_actve"]]
+    assert [error["location"] for error in response.json()["errors"]] == [["query", "is_actve"]]
 
 
 async def test_every_documented_query_parameter_is_accepted(client: AsyncClient) -> None:
@@ -187,7 +187,7 @@ async def test_json_media_types_are_accepted(client: AsyncClient, content_type: 
 async def test_an_empty_body_without_a_content_type_is_still_a_422_for_the_missing_body(client: AsyncClient) -> None:
     response = await client.post("/users/")
     assert response.status_code == 422
-    assert [error["loc"] for error in response.json()["detail"]] == [["body"]]
+    assert [error["location"] for error in response.json()["errors"]] == [["body"]]
 
 
 async def test_the_openapi_lists_415_on_every_json_or_csv_body_and_nowhere_else(client: AsyncClient) -> None:
@@ -216,8 +216,8 @@ async def test_the_openapi_lists_415_on_every_json_or_csv_body_and_nowhere_else(
         ("patch", "/stocks/{stock_id}"),
     }
     (operation,) = (document["paths"]["/users/"]["post"],)
-    assert operation["responses"]["415"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ErrorDetail"
+    assert operation["responses"]["415"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
     }
 
 
@@ -252,7 +252,7 @@ async def test_a_long_input_is_echoed_cut_to_200_characters_and_marked(client: A
     name = "j" + "x" * 899_999
     response = await client.post("/users/", json={"name": name})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
+    (error,) = response.json()["errors"]
     assert error["input"] == name[:200] + "…[cut: 900000 characters in all]"
     assert len(response.content) < 1000
 
@@ -260,17 +260,17 @@ async def test_a_long_input_is_echoed_cut_to_200_characters_and_marked(client: A
 async def test_a_large_list_or_object_input_is_echoed_as_its_json_cut(client: AsyncClient) -> None:
     response = await client.post("/users/", json={"name": list(range(10_000))})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
+    (error,) = response.json()["errors"]
     text = "[" + ",".join(map(str, range(10_000))) + "]"
     assert error["input"] == text[:200] + f"…[cut: {len(text)} characters in all]"
     response = await client.post("/users/", json={"age": 30, "bio": "y" * 5000})
     assert response.status_code == 422
-    inputs = [error.get("input") for error in response.json()["detail"]]
+    inputs = [error.get("input") for error in response.json()["errors"]]
     assert all(isinstance(value, str) and "…[cut: " in value for value in inputs if not isinstance(value, int))
     assert len(response.content) < 2000
 
 
 async def test_a_short_input_is_echoed_whole(client: AsyncClient) -> None:
     response = await client.post("/users/", json={"name": "x" * 200})
-    (error,) = response.json()["detail"]
+    (error,) = response.json()["errors"]
     assert error["input"] == "x" * 200

@@ -154,9 +154,9 @@ async def test_an_unknown_sort_is_a_422_listing_the_allowed_values(
 ) -> None:
     response = await client.get(path, params={"sort": "quantity"})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert error["loc"] == ["query", "sort"]
-    assert error["msg"] == f"Input should be {allowed}"
+    (error,) = response.json()["errors"]
+    assert error["location"] == ["query", "sort"]
+    assert error["message"] == f"Input should be {allowed}"
 
 
 @pytest.mark.parametrize(
@@ -261,4 +261,4 @@ async def test_a_cursor_from_another_sort_is_a_422_saying_so(client: AsyncClient
     following = the_next_url(await client.get("/stocks/", params={"limit": 1, "sort": "price"}))
     response = await client.get(following.replace("sort=price", "sort=name"))
     assert response.status_code == 422
-    assert "made for sort=price, not sort=name" in response.json()["detail"][0]["msg"]
+    assert "made for sort=price, not sort=name" in response.json()["errors"][0]["message"]

@@ -99,12 +99,12 @@ async def test_wrong_and_throttled_sign_ins_are_counted(metrics_client: AsyncCli
     await sign_up(metrics_client, "jane@example.com")
     before = await scrape(metrics_client)
     wrong = {"username": "jane@example.com", "password": "not the password"}
-    assert (await metrics_client.post("/auth/token", data=wrong)).status_code == 401
+    assert (await metrics_client.post("/auth/token", data=wrong)).status_code == 400
     middle = await scrape(metrics_client)
     assert value(middle, "auth_login_failures_total") - value(before, "auth_login_failures_total") == 1
     assert value(middle, "auth_logins_throttled_total") == value(before, "auth_logins_throttled_total")
     for _ in range(4):  # five failures in all: the next try is throttled
-        assert (await metrics_client.post("/auth/token", data=wrong)).status_code == 401
+        assert (await metrics_client.post("/auth/token", data=wrong)).status_code == 400
     right = {"username": "jane@example.com", "password": PASSWORD}
     assert (await metrics_client.post("/auth/token", data=right)).status_code == 429
     after = await scrape(metrics_client)
@@ -214,7 +214,7 @@ def test_with_two_workers_the_counts_add_up_across_them(database_url: str) -> No
                 # Both workers' pools of DB_POOL_SIZE (8): each worker's gauge, summed.
                 assert value(samples, "db_pool_size") == 16
             failed = client.post("/auth/token", data={"username": "jane@example.com", "password": "not it at all"})
-            assert failed.status_code == 401
+            assert failed.status_code == 400
             assert value(parse(client.get("/metrics").text), "auth_login_failures_total") == 1
     finally:
         output = stop(process)

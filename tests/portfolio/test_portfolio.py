@@ -75,4 +75,4 @@ async def test_a_user_without_active_stocks_is_worth_zero(client: AsyncClient, i
 async def test_a_missing_users_portfolio_is_a_404(client: AsyncClient, user_id: str) -> None:
     response = await client.get(f"/users/{user_id}/portfolio")
     assert response.status_code == 404
-    assert response.json() == {"detail": f"User with ID {user_id} not found"}
+    assert response.json()["detail"] == f"User with ID {user_id} not found"

@@ -34,9 +34,9 @@ async def closes(client: AsyncClient, symbol: str = "AAPL") -> list[tuple[str, f
 def broken(response) -> str:
     """The one message of a 422 about a broken line."""
     assert response.status_code == 422, response.text
-    (error,) = response.json()["detail"]
-    assert error["loc"] == ["body"]
-    return str(error["msg"])
+    (error,) = response.json()["errors"]
+    assert error["location"] == ["body"]
+    return str(error["message"])
 
 
 async def test_a_quote_sites_export_imports_its_close_rounded_to_4_places(client: AsyncClient) -> None:
@@ -89,7 +89,7 @@ async def test_the_symbol_is_normalised_and_checked_as_the_stocks_are(client: As
     assert len(await closes(client, "BRK.B")) == 2
     response = await import_csv(client, YAHOO, symbol=".B")
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "symbol"]
+    assert response.json()["errors"][0]["location"] == ["query", "symbol"]
     assert (await client.post("/prices/import", content=YAHOO, headers={"Content-Type": "text/csv"})).status_code == 422
 
 
@@ -172,9 +172,9 @@ async def test_a_quoted_field_over_two_lines_is_named_by_its_first(client: Async
 
 async def test_the_broken_line_is_echoed_cut(client: AsyncClient) -> None:
     response = await import_csv(client, "Date,Close\n2024-01-02,1,extra\n")
-    assert response.json()["detail"][0]["input"] == "2024-01-02,1,extra"
+    assert response.json()["errors"][0]["input"] == "2024-01-02,1,extra"
     response = await import_csv(client, "Date,Close\n2024-01-02," + "x" * 5000 + "\n")
-    assert response.json()["detail"][0]["input"].endswith("…[cut: 5011 characters in all]")
+    assert response.json()["errors"][0]["input"].endswith("…[cut: 5011 characters in all]")
 
 
 async def test_a_bad_line_500_of_1000_leaves_nothing_even_committed_for_real(committed_client: AsyncClient) -> None:

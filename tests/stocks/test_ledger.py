@@ -15,7 +15,7 @@ from httpx import AsyncClient
 from app.kit.fields import today
 from app.stocks.ledger.repository import TransactionRepository
 from app.stocks.ledger.rules import Entry, replay
-from tests.helpers import create_stock, create_user, error_locations, libpq_url, waiting_for_a_lock
+from tests.helpers import create_stock, create_user, error_locations, libpq_url, problem, waiting_for_a_lock
 
 JAN_2 = "2024-01-02"
 
@@ -123,7 +123,7 @@ async def test_selling_more_than_is_held_is_a_422_naming_quantity_and_changes_no
     response = await record(client, stock["id"], type="sell", occurred_on="2024-03-01", quantity=11, price=1)
     assert response.status_code == 422
     assert error_locations(response.json()) == [("body", "sell", "quantity")]
-    assert "10 held" in response.json()["detail"][0]["msg"]
+    assert "10 held" in response.json()["errors"][0]["message"]
     assert len(await ledger(client, stock["id"])) == 1
     assert (await client.get(f"/stocks/{stock['id']}")).json()["quantity"] == 10
 
@@ -132,7 +132,7 @@ async def test_a_sell_dated_before_the_shares_were_bought_is_refused(client: Asy
     stock = await holding_with(client)  # bought on 2024-01-02
     response = await record(client, stock["id"], type="sell", occurred_on="2024-01-01", quantity=1, price=1)
     assert response.status_code == 422
-    assert "0 held" in response.json()["detail"][0]["msg"]
+    assert "0 held" in response.json()["errors"][0]["message"]
 
 
 @pytest.mark.parametrize(
@@ -254,7 +254,7 @@ async def test_a_backdated_sell_that_leaves_a_later_sell_short_is_refused(client
     response = await record(client, stock["id"], type="sell", occurred_on="2024-02-01", quantity=5, price=1)
     assert response.status_code == 422
     assert error_locations(response.json()) == [("body", "sell", "quantity")]
-    assert "later sell of 2024-03-01" in response.json()["detail"][0]["msg"]
+    assert "later sell of 2024-03-01" in response.json()["errors"][0]["message"]
 
 
 async def test_deleting_a_transaction_replays_the_rest(client: AsyncClient) -> None:
@@ -267,9 +267,9 @@ async def test_deleting_a_transaction_replays_the_rest(client: AsyncClient) -> N
     assert (await client.get(f"/transactions/{sell['id']}")).json()["realized_gain"] == 100.0
     after = await assert_row_is_its_ledger_replayed(client, stock["id"])
     assert (after["quantity"], after["price"]) == (5, 100.0)
-    assert (await client.get(f"/transactions/{buy['id']}")).json() == {
-        "detail": f"Transaction with ID {buy['id']} not found"
-    }
+    assert (await client.get(f"/transactions/{buy['id']}")).json() == problem(
+        "transaction_not_found", f"Transaction with ID {buy['id']} not found"
+    )
 
 
 async def test_deleting_a_buy_a_later_sell_needs_is_a_422(client: AsyncClient) -> None:
@@ -287,18 +287,18 @@ async def test_deleting_the_only_buy_is_a_422(client: AsyncClient) -> None:
     [opening] = await ledger(client, stock["id"])
     response = await client.delete(f"/transactions/{opening['id']}")
     assert response.status_code == 422
-    assert "only buy" in response.json()["detail"][0]["msg"]
+    assert "only buy" in response.json()["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("row_id", [0, -1, 2**31, 10**20, 999999])
 async def test_a_transaction_or_stock_that_cannot_exist_is_the_guides_404(client: AsyncClient, row_id: int) -> None:
-    assert (await client.get(f"/transactions/{row_id}")).json() == {"detail": f"Transaction with ID {row_id} not found"}
+    assert (await client.get(f"/transactions/{row_id}")).json()["detail"] == f"Transaction with ID {row_id} not found"
     assert (await client.delete(f"/transactions/{row_id}")).status_code == 404
-    assert (await client.get(f"/stocks/{row_id}/transactions")).json() == {
-        "detail": f"Stock with ID {row_id} not found"
-    }
+    assert (await client.get(f"/stocks/{row_id}/transactions")).json() == problem(
+        "stock_not_found", f"Stock with ID {row_id} not found"
+    )
     response = await record(client, row_id, type="dividend", occurred_on=JAN_2, amount=1)
-    assert response.json() == {"detail": f"Stock with ID {row_id} not found"}
+    assert response.json()["detail"] == f"Stock with ID {row_id} not found"
 
 
 async def test_a_ledger_is_paged_oldest_first_with_link(client: AsyncClient) -> None:

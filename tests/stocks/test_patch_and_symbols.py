@@ -96,7 +96,7 @@ async def test_patching_a_missing_row_is_a_404_with_the_guides_text(
 ) -> None:
     response = await client.patch(path.format(id=missing_id), json={})
     assert response.status_code == 404
-    assert response.json() == {"detail": f"{text} with ID {missing_id} not found"}
+    assert response.json()["detail"] == f"{text} with ID {missing_id} not found"
 
 
 async def test_reading_one_stock(client: AsyncClient) -> None:
@@ -111,7 +111,7 @@ async def test_reading_one_stock(client: AsyncClient) -> None:
 async def test_reading_a_missing_stock_is_a_404_with_the_guides_text(client: AsyncClient, missing_id: str) -> None:
     response = await client.get(f"/stocks/{missing_id}")
     assert response.status_code == 404
-    assert response.json() == {"detail": f"Stock with ID {missing_id} not found"}
+    assert response.json()["detail"] == f"Stock with ID {missing_id} not found"
 
 
 @pytest.mark.parametrize(
@@ -169,8 +169,8 @@ async def test_symbols_with_other_characters_are_refused_saying_why(
     user = await create_user(client)
     response = await client.post(f"/users/{user['id']}/stocks/", json={"name": sent, "price": 1, "quantity": 1})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert (error["loc"], error["msg"]) == (["body", "name"], f"Value error, {message}")
+    (error,) = response.json()["errors"]
+    assert (error["location"], error["message"]) == (["body", "name"], f"Value error, {message}")
 
 
 async def test_concurrent_patches_of_different_fields_both_apply(committed_client: AsyncClient) -> None:

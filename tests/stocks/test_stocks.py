@@ -22,7 +22,7 @@ async def test_creating_a_stock_for_a_missing_user_is_a_404_and_writes_nothing(
 ) -> None:
     response = await client.post("/users/999999/stocks/", json=AAPL)
     assert response.status_code == 404
-    assert response.json() == {"detail": "User with ID 999999 not found"}
+    assert response.json()["detail"] == "User with ID 999999 not found"
     assert (await session.exec(select(Stock))).all() == []
 
 
@@ -33,13 +33,13 @@ async def test_stock_routes_answer_404_for_user_ids_beyond_integer(client: Async
         await client.get(f"/users/{user_id}/stocks/"),
     ):
         assert response.status_code == 404
-        assert response.json() == {"detail": f"User with ID {user_id} not found"}
+        assert response.json()["detail"] == f"User with ID {user_id} not found"
 
 
 async def test_listing_a_missing_users_stocks_is_a_404(client: AsyncClient) -> None:
     response = await client.get("/users/999999/stocks/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "User with ID 999999 not found"}
+    assert response.json()["detail"] == "User with ID 999999 not found"
 
 
 async def test_listing_a_users_stocks_shows_only_theirs_by_id(client: AsyncClient) -> None:
@@ -106,7 +106,7 @@ async def test_deleting_a_stock_answers_204_and_it_is_gone(client: AsyncClient) 
 async def test_a_missing_stock_is_a_404_with_the_guides_text(client: AsyncClient, method: str, stock_id: str) -> None:
     response = await client.request(method, f"/stocks/{stock_id}", json=AAPL)
     assert response.status_code == 404
-    assert response.json() == {"detail": f"Stock with ID {stock_id} not found"}
+    assert response.json()["detail"] == f"Stock with ID {stock_id} not found"
 
 
 @pytest.mark.parametrize(
@@ -168,8 +168,8 @@ async def test_invalid_stocks_are_422s_naming_the_field(
     user = await create_user(client)
     response = await client.post(f"/users/{user['id']}/stocks/", json={**AAPL, **change})
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
-    assert [(tuple(error["loc"]), error["type"]) for error in errors] == [(("body", field), error_type)]
+    errors = response.json()["errors"]
+    assert [(tuple(error["location"]), error["type"]) for error in errors] == [(("body", field), error_type)]
 
 
 async def test_the_largest_quantity_integer_holds_is_accepted(client: AsyncClient) -> None:

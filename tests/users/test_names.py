@@ -76,8 +76,8 @@ async def test_names_that_break_a_rule_are_a_422_saying_which(client: AsyncClien
         await client.patch(f"/users/{(await create_user(client))['id']}", json={"name": sent}),
     ):
         assert response.status_code == 422
-        (error,) = response.json()["detail"]
-        assert (error["loc"], error["msg"]) == (["body", "name"], message)
+        (error,) = response.json()["errors"]
+        assert (error["location"], error["message"]) == (["body", "name"], message)
 
 
 def test_255_characters_at_most_are_counted_as_sent() -> None:
@@ -87,7 +87,7 @@ def test_255_characters_at_most_are_counted_as_sent() -> None:
 async def test_a_name_over_255_code_points_is_refused(client: AsyncClient) -> None:
     response = await client.post("/users/", json={"name": "J" + "e\u0301" * 128})  # 129 characters, 257 code points
     assert response.status_code == 422
-    assert response.json()["detail"][0]["type"] == "string_too_long"
+    assert response.json()["errors"][0]["type"] == "string_too_long"
 
 
 # ---------------------------------------------------------------- the OpenAPI and the database say the same
@@ -170,8 +170,8 @@ async def test_a_symbol_must_start_with_a_letter_or_digit(client: AsyncClient, s
     user = await create_user(client)
     response = await client.post(f"/users/{user['id']}/stocks/", json={"name": symbol, "price": 1, "quantity": 1})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
-    assert (error["loc"], error["msg"]) == (
+    (error,) = response.json()["errors"]
+    assert (error["location"], error["message"]) == (
         ["body", "name"],
         "Value error, Symbol must start with a letter A-Z or a digit",
     )
@@ -188,8 +188,8 @@ async def test_null_for_a_stock_field_says_it_may_not_be_null(client: AsyncClien
     created = await client.post(f"/users/{user['id']}/stocks/", json={**_stock(), field: None})
     for response in (patched, created):
         assert response.status_code == 422
-        (error,) = response.json()["detail"]
-        assert (error["type"], error["loc"], error["msg"]) == (
+        (error,) = response.json()["errors"]
+        assert (error["type"], error["location"], error["message"]) == (
             "null_forbidden",
             ["body", field],
             "Field may not be null",
@@ -199,8 +199,8 @@ async def test_null_for_a_stock_field_says_it_may_not_be_null(client: AsyncClien
 async def test_null_for_a_users_name_says_it_may_not_be_null_and_age_still_clears(client: AsyncClient) -> None:
     user = await create_user(client, age=30)
     response = await client.patch(f"/users/{user['id']}", json={"name": None})
-    (error,) = response.json()["detail"]
-    assert (error["loc"], error["msg"]) == (["body", "name"], "Field may not be null")
+    (error,) = response.json()["errors"]
+    assert (error["location"], error["message"]) == (["body", "name"], "Field may not be null")
     response = await client.patch(f"/users/{user['id']}", json={"age": None})
     assert (response.status_code, response.json()["age"]) == (200, None)
 

@@ -77,4 +77,4 @@ async def test_bad_filters_are_422s_naming_them(client: AsyncClient) -> None:
 async def test_a_user_that_does_not_exist_is_the_guides_404(client: AsyncClient) -> None:
     for user_id in (999999, 0, 2**40):
         response = await client.get(f"/users/{user_id}/transactions")
-        assert response.json() == {"detail": f"User with ID {user_id} not found"}
+        assert response.json()["detail"] == f"User with ID {user_id} not found"

@@ -184,7 +184,7 @@ async def test_a_bad_holding_shows_the_apis_own_message_beside_the_field(
     if field in ("name", "price") and value != "abc":  # the JSON API's own words (abc is no JSON number there)
         body = {"name": "AAPL", "price": 10, "quantity": 1, field: value if field == "name" else float(value)}
         api = await client.post(f"/users/{user_id}/stocks/", json=body)
-        assert message in api.json()["detail"][0]["msg"]
+        assert message in api.json()["errors"][0]["message"]
 
 
 async def test_a_lower_case_user_name_shows_the_guides_message(client: AsyncClient) -> None:
@@ -686,7 +686,7 @@ async def test_selling_more_than_held_shows_the_ledgers_message_beside_quantity(
         f"/stocks/{stock_id}/transactions",
         json={"type": "sell", "occurred_on": form["occurred_on"], "quantity": 11, "price": 120},
     )
-    message = api.json()["detail"][0]["msg"]
+    message = api.json()["errors"][0]["message"]
     assert message == f"Cannot sell 11 shares on {form['occurred_on']}: 10 held then (no short positions)"
     assert shown_errors(answer.text) == [message]
     assert f'<p class="error" id="record-{stock_id}-quantity-error">{message}</p>' in answer.text

@@ -57,6 +57,7 @@ REQUIRED: Policy = {
     "health": ("GET", "/", None, (200, 200, 200, 200, 200, 200)),
     "liveness": ("GET", "/health/live", None, (200, 200, 200, 200, 200, 200)),
     "readiness": ("GET", "/health/ready", None, (200, 200, 200, 200, 200, 200)),
+    "read_problem": ("GET", "/problems/user_not_found", None, (200, 200, 200, 200, 200, 200)),
     "sign_in": ("POST", "/auth/token", "credentials", (200, 200, 200, 200, 200, 200)),
     "refresh": ("POST", "/auth/refresh", "refresh", (200, 200, 200, 200, 200, 200)),
     "sign_out": ("POST", "/auth/logout", "refresh", (204, 204, 204, 204, 204, 204)),
@@ -155,11 +156,11 @@ async def _decide(
             )
             if placeholder in path
         )
-        assert response.json() == {"detail": f"{resource} with ID {row_id} not found"}
+        assert response.json()["detail"] == f"{resource} with ID {row_id} not found"
     if operation == "read_stocks" and mode != "open" and caller in ("other", "demoted admin"):
         assert response.json() == []  # their own: none
     if expected == 403:
-        assert response.json() == {"detail": "Only an admin may change data every user shares"}
+        assert response.json()["detail"] == "Only an admin may change data every user shares"
     if operation == "read_users" and mode != "open" and caller in ("other", "owner", "demoted admin"):
         assert [user["email"] for user in response.json()] == [world.emails[caller]]
 

@@ -59,7 +59,7 @@ async def test_deleting_a_user_while_stocks_are_created_leaves_no_orphan(
     assert {response.status_code for response in creations} <= {201, 404}
     for response in creations:
         if response.status_code == 404:
-            assert response.json() == {"detail": f"User with ID {user['id']} not found"}
+            assert response.json()["detail"] == f"User with ID {user['id']} not found"
     async with engine.connect() as connection:
         orphans = await connection.scalar(
             text("SELECT count(*) FROM stocks WHERE NOT EXISTS (SELECT 1 FROM users WHERE users.id = stocks.user_id)")

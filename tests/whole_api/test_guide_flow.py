@@ -95,6 +95,7 @@ async def test_interactive_docs_and_openapi_are_served(client: AsyncClient) -> N
         "/stocks/{stock_id}/transactions",
         "/users/{user_id}/transactions",
         "/transactions/{transaction_id}",
+        "/problems/{code}",
     }
     # Money is a JSON number in responses, as the guide shows.
     assert openapi["components"]["schemas"]["StockPublic"]["properties"]["price"]["type"] == "number"

@@ -69,7 +69,7 @@ def test_two_instances_share_tokens_refreshes_and_the_throttle(database_url: str
         assert one.post("/auth/refresh", json={"refresh_token": successor}).status_code == 401
         # Failures made on either count together: 3 + 2, then both refuse.
         for client in (one, one, one, two, two):
-            assert sign_in(client, "wrong password!").status_code == 401
+            assert sign_in(client, "wrong password!").status_code == 400
         for client in (one, two):
             throttled = sign_in(client)
             assert throttled.status_code == 429
@@ -80,5 +80,5 @@ def test_two_workers_count_failures_together(database_url: str) -> None:
     with server(database_url, workers=2) as client:
         assert client.post("/users/", json={**JOHN, "email": JANE, "password": PASSWORD}).status_code == 201
         statuses = [sign_in(client, "wrong password!").status_code for _ in range(5)]
-        assert statuses == [401] * 5
+        assert statuses == [400] * 5
         assert sign_in(client).status_code == 429

@@ -23,6 +23,8 @@ class LedgerRefusal(AppError):
     """The ledger would break a rule (a short sell, a split into fractions): 422, naming the field at fault."""
 
     status_code = 422
+    code = "ledger_refused"
+    title = "Ledger refused"
 
 
 class LedgerService:
