@@ -94,6 +94,9 @@ _KINDS = (
                 "Use one of the methods the `Allow` header lists."),
     ProblemKind("email_taken", 409, "Email taken",
                 "Another user already has this email.", "Choose another email, or sign in with this one."),
+    ProblemKind("idempotency_key_in_use", 409, "Idempotency key in use",
+                "The first request sent with this `Idempotency-Key` has not finished yet.",
+                "Retry after `Retry-After` seconds: then you get its answer, replayed."),
     ProblemKind("ledger_does_not_add_up", 409, "Ledger does not add up",
                 "A holding's ledger breaks its own rules on replay (rows written past the API, by hand); "
                 "`detail` names the holding and the transaction.",
@@ -138,13 +141,17 @@ _KINDS = (
     ProblemKind("ledger_refused", 422, "Ledger refused",
                 "The transaction would break the ledger's rules (selling more than is held, a split into "
                 "fractions, deleting the only buy).",
-                "Change the field the entry names; docs/ledger.md has the rules.", field_error=True),
+                "Change the field the entry names; docs/reference/ledger.md has the rules.", field_error=True),
     ProblemKind("period_refused", 422, "Period refused",
                 "The period asked for cannot be computed (`from` after `to`, or too long).",
                 "Change the `from` or `to` parameter the entry names.", field_error=True),
     ProblemKind("broken_csv", 422, "Broken CSV",
                 "A line of the imported CSV cannot be read; `message` says which line and why.",
                 "Fix that line; nothing of the file was imported.", field_error=True),
+    ProblemKind("idempotency_key_reused", 422, "Idempotency key reused",
+                "This `Idempotency-Key` was first sent, in the last 24 hours, with a different request (method, "
+                "path or body).", "Send a new key for a new request; reuse a key only to retry the same request.",
+                field_error=True),
     ProblemKind("value_out_of_range", 422, "Value out of range",
                 "A value passed validation but the database refuses it as out of range or malformed.",
                 "Send a smaller or plainer value.", field_error=True),

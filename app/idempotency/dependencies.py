@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from app.auth.access import Caller, CallerDep
 from app.core.database import SessionOpenerDep
 from app.http.client_address import client_address
+from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.idempotency.middleware import REPLAYED_HEADER, SLOT, IdempotentPosts, Pending, Replay, replay
 from app.idempotency.models import KEY_MAX_LENGTH
 from app.idempotency.repository import Claim, IdempotencyRepository
@@ -167,7 +168,7 @@ def _document(responses: dict[str, Any]) -> None:
         responses["409"] = {
             "description": IN_USE_DESCRIPTION,
             "headers": RETRY_AFTER,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     elif IN_USE_DESCRIPTION not in conflict["description"]:
         conflict["description"] += f"; or: {IN_USE_DESCRIPTION}"

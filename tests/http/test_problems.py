@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 import app.main  # every resource, so that every AppError subclass is defined
 from app.core.config import Settings
 from app.http.problems import PROBLEM_MEDIA_TYPE, PROBLEMS
+from app.idempotency.dependencies import IdempotencyKeyInUse
 from app.kit.errors import AppError, Forbidden, NotFound
 from app.portfolio.service import LedgerDoesNotAddUp
 from tests.helpers import JOHN, PASSWORD, bearer, create_stock, create_user, sign_in, sign_up
@@ -134,6 +135,12 @@ async def _period_refused(client: AsyncClient) -> Response:
     return await client.get(f"/users/{user['id']}/performance", params={"from": "2024-06-01", "to": "2024-01-01"})
 
 
+async def _idempotency_key_reused(client: AsyncClient) -> Response:
+    key = {"Idempotency-Key": "one-key-two-requests"}
+    assert (await client.post("/users/", json=JOHN, headers=key)).status_code == 201
+    return await client.post("/users/", json={**JOHN, "age": 31}, headers=key)
+
+
 def _raising(failure: Exception) -> Callable[[AsyncClient], Awaitable[Response]]:
     """For a code only a race or a broken database produces: a route raising what the handler maps."""
 
@@ -166,6 +173,8 @@ PROVOKE: dict[str, tuple[str, Callable[[AsyncClient], Awaitable[Response]]]] = {
     "transaction_not_found": ("open", lambda c: c.get("/transactions/999999")),
     "method_not_allowed": ("open", lambda c: c.delete("/users/")),
     "email_taken": ("required", _email_taken),
+    # Only while the first request with the key runs: tests/idempotency/test_races_and_failures.py races two.
+    "idempotency_key_in_use": ("open", _raising(IdempotencyKeyInUse())),
     "ledger_does_not_add_up": ("open", _raising(LedgerDoesNotAddUp("Stock with ID 1: its ledger does not add up"))),
     "conflict": ("open", _raising(_database_error(sa_exc.IntegrityError))),
     "version_mismatch": ("required", _version_mismatch),
@@ -183,6 +192,7 @@ PROVOKE: dict[str, tuple[str, Callable[[AsyncClient], Awaitable[Response]]]] = {
         "/prices/import", params={"symbol": "AAPL"}, content=b"Date,Close\nyesterday,1\n",
         headers={"Content-Type": "text/csv"},
     )),
+    "idempotency_key_reused": ("open", _idempotency_key_reused),
     "value_out_of_range": ("open", _raising(_database_error(sa_exc.DataError))),
 }  # fmt: skip
 # Answered below the app, by the server's protocol, where no client of the app reaches.

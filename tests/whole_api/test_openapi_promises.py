@@ -36,7 +36,7 @@ async def test_both_modes_serve_the_same_document(app: FastAPI, required_app: Fa
 
 
 def test_public_operations_say_no_token_is_needed_and_the_rest_name_the_bearer_scheme(app: FastAPI) -> None:
-    public = {"health", "liveness", "readiness", "sign_in", "refresh", "sign_out", "create_user"}
+    public = {"health", "liveness", "readiness", "sign_in", "refresh", "sign_out", "create_user", "read_problem"}
     for operations in app.openapi()["paths"].values():
         for operation in operations.values():
             if operation["operationId"] in public:
