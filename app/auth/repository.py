@@ -37,6 +37,7 @@ from sqlalchemy import (
     Boolean,
     Executable,
     Integer,
+    Interval,
     RowMapping,
     String,
     bindparam,
@@ -192,7 +193,7 @@ _CREATE_PERSONAL_TOKEN = (
         scopes=bindparam("new_scopes"),
         token_hash=bindparam("new_token_hash"),
         prefix=bindparam("new_prefix"),
-        expires_at=func.now() + bindparam("lifetime"),
+        expires_at=func.now() + bindparam("lifetime", type_=Interval),
     )
     .returning(*_PERSONAL_TOKEN_COLUMNS)
 )
