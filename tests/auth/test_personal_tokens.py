@@ -155,7 +155,7 @@ async def test_an_expired_token_is_refused(required_client: AsyncClient, session
 async def test_a_token_that_was_never_made_is_refused(required_client: AsyncClient, client: AsyncClient) -> None:
     for http in (required_client, client):  # a token that is sent is checked, in open mode too
         for token in (b"pat_", b"pat_" + b"A" * 43, "pat_\u00e9t\u00e9".encode("latin-1")):
-            refused = await http.get("/stocks/", headers={"Authorization": b"Bearer " + token})
+            refused = await http.get("/stocks/", headers={b"Authorization": b"Bearer " + token})
             assert (refused.status_code, refused.headers["WWW-Authenticate"]) == (401, INVALID_TOKEN), token
 
 
