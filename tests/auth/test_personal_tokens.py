@@ -459,3 +459,12 @@ async def test_no_token_appears_in_any_log_line_or_other_answer(
         for answer in answers:
             assert secret not in answer.text
             assert secret not in str(answer.headers)
+
+
+async def test_a_number_of_days_too_long_to_read_is_a_400_as_any_unreadable_body(required_client: AsyncClient) -> None:
+    _, login = await signed_in_user(required_client)
+    body = '{"name": "x", "scopes": ["read"], "expires_in_days": ' + "9" * 5000 + "}"
+    response = await required_client.post(
+        "/users/me/tokens", content=body, headers={**login, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
