@@ -81,7 +81,6 @@ class InsufficientScope(AppError):
 
 READ_ONLY_TOKEN = 'This personal access token may only read (scope "read"); this request writes'
 LOGIN_NEEDED = "A personal access token cannot manage tokens or change a password: sign in with your password for that"
-
 OWN_ACCOUNT_NEEDS_LOGIN = "A personal access token cannot delete its own account: sign in with your password for that"
 
 
@@ -147,7 +146,7 @@ async def current_caller(
 
 
 # What a token with only the "read" scope may send.
-READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READING_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def caller_of_personal_token(request: Request, token: str, open_session: SessionOpener) -> Caller:
