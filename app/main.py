@@ -165,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(problems)
     app.include_router(auth.router)
     app.include_router(users.router, responses=UNAUTHORIZED_RESPONSE)
+    app.include_router(auth.personal_tokens_router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(users.holdings_router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(stocks.router, responses=UNAUTHORIZED_RESPONSE)
     app.include_router(ledger.router, responses=UNAUTHORIZED_RESPONSE)

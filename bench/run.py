@@ -21,6 +21,8 @@ More servers can join the same run, each measured beside the others:
   --token-cost           the API sent a user's bearer token with every request: what checking one costs
   --admin-cost           the API sent an admin's bearer token with every request: what asking the
                          database about the admin's rights costs, on top of checking the token
+  --pat-cost             the API sent a personal access token with every request: its one lookup
+                         (and a last-used write once a minute), against --token-cost's JWT if both run
   --without-heap-freeze  the API without gc.freeze() after start-up (bench/variants.py): what it buys
   --against REF          the API as of a git commit (`git archive`), or in a directory: before and after
 --passes 3 runs every endpoint three times back to back and reports each
@@ -45,7 +47,7 @@ import httpx
 import psutil
 import psycopg
 
-from app.auth.tokens import AccessTokens
+from app.auth.tokens import AccessTokens, personal_token_digest
 from app.cli.demo import DemoSize, fill_with_demo_data
 from app.core.config import PROJECT_ROOT
 from app.core.embedded_postgres import embedded_postgres
@@ -64,9 +66,12 @@ NO_FREEZE = "api without heap freeze"
 METRICS_ON = "api, metrics on"
 WITH_TOKEN = "api, bearer token sent"
 WITH_ADMIN_TOKEN = "api, admin's token sent"
+WITH_PERSONAL_TOKEN = "api, personal access token sent"
 TOKEN_COST_BAR = 0.10  # a request with a token: at most 10% below the same request without one
 # Signs the bench's token; both API servers get it, so only the header differs.
 BENCH_SECRET_KEY = "the-bench-servers-signing-key-long-enough-for-hs256"
+# User 1's personal access token in the throwaway database (read and write, so every scenario answers 2xx).
+BENCH_PERSONAL_TOKEN = "pat_" + "bench-personal-access-token-of-user-one".ljust(43, "x")
 # Bars that are not about one endpoint.
 LOG_COST_BAR = 0.05  # the request log line: at most 5% of throughput
 RSS_BAR_MB = 150  # per process, through the large run
@@ -322,6 +327,11 @@ def start_servers(arguments: argparse.Namespace, database_url: str, scratch: Pat
         # database whether they still are (app/auth/access.py), which is the cost measured.
         uvicorn(WITH_ADMIN_TOKEN, "app.main:create_app")
         servers[-1].authorization = f"Bearer {tokens.issue(1, is_admin=True)}"
+    if arguments.pat_cost:
+        # The same with user 1's personal access token (made in main()): one statement per request, as a JWT
+        # request for an ordinary user has none.
+        uvicorn(WITH_PERSONAL_TOKEN, "app.main:create_app")
+        servers[-1].authorization = f"Bearer {BENCH_PERSONAL_TOKEN}"
     if arguments.without_heap_freeze:
         uvicorn(NO_FREEZE, "bench.variants:app_without_heap_freeze")
     if arguments.against:
@@ -377,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-cost", action="store_true", help="also the API sent a bearer token each request")
     parser.add_argument("--admin-cost", action="store_true", help="also the API sent an admin's token each request")
     parser.add_argument(
+        "--pat-cost", action="store_true", help="also the API sent a personal access token each request"
+    )
+    parser.add_argument(
         "--without-heap-freeze", action="store_true", help="also the API without gc.freeze() after start-up"
     )
     parser.add_argument(
@@ -399,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
         stocks = users * stocks_per_user
         with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
             connection.execute("UPDATE users SET is_admin = true WHERE id = 1")  # for --admin-cost
+            connection.execute(  # for --pat-cost
+                "INSERT INTO personal_access_tokens (user_id, name, scopes, token_hash, prefix, expires_at)"
+                " VALUES (1, 'bench', '{read,write}', %s, %s, now() + interval '1 day')",
+                [personal_token_digest(BENCH_PERSONAL_TOKEN), BENCH_PERSONAL_TOKEN[:12]],
+            )
             connection.execute("VACUUM ANALYZE")
             postgres_version = connection.execute("SHOW server_version").fetchone() or ("?",)
 
@@ -460,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
                 "metrics_cost": comparisons.get("metrics_cost"),
                 "token_cost": comparisons.get("token_cost"),
                 "admin_cost": comparisons.get("admin_cost"),
+                "pat_cost": comparisons.get("pat_cost"),
                 "bars": checks,
             },
             indent=2,
@@ -507,10 +526,17 @@ def compare(summaries: dict[str, dict[str, dict[str, Any]]], others: list[Server
             + ", ".join(f"{name} {cost:+.1%}" for name, cost in costs.items())
             + f"; mean {result['metrics_cost']['mean']:+.1%} of throughput"
         )
-    # A user's token against no token; an admin's against a user's (what the database's say on admin rights adds).
+    # A user's token against no token; an admin's against a user's (what the database's say on admin rights adds);
+    # a personal access token against a user's JWT (what its lookup adds).
     for variant, baseline, key, label in (
         (WITH_TOKEN, API, "token_cost", "A bearer token"),
         (WITH_ADMIN_TOKEN, WITH_TOKEN if WITH_TOKEN in names else API, "admin_cost", "An admin's token, against {}"),
+        (
+            WITH_PERSONAL_TOKEN,
+            WITH_TOKEN if WITH_TOKEN in names else API,
+            "pat_cost",
+            "A personal access token, against {}",
+        ),
     ):
         if variant not in names:
             continue

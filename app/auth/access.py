@@ -21,18 +21,30 @@ own session takes its place in the line), and the caller is an admin only if
 the row says so now. A demoted admin's old token is an ordinary user's, and a
 deleted admin's is refused (401). A deleted ordinary user's token reaches no
 row: every statement is scoped to a user who no longer owns any.
+
+A personal access token (`pat_...`, app/auth/personal_tokens.py) is told
+from a JWT by its prefix, so a JWT's request costs what it did. Its request
+costs one statement, on a session of its own as above: the token's row by
+its unique hash, joined to its user's (so a token of a deleted user, or an
+expired or revoked one, is a 401), noting its use at most once a minute. What
+it may do is its scopes': "read" only GET and HEAD (anything else is a 403
+`insufficient_scope`), "write" the rest; it is an admin's only with the
+"admin" scope while its user is an admin now. Whatever its scopes, it cannot
+reach what would let a thief keep or widen their hold (`SignedInByLoginDep`):
+creating, listing or revoking tokens, setting a password, or deleting its
+own account (app/users/).
 """
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
 
-from app.auth.repository import AccountRepository
-from app.auth.tokens import InvalidToken, TokenClaims, access_tokens_of
+from app.auth.repository import AccountRepository, PersonalTokenRepository
+from app.auth.tokens import InvalidToken, TokenClaims, access_tokens_of, is_personal_token, personal_token_digest
 from app.core.config import settings_of
 from app.core.database import SessionOpener, SessionOpenerDep
 from app.kit.errors import AdminOnly, AppError
@@ -66,6 +78,22 @@ class NotAuthenticated(AppError):
         return "invalid_token" if self.token_sent else self.code
 
 
+class InsufficientScope(AppError):
+    """403 for a personal access token that may not do this (RFC 6750, 3.1: `error="insufficient_scope"`)."""
+
+    status_code = 403
+    code: ClassVar[str] = "insufficient_scope"
+    title: ClassVar[str] = "Insufficient scope"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
+
+
+READ_ONLY_TOKEN = 'This personal access token may only read (scope "read"); this request writes'
+LOGIN_NEEDED = "A personal access token cannot manage tokens or change a password: sign in with your password for that"
+OWN_ACCOUNT_NEEDS_LOGIN = "A personal access token cannot delete its own account: sign in with your password for that"
+
+
 NOT_AUTHENTICATED = "Not authenticated: sign in at POST /auth/token and send the access token as a Bearer token"
 
 
@@ -75,10 +103,16 @@ class Caller:
 
     user_id: int | None = None
     is_admin: bool = False
+    # A personal access token's scopes; None when the caller signed in with their password (a JWT).
+    token_scopes: frozenset[str] | None = None
 
     @property
     def signed_in(self) -> bool:
         return self.user_id is not None
+
+    @property
+    def by_personal_token(self) -> bool:
+        return self.token_scopes is not None
 
 
 ANONYMOUS = Caller()
@@ -108,6 +142,8 @@ async def current_caller(
     """The caller named by the Bearer token: its signature says who; admin rights are the database's say."""
     if token is None:
         return ANONYMOUS
+    if is_personal_token(token):
+        return await caller_of_personal_token(request, token, open_session)
     try:
         claims = access_tokens_of(request).check(token)
     except InvalidToken:
@@ -117,6 +153,23 @@ async def current_caller(
     if caller is None:  # a deleted admin's token: it names nobody, so it reaches nothing
         raise NotAuthenticated(INVALID_TOKEN, token_sent=True)
     return caller
+
+
+# What a token with only the "read" scope may send.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def caller_of_personal_token(request: Request, token: str, open_session: SessionOpener) -> Caller:
+    """The caller a live personal access token speaks for, under its scopes; 401 for any other token."""
+    async with open_session() as session:
+        holder = await PersonalTokenRepository(session).holder_of(personal_token_digest(token))
+    if holder is None:  # unknown, expired, revoked (a new password revokes them all), or its user deleted
+        raise NotAuthenticated(INVALID_TOKEN, token_sent=True)
+    request.state.user_id = holder.user_id  # for the request's log line
+    if "write" not in holder.scopes and request.method not in READING_METHODS:
+        raise InsufficientScope(READ_ONLY_TOKEN)
+    is_admin = "admin" in holder.scopes and holder.user_is_admin
+    return Caller(user_id=holder.user_id, is_admin=is_admin, token_scopes=holder.scopes)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -130,6 +183,21 @@ async def signed_in_caller(caller: CallerDep) -> Caller:
 
 
 SignedInDep = Annotated[Caller, Depends(signed_in_caller)]
+
+
+async def signed_in_by_login(caller: SignedInDep) -> Caller:
+    """The caller, signed in with their password (a JWT): never a personal access token, whatever its scopes.
+
+    For what would let a stolen token outlast or outrank its owner: minting
+    successors, hiding or revoking the owner's tokens, changing the password
+    (which would also lock the owner out).
+    """
+    if caller.by_personal_token:
+        raise InsufficientScope(LOGIN_NEEDED)
+    return caller
+
+
+SignedInByLoginDep = Annotated[Caller, Depends(signed_in_by_login)]
 
 
 async def caller_scope(request: Request, caller: CallerDep) -> Scope:

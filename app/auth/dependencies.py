@@ -1,9 +1,11 @@
-"""The request dependencies of /auth: the authenticator, built from the app's token key and settings."""
+"""The request dependencies of /auth and /users/me/tokens: the authenticator, and the caller's personal tokens."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.auth.access import SignedInByLoginDep
+from app.auth.personal_tokens import PersonalTokens
 from app.auth.service import Authenticator
 from app.auth.tokens import access_tokens_of
 from app.core.config import settings_of
@@ -17,3 +19,12 @@ async def authenticator(request: Request, open_session: SessionOpenerDep) -> Aut
 
 
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
+
+
+async def personal_tokens(caller: SignedInByLoginDep, open_session: SessionOpenerDep) -> PersonalTokens:
+    """The tokens of the caller, who signed in with their password (never with a personal access token)."""
+    assert caller.user_id is not None  # SignedInByLoginDep makes sure
+    return PersonalTokens(open_session, caller.user_id)
+
+
+PersonalTokensDep = Annotated[PersonalTokens, Depends(personal_tokens)]

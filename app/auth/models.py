@@ -1,14 +1,20 @@
-"""The tables behind tokens, login throttling and the sign-up limit, and the bodies of the /auth endpoints."""
+"""The tables behind tokens, login throttling and the sign-up limit, and the bodies of the /auth endpoints.
 
+And personal access tokens (`PersonalAccessToken`, app/auth/personal_tokens.py): the table and the
+bodies of /users/me/tokens.
+"""
+
+import unicodedata
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
+from pydantic import AfterValidator, SecretStr
 from pydantic import Field as Rules
-from pydantic import SecretStr
 from sqlalchemy import ARRAY, DateTime, Index, String, Table
 from sqlmodel import Field, SQLModel
 
-from app.kit.fields import PASSWORD_MAX_LENGTH, Password, Schema, server_timestamp
+from app.kit.fields import PASSWORD_MAX_LENGTH, Identified, Password, Schema, server_timestamp
 
 # Room for any IP address, IPv6 with a zone included, or a label such as "unknown".
 # Longer text (a forged X-Forwarded-For) is cut to fit by app/auth/repository.py.
@@ -63,8 +69,105 @@ class AddressSignUps(SQLModel, table=True):
     signed_up_at: list[datetime] = Field(sa_type=ARRAY(DateTime(timezone=True)))
 
 
+# ---------------------------------------------------------------- personal access tokens
+
+TOKEN_NAME_MAX_LENGTH = 100
+# The token's first characters, kept in the clear so a list can show which is which: "pat_" and 8 of its
+# 43 random characters (48 bits): enough to tell tokens apart, too few to help a guess of the other 208 bits.
+TOKEN_PREFIX_LENGTH = 12
+# What a token may do: "read" (GET and HEAD), "write" (everything else), "admin" (an admin's rights,
+# while its user is an admin). Every token reads.
+Scope = Literal["read", "write", "admin"]
+SCOPES_EXAMPLE = ["read", "write"]
+TOKEN_DAYS_MIN = 1
+TOKEN_DAYS_MAX = 366
+
+
+def token_name(value: str) -> str:
+    """The name, trimmed; refused if blank or holding control or invisible format characters, as user names are."""
+    name = value.strip()
+    if not name:
+        raise ValueError("must not be blank")
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+        raise ValueError("must not contain control or invisible characters")
+    return name
+
+
+def token_scopes(scopes: list[str]) -> list[str]:
+    """Each scope once, in their order (read, write, admin), "read" among them."""
+    if len(set(scopes)) != len(scopes):
+        raise ValueError("each scope at most once")
+    if "read" not in scopes:
+        raise ValueError('every token reads: "read" must be among the scopes')
+    return [scope for scope in ("read", "write", "admin") if scope in scopes]
+
+
+TokenName = Annotated[
+    str,
+    Rules(min_length=1, max_length=TOKEN_NAME_MAX_LENGTH, examples=["nightly import"]),
+    AfterValidator(token_name),
+]
+
+
+class PersonalAccessToken(SQLModel, table=True):
+    """A user's personal access token, for scripts: sent as a Bearer token, stored only as its SHA-256."""
+
+    __tablename__ = "personal_access_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Deleting the user deletes their tokens: a token never outlives its user.
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    name: str = Field(sa_type=String(TOKEN_NAME_MAX_LENGTH))
+    scopes: list[str] = Field(sa_type=ARRAY(String(8)))
+    # SHA-256 of the token, hex (app/auth/tokens.py); unique, so a request finds its token by this index.
+    token_hash: str = Field(sa_type=String(64), unique=True)
+    prefix: str = Field(sa_type=String(TOKEN_PREFIX_LENGTH))
+    created_at: datetime | None = server_timestamp()
+    # Indexed for housekeeping, which deletes the expired ones (app/auth/pruning.py).
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    # Moved at most once a minute (app/auth/repository.py), so a busy script does not write on every request.
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
 REFRESH_TOKENS: Table = RefreshToken.__table__  # type: ignore[attr-defined]  # as USERS in app/users/models.py
 LOGIN_FAILURES: Table = LoginFailure.__table__  # type: ignore[attr-defined]
+PERSONAL_ACCESS_TOKENS: Table = PersonalAccessToken.__table__  # type: ignore[attr-defined]
+
+
+class PersonalTokenCreate(Schema):
+    """POST /users/me/tokens: what the new token is called, what it may do and for how many days."""
+
+    name: TokenName
+    scopes: Annotated[list[Scope], AfterValidator(token_scopes)] = Rules(
+        min_length=1,
+        max_length=3,
+        description='`["read"]`, `["read", "write"]`, plus `"admin"` for an admin: every token reads.',
+        examples=[SCOPES_EXAMPLE],
+    )
+    expires_in_days: int = Rules(
+        ge=TOKEN_DAYS_MIN,
+        le=TOKEN_DAYS_MAX,
+        strict=True,
+        description="Days until the token stops working, 1 to 366; no default, so every token's end is chosen.",
+        examples=[90],
+    )
+
+
+class PersonalTokenPublic(Identified):
+    """A personal access token as listed: never the token itself, only its first characters to recognise it."""
+
+    name: str
+    scopes: list[str] = Rules(examples=[SCOPES_EXAMPLE])
+    prefix: str = Rules(description="The token's first characters, to recognise it.", examples=["pat_Xq3vT9aB"])
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = Rules(description="To the minute: moved at most once a minute.")
+
+
+class PersonalTokenCreated(PersonalTokenPublic):
+    """The answer to POST /users/me/tokens: the token, shown this once (only its hash is kept)."""
+
+    token: str = Rules(description="Send it as `Authorization: Bearer <token>`. Shown once: keep it now.")
 
 
 class TokenPair(Schema):

@@ -1,4 +1,4 @@
-"""Pruning what no rule needs any more: expired refresh tokens, old login failures, sign-ups of quiet addresses.
+"""Pruning what no rule needs any more: expired refresh and personal access tokens, old login failures, quiet sign-ups.
 
 The job housekeeping runs (app/ops/housekeeping.py runs it about every
 HOUSEKEEPING_INTERVAL_SECONDS; app/main.py hands it over). One pass is
@@ -30,6 +30,7 @@ class Pruned:
     """What one pass deleted; `skipped` when another instance was pruning."""
 
     refresh_tokens: int = 0
+    personal_tokens: int = 0
     login_failures: int = 0
     sign_ups: int = 0  # addresses whose sign-ups have all left SIGNUPS_PER_HOUR's hour
     skipped: bool = False
@@ -39,12 +40,14 @@ async def prune_once(database: Database, *, batch_size: int = BATCH_SIZE, second
     """One pass: batches until nothing is left or time is up, each table at least one batch; errors raise."""
     pruned = Pruned()
     deadline = time.monotonic() + seconds
-    for table in ("refresh_tokens", "login_failures", "sign_ups"):
+    for table in ("refresh_tokens", "personal_tokens", "login_failures", "sign_ups"):
         while True:
             async with database.session() as session:
                 repository = PruningRepository(session, BATCH_STATEMENT_TIMEOUT_MS)
                 if table == "refresh_tokens":
                     deleted = await repository.prune_refresh_tokens(batch_size)
+                elif table == "personal_tokens":
+                    deleted = await repository.prune_personal_tokens(batch_size)
                 elif table == "login_failures":
                     deleted = await repository.prune_login_failures(batch_size)
                 else:
@@ -61,10 +64,12 @@ async def prune_once(database: Database, *, batch_size: int = BATCH_SIZE, second
 async def prune_expired(database: Database) -> Pruned:
     """One pass, and what it deleted in the log (nothing when it deleted nothing); errors raise."""
     pruned = await prune_once(database)
-    if pruned.refresh_tokens or pruned.login_failures or pruned.sign_ups:
+    if pruned.refresh_tokens or pruned.personal_tokens or pruned.login_failures or pruned.sign_ups:
         logger.info(
-            "Housekeeping: deleted expired refresh tokens: %d, old login failures: %d, sign-ups of quiet addresses: %d",
+            "Housekeeping: deleted expired refresh tokens: %d, expired personal access tokens: %d, "
+            "old login failures: %d, sign-ups of quiet addresses: %d",
             pruned.refresh_tokens,
+            pruned.personal_tokens,
             pruned.login_failures,
             pruned.sign_ups,
         )

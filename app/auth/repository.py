@@ -4,8 +4,11 @@ The account queries (`AccountRepository`) read and write four columns of the
 `users` row, through a view of them declared here (`ACCOUNTS`): the table
 itself is app/users/models.py's, and users sit above auth.
 
-The pruning of refresh tokens, failures and sign-ups (`PruningRepository`)
-is here too; app/auth/pruning.py runs it in batches.
+Personal access tokens (`PersonalTokenRepository`): finding the one a
+request sends, and a user's creating, listing and revoking them.
+
+The pruning of refresh tokens, personal access tokens, failures and sign-ups
+(`PruningRepository`) is here too; app/auth/pruning.py runs it in batches.
 
 Each operation that must hold together is one statement, so it is atomic in
 autocommit too: exchanging a refresh token marks it used and issues its
@@ -34,6 +37,7 @@ from sqlalchemy import (
     Boolean,
     Executable,
     Integer,
+    Interval,
     RowMapping,
     String,
     bindparam,
@@ -48,7 +52,13 @@ from sqlalchemy import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.models import CLIENT_ADDRESS_MAX_LENGTH, LOGIN_FAILURES, REFRESH_TOKENS
+from app.auth.models import (
+    CLIENT_ADDRESS_MAX_LENGTH,
+    LOGIN_FAILURES,
+    PERSONAL_ACCESS_TOKENS,
+    REFRESH_TOKENS,
+    PersonalTokenPublic,
+)
 from app.kit.errors import NotFound
 from app.kit.repository import can_exist
 from app.kit.scope import EVERY_ROW, Scope, owner_matches
@@ -136,6 +146,144 @@ class AccountRepository:
 
 def _account(row: RowMapping) -> Account:
     return Account(row["id"], row["email"], row["password_hash"], row["is_admin"])
+
+
+# ---------------------------------------------------------------- personal access tokens
+
+# A request's personal access token, found and its use noted in one statement: the unique index on
+# token_hash finds the row, the users row (by primary key) says whether its user is an admin now.
+# `last_used_at` is written only when it is a minute old or more: a script sending a token on every
+# request writes once a minute, not once a request; a concurrent request that waited for that write
+# rechecks the condition on the new row and writes nothing.
+_FIND_PERSONAL_TOKEN = text(
+    """
+    WITH found AS (
+        SELECT token.id, token.user_id, token.scopes, token.last_used_at, users.is_admin
+        FROM personal_access_tokens AS token JOIN users ON users.id = token.user_id
+        WHERE token.token_hash = :token_hash AND token.expires_at > now()
+    ), noted AS (
+        UPDATE personal_access_tokens SET last_used_at = now()
+        WHERE id = (SELECT id FROM found) AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+    )
+    SELECT user_id, scopes, is_admin FROM found
+    """
+)
+# The user's row, held until the creating transaction ends, so two creations count the live tokens in
+# turns and neither slips past the limit; FOR NO KEY UPDATE does not hold up the user's stocks' inserts.
+_LOCK_TOKEN_OWNER = (
+    select(ACCOUNTS.c.is_admin).where(ACCOUNTS.c.id == bindparam("row_id")).with_for_update(key_share=True)
+)
+_COUNT_LIVE_TOKENS = select(func.count().label("live")).where(
+    PERSONAL_ACCESS_TOKENS.c.user_id == bindparam("of_user"), PERSONAL_ACCESS_TOKENS.c.expires_at > func.now()
+)
+_PERSONAL_TOKEN_COLUMNS = (
+    PERSONAL_ACCESS_TOKENS.c.id,
+    PERSONAL_ACCESS_TOKENS.c.name,
+    PERSONAL_ACCESS_TOKENS.c.scopes,
+    PERSONAL_ACCESS_TOKENS.c.prefix,
+    PERSONAL_ACCESS_TOKENS.c.created_at,
+    PERSONAL_ACCESS_TOKENS.c.expires_at,
+    PERSONAL_ACCESS_TOKENS.c.last_used_at,
+)
+_CREATE_PERSONAL_TOKEN = (
+    insert(PERSONAL_ACCESS_TOKENS)
+    .values(
+        user_id=bindparam("new_user_id"),
+        name=bindparam("new_name"),
+        scopes=bindparam("new_scopes"),
+        token_hash=bindparam("new_token_hash"),
+        prefix=bindparam("new_prefix"),
+        expires_at=func.now() + bindparam("lifetime", type_=Interval),
+    )
+    .returning(*_PERSONAL_TOKEN_COLUMNS)
+)
+# Live tokens only: an expired one works no more, and housekeeping deletes it.
+_LIST_PERSONAL_TOKENS = (
+    select(*_PERSONAL_TOKEN_COLUMNS)
+    .where(PERSONAL_ACCESS_TOKENS.c.user_id == bindparam("of_user"), PERSONAL_ACCESS_TOKENS.c.expires_at > func.now())
+    .order_by(PERSONAL_ACCESS_TOKENS.c.id)
+)
+# Revoking deletes: nothing is left to present, list or prune.
+_REVOKE_PERSONAL_TOKEN = (
+    delete(PERSONAL_ACCESS_TOKENS)
+    .where(
+        PERSONAL_ACCESS_TOKENS.c.id == bindparam("token_id"), PERSONAL_ACCESS_TOKENS.c.user_id == bindparam("of_user")
+    )
+    .returning(PERSONAL_ACCESS_TOKENS.c.id)
+)
+_REVOKE_EVERY_PERSONAL_TOKEN = delete(PERSONAL_ACCESS_TOKENS).where(
+    PERSONAL_ACCESS_TOKENS.c.user_id == bindparam("of_user")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalTokenHolder:
+    """Whom a live personal access token speaks for, what it may do, and whether its user is an admin now."""
+
+    user_id: int
+    scopes: frozenset[str]
+    user_is_admin: bool
+
+
+class PersonalTokenRepository:
+    """Personal access tokens, for one session; a user reaches only their own."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _run(self, statement: Executable, params: dict[str, Any]) -> RowMapping | None:
+        # As in app/kit/repository.py: sqlmodel's exec() is typed for its own select() only.
+        result = await self.session.exec(statement, params=params)  # type: ignore[call-overload]
+        return result.mappings().first() if result.returns_rows else None
+
+    async def holder_of(self, token_hash: str) -> PersonalTokenHolder | None:
+        """The holder of a live token, its use noted (at most once a minute); None for any other."""
+        row = await self._run(_FIND_PERSONAL_TOKEN, {"token_hash": token_hash})
+        if row is None:
+            return None
+        return PersonalTokenHolder(row["user_id"], frozenset(row["scopes"]), row["is_admin"])
+
+    async def lock_owner(self, user_id: int) -> bool:
+        """Hold the user's row until the transaction ends: whether they are an admin; `NotFound` if they are gone."""
+        row = await self._run(_LOCK_TOKEN_OWNER, {"row_id": user_id}) if can_exist(user_id) else None
+        if row is None:
+            raise NotFound("User", user_id)
+        return bool(row["is_admin"])
+
+    async def count_live(self, user_id: int) -> int:
+        row = await self._run(_COUNT_LIVE_TOKENS, {"of_user": user_id})
+        return 0 if row is None else int(row["live"])
+
+    async def create(
+        self, user_id: int, name: str, scopes: list[str], token_hash: str, prefix: str, lifetime: timedelta
+    ) -> PersonalTokenPublic:
+        params = {
+            "new_user_id": user_id,
+            "new_name": name,
+            "new_scopes": scopes,
+            "new_token_hash": token_hash,
+            "new_prefix": prefix,
+            "lifetime": lifetime,
+        }
+        row = await self._run(_CREATE_PERSONAL_TOKEN, params)
+        assert row is not None  # INSERT ... RETURNING answers its row
+        return PersonalTokenPublic.model_validate(dict(row))
+
+    async def list(self, user_id: int) -> list[PersonalTokenPublic]:
+        result = await self.session.exec(_LIST_PERSONAL_TOKENS, params={"of_user": user_id})  # type: ignore[call-overload]
+        return [PersonalTokenPublic.model_validate(dict(row)) for row in result.mappings()]
+
+    async def revoke(self, user_id: int, token_id: int) -> None:
+        """The user's token stops working now; `NotFound` if they have no such token (another's included)."""
+        revoked = can_exist(token_id) and await self._run(
+            _REVOKE_PERSONAL_TOKEN, {"token_id": token_id, "of_user": user_id}
+        )
+        if not revoked:
+            raise NotFound("Personal access token", token_id)
+
+    async def revoke_every(self, user_id: int) -> None:
+        """Every token of the user stops working (a new password)."""
+        await self._run(_REVOKE_EVERY_PERSONAL_TOKEN, {"of_user": user_id})
 
 
 # ---------------------------------------------------------------- refresh tokens, failures, sign-ups
@@ -268,6 +416,15 @@ _PRUNE_REFRESH_TOKENS = text(
     """
     DELETE FROM refresh_tokens WHERE id IN (
         SELECT id FROM refresh_tokens WHERE expires_at < now()
+        ORDER BY expires_at LIMIT :batch_size FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+# A personal access token past its expiry works no more and is not listed. Oldest first, as above.
+_PRUNE_PERSONAL_TOKENS = text(
+    """
+    DELETE FROM personal_access_tokens WHERE id IN (
+        SELECT id FROM personal_access_tokens WHERE expires_at < now()
         ORDER BY expires_at LIMIT :batch_size FOR UPDATE SKIP LOCKED
     )
     """
@@ -424,7 +581,7 @@ class AuthRepository:
 
 
 class PruningRepository:
-    """Deleting what no rule needs any more: expired refresh tokens, failures and sign-ups past their windows.
+    """Deleting what no rule needs any more: expired refresh and personal tokens, old failures and sign-ups.
 
     Each call is one transaction on its own session, under HOUSEKEEPING_LOCK and
     a statement time limit of its own: None if another instance holds the lock,
@@ -437,6 +594,9 @@ class PruningRepository:
 
     async def prune_refresh_tokens(self, batch_size: int) -> int | None:
         return await self._prune(_PRUNE_REFRESH_TOKENS, batch_size)
+
+    async def prune_personal_tokens(self, batch_size: int) -> int | None:
+        return await self._prune(_PRUNE_PERSONAL_TOKENS, batch_size)
 
     async def prune_login_failures(self, batch_size: int) -> int | None:
         return await self._prune(_PRUNE_LOGIN_FAILURES, batch_size)

@@ -1,4 +1,6 @@
-"""/auth: sign in and refresh at /auth/token (OAuth2, so /docs' Authorize button and OAuth2 clients work), and sign out.
+"""/auth: sign in and refresh at /auth/token (OAuth2, so /docs' Authorize button and OAuth2 clients work), and sign out;
+and /users/me/tokens, the caller's personal access tokens (app/auth/personal_tokens.py), which live with
+the tokens, below users, since app/auth/access.py checks them on every request.
 
 /auth/token speaks OAuth2 (RFC 6749): the password grant (`username` is the
 email) and the refresh-token grant, both answering the token pair; its
@@ -14,16 +16,16 @@ the clients written against it, with the same rules as the refresh grant.
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, Form, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.auth.access import NotAuthenticated
-from app.auth.dependencies import AuthenticatorDep
-from app.auth.models import RefreshRequest, TokenPair
+from app.auth.dependencies import AuthenticatorDep, PersonalTokensDep
+from app.auth.models import PersonalTokenCreate, PersonalTokenCreated, PersonalTokenPublic, RefreshRequest, TokenPair
 from app.auth.service import TooManyFailures, WrongCredentials
 from app.http.client_address import client_address
-from app.http.errors import RATE_LIMIT_HEADERS
+from app.http.errors import NOT_FOUND_RESPONSE, RATE_LIMIT_HEADERS
 from app.http.problems import Problem
 from app.ops.metrics import metrics_of
 
@@ -163,3 +165,55 @@ async def refresh(body: RefreshRequest, authenticator: AuthenticatorDep, respons
 async def sign_out(body: RefreshRequest, authenticator: AuthenticatorDep) -> None:
     """Sign out: every token of this refresh token's login stops working (access tokens at their expiry)."""
     await authenticator.sign_out(body.refresh_token)
+
+
+# ---------------------------------------------------------------- personal access tokens
+
+personal_tokens_router = APIRouter(prefix="/users/me/tokens", tags=["personal access tokens"])
+
+NOT_BY_PERSONAL_TOKEN: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": Problem,
+        "description": "Sent with a personal access token (code `insufficient_scope`): sign in with your password",
+        "headers": {
+            "WWW-Authenticate": {"description": 'Bearer error="insufficient_scope"', "schema": {"type": "string"}}
+        },
+    }
+}
+TOKEN_LIMIT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "You already hold the most live tokens a user may (50)"}
+}
+TokenId = Annotated[int, Path(description="The token's id, from the list.", examples=[1])]
+
+
+@personal_tokens_router.post(
+    "", status_code=status.HTTP_201_CREATED, responses={**NOT_BY_PERSONAL_TOKEN, **NOT_FOUND_RESPONSE, **TOKEN_LIMIT}
+)
+async def create_my_token(
+    body: PersonalTokenCreate, tokens: PersonalTokensDep, response: Response
+) -> PersonalTokenCreated:
+    """Create a personal access token for a script: the answer shows the token this once; keep it then.
+
+    Send it as `Authorization: Bearer pat_...`. `["read"]` reads only; `["read", "write"]` does what
+    you may; an admin may add `"admin"`. It stops working at its expiry, when revoked, or when your
+    password changes. Only a password sign-in may create, list or revoke tokens, never a token.
+    """
+    response.headers.update(NO_STORE)
+    return await tokens.create(body)
+
+
+@personal_tokens_router.get("", responses=NOT_BY_PERSONAL_TOKEN)
+async def read_my_tokens(tokens: PersonalTokensDep) -> list[PersonalTokenPublic]:
+    """Your live personal access tokens, oldest first: names, scopes, dates, and each one's first characters."""
+    return await tokens.list()
+
+
+@personal_tokens_router.delete(
+    "/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={**NOT_BY_PERSONAL_TOKEN, **NOT_FOUND_RESPONSE},
+)
+async def revoke_my_token(token_id: TokenId, tokens: PersonalTokensDep) -> None:
+    """Revoke one of your personal access tokens: it stops working at once. Another user's is a 404."""
+    await tokens.revoke(token_id)

@@ -13,6 +13,12 @@ or deleted admin loses them at once.
 
 A refresh token is 256 random bits; the database keeps only its SHA-256
 (app/auth/repository.py), so a copy of the table cannot be replayed.
+
+A personal access token is `pat_` and 256 random bits (app/auth/personal_tokens.py),
+kept the same way. The prefix tells it from a JWT without decoding anything,
+so an access token's request costs what it did, and lets secret scanners
+recognise one that leaked. SHA-256, not a password hash: with 256 random bits
+there is nothing to guess, and the lookup must be cheap on every request.
 """
 
 import hashlib
@@ -119,9 +125,25 @@ def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+PERSONAL_TOKEN_PREFIX = "pat_"
+
+
+def new_personal_token() -> str:
+    return PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_personal_token(token: str) -> bool:
+    """Whether the Bearer token is a personal access token rather than a JWT (which starts with `eyJ`)."""
+    return token.startswith(PERSONAL_TOKEN_PREFIX)
+
+
 def refresh_token_digest(token: str) -> str:
     """What the database keeps of a refresh token: SHA-256, hex (the token itself has 256 random bits)."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Kept the same way, for the same reason: 256 random bits need no slow hash.
+personal_token_digest = refresh_token_digest
 
 
 def signing_key(settings: Settings) -> bytes:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator
 
-from app.auth.access import SignedInDep
+from app.auth.access import OWN_ACCOUNT_NEEDS_LOGIN, CallerDep, InsufficientScope, SignedInByLoginDep, SignedInDep
 from app.auth.models import PasswordChange
 from app.auth.routes import throttled
 from app.http.client_address import client_address
@@ -145,9 +145,11 @@ async def read_me(caller: SignedInDep, users: UserRepositoryDep, response: Respo
     },
 )
 async def change_my_password(
-    change: PasswordChange, caller: SignedInDep, users: UserServiceDep, request: Request, response: Response
+    change: PasswordChange, caller: SignedInByLoginDep, users: UserServiceDep, request: Request, response: Response
 ) -> None:
-    """Change your password: the current one, then the new one. Every refresh token of yours stops working.
+    """Change your password: the current one, then the new one. Your logins and personal access tokens end.
+
+    Not with a personal access token (403 `insufficient_scope`): sign in with your password.
 
     A wrong current password counts as a failed sign-in: after 5 of either in 15 minutes, a 429.
     """
@@ -190,10 +192,12 @@ async def update_user(
     status_code=status.HTTP_204_NO_CONTENT,
     # No body, so no Content-Type either (FastAPI's default class would send application/json).
     response_class=Response,
-    responses={**NOT_FOUND_RESPONSE, **PRECONDITION_FAILED_RESPONSE},
+    responses={**FORBIDDEN, **NOT_FOUND_RESPONSE, **PRECONDITION_FAILED_RESPONSE},
 )
-async def delete_user(user_id: UserId, users: UserRepositoryDep, if_match: IfMatchDep) -> None:
-    """Delete a user and, by ON DELETE CASCADE, all their stocks."""
+async def delete_user(user_id: UserId, caller: CallerDep, users: UserRepositoryDep, if_match: IfMatchDep) -> None:
+    """Delete a user and, by ON DELETE CASCADE, all their stocks. Not your own with a personal access token."""
+    if caller.by_personal_token and caller.user_id == user_id:  # a stolen script token must not end the account
+        raise InsufficientScope(OWN_ACCOUNT_NEEDS_LOGIN)
     await users.delete(user_id, if_match)
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import SecretStr
 
-from app.auth.access import Caller, NotAuthenticated
+from app.auth.access import LOGIN_NEEDED, Caller, InsufficientScope, NotAuthenticated
 from app.auth.models import PasswordChange
 from app.auth.passwords import hash_password, verify_password
-from app.auth.repository import AccountRepository, AuthRepository, Counted
+from app.auth.repository import AccountRepository, AuthRepository, Counted, PersonalTokenRepository
 from app.auth.service import (
     TOO_MANY_WRONG_PASSWORDS,
     TooManySignUps,
@@ -133,6 +133,8 @@ class UserService:
         if "is_admin" in values and not self.caller.is_admin:
             raise AdminOnly(ONLY_ADMINS_MAKE_ADMINS)
         password: SecretStr | None = values.pop("password", None)
+        if password is not None and self.caller.by_personal_token:  # setting passwords is for a login
+            raise InsufficientScope(LOGIN_NEEDED)
         demoted = values.get("is_admin") is False
         if password is None and not demoted:
             async with self.open_session() as session:  # one statement, durable as it runs
@@ -144,10 +146,12 @@ class UserService:
                 raise CurrentPasswordRequired(PASSWORD_CHANGE_NEEDS_THE_OLD_ONE)
             values["password_hash"] = await self._hash_checked(password, values.get("email", account.email))
         # A new password, or admin rights taken away, ends every login of the user in the same
-        # transaction: neither lands alone.
+        # transaction: neither lands alone. A new password revokes their personal access tokens too.
         async with self.open_session.transaction() as session:
             changed = await UserRepository(session, self.scope).change(user_id, values, if_match)
             await AuthRepository(session).revoke_user(user_id)
+            if password is not None:
+                await PersonalTokenRepository(session).revoke_every(user_id)
         return changed
 
     async def change_password(self, change: PasswordChange, client_address: str) -> RateLimit:
@@ -173,6 +177,7 @@ class UserService:
         async with self.open_session.transaction() as session:  # as in `update`: together or not at all
             await AccountRepository(session, self.scope).set_password_hash(user_id, new_hash)
             await AuthRepository(session).revoke_user(user_id)
+            await PersonalTokenRepository(session).revoke_every(user_id)
         return rate_limit_after(failures, failed=False)
 
     async def _hash_checked(self, password: SecretStr, email: str | None, field: str = "password") -> str:

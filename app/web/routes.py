@@ -11,8 +11,11 @@ and a form to record a buy, sell or dividend, through the ledger service the
 API's POST /stocks/{id}/transactions uses. The totals and positions are today's valuation (the service
 GET /users/{id}/portfolio?as_of= uses: market prices and gains); the value-over-time chart (1M, YTD, 1Y,
 Max) is a fragment of its own, loaded by htmx after the page, from the performance service.
+The account's personal access tokens (/app/tokens) are listed, created (the token shown once, on the
+answer to the form, never in a link) and revoked through the service /users/me/tokens uses.
 """
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -25,7 +28,10 @@ from pydantic import Field as Rules
 
 from app.auth.access import NotAuthenticated
 from app.auth.dependencies import AuthenticatorDep
+from app.auth.models import PersonalTokenCreate, PersonalTokenCreated
+from app.auth.personal_tokens import AdminScopeRefused, PersonalTokens, TooManyTokens
 from app.auth.service import Authenticator, TooManyFailures, TooManySignUps
+from app.core.database import SessionOpener, SessionOpenerDep
 from app.http.client_address import client_address
 from app.kit.errors import Conflict, InvalidCursor, VersionMismatch
 from app.kit.fields import Schema, storable_text, today
@@ -60,7 +66,7 @@ from app.web.page_route import PageRoute
 from app.web.ranges import DEFAULT_RANGE, RANGE_NAMES, RANGES, Range
 from app.web.rendering import go_to, is_htmx, render
 from app.web.session import BrowserSession, new_session
-from app.web.visitor import Visitor, VisitorDep, keep_session
+from app.web.visitor import SignInNeeded, Visitor, VisitorDep, keep_session
 
 router = APIRouter(prefix="/app", include_in_schema=False, route_class=PageRoute)
 
@@ -181,6 +187,93 @@ async def sign_out_form(request: Request, visitor: ActingVisitorDep, authenticat
         await authenticator.sign_out(visitor.session.refresh_token)
     keep_session(request, new_session())
     return go_to(request, "/app/sign-in")
+
+
+# ---------------------------------------------------------------- personal access tokens
+
+# The lifetimes the form offers; the API takes any number of days from 1 to 366.
+TOKEN_LIFETIMES = (7, 30, 90, 180, 366)
+NEW_TOKEN_DEFAULTS = {"name": "", "write": "", "expires_in_days": "30"}
+
+
+def _tokens_of(visitor: Visitor, open_session: SessionOpener) -> PersonalTokens | None:
+    """The signed-in visitor's tokens; None in open mode, where the pages have no sign-in; else sign in first."""
+    if not visitor.auth_required:
+        return None
+    if visitor.caller.user_id is None:
+        raise SignInNeeded
+    return PersonalTokens(open_session, visitor.caller.user_id)
+
+
+async def _tokens_page(
+    request: Request,
+    visitor: Visitor,
+    tokens: PersonalTokens | None,
+    status_code: int = 200,
+    created: PersonalTokenCreated | None = None,
+    values: dict[str, str] = NEW_TOKEN_DEFAULTS,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    listed = await tokens.list() if tokens is not None else []
+    return render(
+        request,
+        "tokens.html",
+        visitor,
+        status_code,
+        tokens=listed,
+        created=created,
+        values=values,
+        errors=errors or {},
+        lifetimes=TOKEN_LIFETIMES,
+    )
+
+
+@router.get("/tokens")
+async def tokens_page(request: Request, visitor: VisitorDep, open_session: SessionOpenerDep) -> Response:
+    """The visitor's personal access tokens, and a form to create one (as GET and POST /users/me/tokens)."""
+    return await _tokens_page(request, visitor, _tokens_of(visitor, open_session))
+
+
+@router.post("/tokens")
+async def create_token_form(
+    request: Request,
+    visitor: ActingVisitorDep,
+    open_session: SessionOpenerDep,
+    name: FormText = "",
+    write: FormText = "",
+    admin: FormText = "",
+    expires_in_days: FormText = "",
+) -> Response:
+    """A new token, shown on this answer only (never in a redirect's URL), under the API's rules and in its words."""
+    tokens = _tokens_of(visitor, open_session)
+    if tokens is None:
+        return go_to(request, "/app/tokens")
+    values = {"name": name, "write": write, "admin": admin, "expires_in_days": expires_in_days}
+    scopes = ["read", *(["write"] if write == "on" else []), *(["admin"] if admin == "on" else [])]
+    # JSON parsed by the model, as the API's body is: json.loads would choke on a number of 5000 digits.
+    fields = as_json_body({"name": name, "expires_in_days": expires_in_days}, numbers=("expires_in_days",))
+    body = '{"scopes":' + json.dumps(scopes) + ("}" if fields == "{}" else "," + fields[1:])
+    try:
+        created = await tokens.create(PersonalTokenCreate.model_validate_json(body))
+    except ValidationError as failure:
+        return await _tokens_page(request, visitor, tokens, 422, values=values, errors=errors_of(failure))
+    except (TooManyTokens, AdminScopeRefused) as failure:
+        return await _tokens_page(
+            request, visitor, tokens, failure.status_code, values=values, errors={"form": failure.detail}
+        )
+    return await _tokens_page(request, visitor, tokens, 201, created=created)
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token_form(
+    request: Request, visitor: ActingVisitorDep, open_session: SessionOpenerDep, token_id: int
+) -> Response:
+    """Revoke one of the visitor's tokens (as DELETE /users/me/tokens/{id}); another's is a 404 page."""
+    tokens = _tokens_of(visitor, open_session)
+    if tokens is None:
+        raise PageNotFound
+    await tokens.revoke(token_id)
+    return go_to(request, "/app/tokens")
 
 
 # ---------------------------------------------------------------- users

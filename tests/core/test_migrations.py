@@ -60,6 +60,7 @@ def test_downgrade_base_drops_everything_and_upgrade_head_restores_it(database_u
             "sign_ups_by_address",
             "prices",
             "idempotency_keys",
+            "personal_access_tokens",
         }
     finally:
         command.upgrade(config, "head")  # leave the shared test database usable whatever happened
@@ -129,6 +130,37 @@ def test_upgrading_a_database_with_stocks_from_0007_gives_each_its_opening_buy(d
             (1, 1, "buy", "2024-03-16", 10, "175.5000", "0.0000", None),
             (2, 2, "buy", "2023-01-01", 1, "0.0001", "0.0000", None),
         ]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("TRUNCATE users, stocks RESTART IDENTITY CASCADE"))
+        command.upgrade(config, "head")  # leave the shared test database usable whatever happened
+        engine.dispose()
+
+
+def test_0010_adds_personal_access_tokens_keeping_every_row_and_downgrades_to_0009(database_url: str) -> None:
+    """0009 -> 0010 -> 0009 -> head, with a user and a stock: the rows stay; a token dies with its user (cascade)."""
+    config = alembic_config(database_url)
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        command.downgrade(config, "0009")
+        assert "personal_access_tokens" not in _table_names(engine)
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO users (name) VALUES ('John Doe')"))
+            connection.execute(sa.text("INSERT INTO stocks (name, price, quantity, user_id) VALUES ('AAPL', 1, 1, 1)"))
+            rows_before = connection.execute(sa.text("SELECT * FROM users, stocks")).all()
+        command.upgrade(config, "0010")
+        with engine.begin() as connection:
+            assert connection.execute(sa.text("SELECT * FROM users, stocks")).all() == rows_before
+            connection.execute(
+                sa.text(
+                    "INSERT INTO personal_access_tokens (user_id, name, scopes, token_hash, prefix, expires_at) "
+                    "VALUES (1, 'script', '{read}', repeat('a', 64), 'pat_aaaaaaaa', now() + interval '1 day')"
+                )
+            )
+            connection.execute(sa.text("DELETE FROM users WHERE id = 1"))
+            assert connection.execute(sa.text("SELECT count(*) FROM personal_access_tokens")).scalar_one() == 0
+        command.downgrade(config, "0009")
+        assert "personal_access_tokens" not in _table_names(engine)
     finally:
         with engine.begin() as connection:
             connection.execute(sa.text("TRUNCATE users, stocks RESTART IDENTITY CASCADE"))

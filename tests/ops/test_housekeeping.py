@@ -29,6 +29,12 @@ TOKENS = [
     ("live-used", "now() + interval '1 day'", "now() - interval '1 day'", "NULL"),
     ("live-revoked", "now() + interval '1 day'", "NULL", "now() - interval '1 day'"),
 ]
+# (name, expires_at) of personal access tokens: the expired go, whenever they were last used.
+PERSONAL_TOKENS = [
+    ("expired", "now() - interval '1 second'"),
+    ("expired-long-ago", "now() - interval '90 days'"),
+    ("live", "now() + interval '1 day'"),
+]
 # failed_at: the throttle counts the last 15 minutes.
 FAILURES = [
     ("stale", "now() - interval '15 minutes 1 second'"),
@@ -54,6 +60,12 @@ def tables(database_url: str) -> Iterator[psycopg.Connection]:
                 f" VALUES (%s, gen_random_uuid(), %s, {expires_at}, {used_at}, {revoked_at})",
                 [user_id, token_hash],
             )
+        for name, expires_at in PERSONAL_TOKENS:
+            connection.execute(
+                "INSERT INTO personal_access_tokens (user_id, name, scopes, token_hash, prefix, expires_at)"
+                f" VALUES (%s, %s, '{{read}}', %s, 'pat_', {expires_at})",
+                [user_id, name, name],
+            )
         for email, failed_at in FAILURES:
             connection.execute(
                 f"INSERT INTO login_failures (email, client_address, failed_at) VALUES (%s, '192.0.2.1', {failed_at})",
@@ -67,14 +79,15 @@ def tables(database_url: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
-def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str], list[str]]:
+def remaining(connection: psycopg.Connection) -> tuple[list[str], list[str], list[str], list[str]]:
     tokens = [row[0] for row in connection.execute("SELECT token_hash FROM refresh_tokens ORDER BY id")]
     failures = [row[0] for row in connection.execute("SELECT email FROM login_failures ORDER BY id")]
     sign_ups = [row[0] for row in connection.execute("SELECT client_address FROM sign_ups_by_address ORDER BY 1")]
-    return tokens, failures, sign_ups
+    personal_tokens = [row[0] for row in connection.execute("SELECT name FROM personal_access_tokens ORDER BY id")]
+    return tokens, failures, sign_ups, personal_tokens
 
 
-LEFT = (["live", "live-used", "live-revoked"], ["counting", "just-now"], ["198.51.100.2"])
+LEFT = (["live", "live-used", "live-revoked"], ["counting", "just-now"], ["198.51.100.2"], ["live"])
 
 
 @pytest.fixture
@@ -89,7 +102,7 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 async def test_a_pass_deletes_expired_tokens_stale_failures_and_quiet_sign_ups_and_nothing_else(
     tables: psycopg.Connection, database: Database
 ) -> None:
-    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2, sign_ups=1)
+    assert await prune_once(database) == Pruned(refresh_tokens=3, personal_tokens=2, login_failures=2, sign_ups=1)
     assert remaining(tables) == LEFT
     assert await prune_once(database) == Pruned()  # nothing left to do
     assert database.in_use == 0  # every batch gave its connection back
@@ -97,7 +110,9 @@ async def test_a_pass_deletes_expired_tokens_stale_failures_and_quiet_sign_ups_a
 
 async def test_a_pass_works_in_batches_until_its_time_is_up(tables: psycopg.Connection, database: Database) -> None:
     # Out of time at once: one batch of each table, the rest left for the next pass.
-    assert await prune_once(database, batch_size=2, seconds=0) == Pruned(refresh_tokens=2, login_failures=2, sign_ups=1)
+    assert await prune_once(database, batch_size=2, seconds=0) == Pruned(
+        refresh_tokens=2, personal_tokens=2, login_failures=2, sign_ups=1
+    )
     assert len(remaining(tables)[0]) == 4
     # With time, batch after batch until none is full.
     assert await prune_once(database, batch_size=1) == Pruned(refresh_tokens=1)
@@ -113,8 +128,9 @@ async def test_a_pass_does_nothing_while_another_instance_prunes(
         assert len(remaining(tables)[0]) == len(TOKENS)
         assert len(remaining(tables)[1]) == len(FAILURES)
         assert len(remaining(tables)[2]) == len(SIGN_UPS)
+        assert len(remaining(tables)[3]) == len(PERSONAL_TOKENS)
     # Its lock gone with its connection, the next pass prunes.
-    assert await prune_once(database) == Pruned(refresh_tokens=3, login_failures=2, sign_ups=1)
+    assert await prune_once(database) == Pruned(refresh_tokens=3, personal_tokens=2, login_failures=2, sign_ups=1)
 
 
 async def test_an_outage_is_logged_and_the_pass_returns(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
@@ -136,10 +152,11 @@ async def test_a_pass_logs_what_it_deleted(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="app.auth.pruning"):
         assert await housekeeping_pass(partial(prune_expired, database)) == Pruned(
-            refresh_tokens=3, login_failures=2, sign_ups=1
+            refresh_tokens=3, personal_tokens=2, login_failures=2, sign_ups=1
         )
     assert [record.getMessage() for record in caplog.records] == [
-        "Housekeeping: deleted expired refresh tokens: 3, old login failures: 2, sign-ups of quiet addresses: 1"
+        "Housekeeping: deleted expired refresh tokens: 3, expired personal access tokens: 2, "
+        "old login failures: 2, sign-ups of quiet addresses: 1"
     ]
 
 

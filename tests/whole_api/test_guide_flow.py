@@ -82,6 +82,8 @@ async def test_interactive_docs_and_openapi_are_served(client: AsyncClient) -> N
         "/auth/logout",
         "/users/me",
         "/users/me/password",
+        "/users/me/tokens",
+        "/users/me/tokens/{token_id}",
         "/users/",
         "/users/{user_id}",
         "/users/{user_id}/stocks/",

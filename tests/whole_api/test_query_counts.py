@@ -179,3 +179,27 @@ async def test_the_users_page_is_two_statements_whatever_the_users_hold(
     assert response.status_code == 200
     assert response.text.count("<tr data-user=") == users
     assert statements == ["SELECT", "SELECT"]
+
+
+async def test_a_personal_token_costs_one_statement_and_a_jwt_none(
+    app: FastAPI, committed_client: AsyncClient, engine: AsyncEngine
+) -> None:
+    """GET /users/{id}: a JWT is checked without the database; a personal token is one lookup (its use noted in it)."""
+    user_id = await user_holding(committed_client, engine, 1)
+    jwt = {"Authorization": f"Bearer {app.state.access_tokens.issue(user_id, is_admin=False)}"}
+    created = await committed_client.post(
+        "/users/me/tokens", json={"name": "bench", "scopes": ["read"], "expires_in_days": 1}, headers=jwt
+    )
+    assert created.status_code == 201
+    personal = {"Authorization": f"Bearer {created.json()['token']}"}
+
+    with statements_sent(app) as statements:
+        assert (await committed_client.get(f"/users/{user_id}", headers=jwt)).status_code == 200
+    assert statements == ["SELECT"]
+    for _ in range(2):  # the first use notes it, the second (within the minute) does not: one statement either way
+        with statements_sent(app) as statements:
+            assert (await committed_client.get(f"/users/{user_id}", headers=personal)).status_code == 200
+        assert statements == ["WITH", "SELECT"]
+    async with engine.connect() as connection:
+        noted = await connection.exec_driver_sql("SELECT last_used_at IS NOT NULL FROM personal_access_tokens")
+        assert noted.scalar_one() is True
