@@ -71,6 +71,13 @@ _KINDS = (
     ProblemKind("admin_only", 403, "Only an admin may do this",
                 "Setting `is_admin`, or changing data every user shares (market prices), is an admin's.",
                 "Ask an admin, or sign in as one."),
+    ProblemKind("insufficient_scope", 403, "Insufficient scope",
+                "A personal access token may not do this: a `read` token writes nothing, and no token creates, "
+                "lists or revokes tokens, sets a password or deletes its own account.",
+                "Use a token with the `write` scope, or sign in with your password for what only a sign-in may do."),
+    ProblemKind("admin_scope_refused", 403, "Admin scope refused",
+                "Only an admin may create a personal access token with the `admin` scope.",
+                "Leave `admin` out of `scopes`."),
     ProblemKind("current_password_required", 403, "Current password required",
                 "This user has a password; a new one is set through PUT /users/me/password, which asks for the "
                 "current one.", "Use PUT /users/me/password with `current_password` and `new_password`."),
@@ -97,6 +104,9 @@ _KINDS = (
     ProblemKind("idempotency_key_in_use", 409, "Idempotency key in use",
                 "The first request sent with this `Idempotency-Key` has not finished yet.",
                 "Retry after `Retry-After` seconds: then you get its answer, replayed."),
+    ProblemKind("too_many_tokens", 409, "Too many tokens",
+                "You already hold the most live personal access tokens a user may (50).",
+                "Revoke one you no longer use (DELETE /users/me/tokens/{id}), then create the new one."),
     ProblemKind("ledger_does_not_add_up", 409, "Ledger does not add up",
                 "A holding's ledger breaks its own rules on replay (rows written past the API, by hand); "
                 "`detail` names the holding and the transaction.",

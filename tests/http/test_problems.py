@@ -18,12 +18,13 @@ from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import exc as sa_exc
 
 import app.main  # every resource, so that every AppError subclass is defined
+from app.auth.personal_tokens import TooManyTokens
 from app.core.config import Settings
 from app.http.problems import PROBLEM_MEDIA_TYPE, PROBLEMS
 from app.idempotency.dependencies import IdempotencyKeyInUse
 from app.kit.errors import AppError, Forbidden, NotFound
 from app.portfolio.service import LedgerDoesNotAddUp
-from tests.helpers import JOHN, PASSWORD, bearer, create_stock, create_user, sign_in, sign_up
+from tests.helpers import AAPL, JOHN, PASSWORD, bearer, create_stock, create_user, sign_in, sign_up
 
 ERRORS_PAGE = Path(__file__).parents[2] / "docs" / "reference" / "errors.md"
 JANE = "jane@example.com"
@@ -141,6 +142,21 @@ async def _idempotency_key_reused(client: AsyncClient) -> Response:
     return await client.post("/users/", json={**JOHN, "age": 31}, headers=key)
 
 
+async def _insufficient_scope(client: AsyncClient) -> Response:
+    user = await sign_up(client, JANE)
+    token = (await sign_in(client, JANE))["access_token"]
+    read_only = {"name": "reader", "scopes": ["read"], "expires_in_days": 1}
+    created = await client.post("/users/me/tokens", json=read_only, headers=bearer(token))
+    return await client.post(f"/users/{user['id']}/stocks/", json=AAPL, headers=bearer(created.json()["token"]))
+
+
+async def _admin_scope_refused(client: AsyncClient) -> Response:
+    await sign_up(client, JANE)
+    token = (await sign_in(client, JANE))["access_token"]
+    admin = {"name": "mine", "scopes": ["read", "admin"], "expires_in_days": 1}
+    return await client.post("/users/me/tokens", json=admin, headers=bearer(token))
+
+
 def _raising(failure: Exception) -> Callable[[AsyncClient], Awaitable[Response]]:
     """For a code only a race or a broken database produces: a route raising what the handler maps."""
 
@@ -165,6 +181,8 @@ PROVOKE: dict[str, tuple[str, Callable[[AsyncClient], Awaitable[Response]]]] = {
     "invalid_refresh_token": ("required", lambda c: c.post("/auth/refresh", json={"refresh_token": "unknown"})),
     "forbidden": ("open", _raising(Forbidden("Not yours to do"))),
     "admin_only": ("required", _admin_only),
+    "insufficient_scope": ("required", _insufficient_scope),
+    "admin_scope_refused": ("required", _admin_scope_refused),
     "current_password_required": ("required", _current_password_required),
     "wrong_current_password": ("required", _wrong_current_password),
     "not_found": ("open", lambda c: c.get("/no/such/thing")),
@@ -175,6 +193,8 @@ PROVOKE: dict[str, tuple[str, Callable[[AsyncClient], Awaitable[Response]]]] = {
     "email_taken": ("required", _email_taken),
     # Only while the first request with the key runs: tests/idempotency/test_races_and_failures.py races two.
     "idempotency_key_in_use": ("open", _raising(IdempotencyKeyInUse())),
+    # 50 live tokens first: tests/auth/test_personal_tokens.py fills them.
+    "too_many_tokens": ("open", _raising(TooManyTokens())),
     "ledger_does_not_add_up": ("open", _raising(LedgerDoesNotAddUp("Stock with ID 1: its ledger does not add up"))),
     "conflict": ("open", _raising(_database_error(sa_exc.IntegrityError))),
     "version_mismatch": ("required", _version_mismatch),

@@ -63,7 +63,9 @@ async def test_every_answer_is_what_the_document_declares(
     method, path, body, statuses = (REQUIRED if mode == "required" else OPEN)[operation]
     world = await build_world(session, served)
     request_body = await resolve_body(body, caller, world, http)
-    url = path.format(owner=world.owner_id, stock=world.stock_id, transaction=world.transaction_id)
+    url = path.format(
+        owner=world.owner_id, stock=world.stock_id, transaction=world.transaction_id, token=world.token_id
+    )
     response = await send(http, method, url, body, request_body, world.tokens[caller])
     assert response.status_code == statuses[CALLERS.index(caller)], response.text
     assert_declared(served.openapi(), method, _template(served, url.partition("?")[0]), response)
