@@ -21,16 +21,18 @@ from app.auth.pruning import prune_expired
 from app.auth.tokens import AccessTokens, signing_key
 from app.core.config import Settings
 from app.core.database import Database
+from app.core.replicas import ReplicaSet
 from app.core.runtime import freeze_startup_heap
 from app.http.body_limit import BodySizeLimit
 from app.http.docs import mount_docs
 from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.http.head import HeadAsGet
+from app.http.read_routing import READ_AFTER_HEADER, ReadRouting
 from app.http.request_log import RequestLog, configure_logging
 from app.http.slashes import answer_slash_variants
 from app.ops import health
 from app.ops.housekeeping import keep_house
-from app.ops.metrics import Metrics
+from app.ops.metrics import METRICS_PATH, Metrics
 from app.ops.metrics import router as metrics_routes
 from app.portfolio import routes as portfolio
 from app.prices import routes as prices
@@ -72,8 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings)
         app.state.database = database = Database(settings)
         background = []
+        replicas = None
+        if settings.database_replica_urls:  # app/core/replicas.py; reads routed by app/http/read_routing.py
+            app.state.replicas = replicas = ReplicaSet(database, settings)
+            await replicas.check()  # before the first request: where reads may go
+            background.append(asyncio.create_task(replicas.keep_checking()))
         if metrics is not None:
-            metrics.watch(database)
+            metrics.watch(database, replicas)
             if metrics.multiprocess:
                 background.append(asyncio.create_task(metrics.keep_writing_gauges()))
         if settings.housekeeping_interval_seconds:
@@ -89,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(*background, return_exceptions=True)
             if metrics is not None:
                 metrics.worker_stopped()
+            if replicas is not None:
+                await replicas.dispose()
             await database.dispose()
 
     app = FastAPI(
@@ -105,6 +114,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the OpenAPI links between operations refer to.
         generate_unique_id_function=lambda route: route.name,
     )
+    if settings.database_replica_urls:
+        # Innermost: a read it runs again on the primary runs only the routes again.
+        app.add_middleware(
+            ReadRouting,
+            read_served_by=None if metrics is None else metrics.read_served_by,
+            unrouted_paths=frozenset({METRICS_PATH}),  # a scrape reads no table
+        )
     # Added first, so it runs inside CORS: a browser can read the 413.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # As in the guide, any origin may call without credentials; a team that
@@ -118,7 +134,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         # A browser shows a script on another origin only the CORS-safelisted
         # response headers unless told; these are the API's own.
-        expose_headers=["ETag", "Link", "X-Total-Count", "Preference-Applied", "Retry-After", "X-Request-ID"],
+        expose_headers=[
+            "ETag",
+            "Link",
+            "X-Total-Count",
+            "Preference-Applied",
+            "Retry-After",
+            "X-Request-ID",
+            READ_AFTER_HEADER,
+        ],
     )
     # Added after the others, so it is outside them: everything inside sees a GET.
     app.add_middleware(HeadAsGet)
