@@ -27,7 +27,7 @@ from app.http.body_limit import BodySizeLimit
 from app.http.docs import mount_docs
 from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error_handlers
 from app.http.head import HeadAsGet
-from app.http.read_routing import READ_AFTER_HEADER, ReadRouting
+from app.http.read_routing import READ_AFTER_HEADER, ReadRouting, document_read_after
 from app.http.request_log import RequestLog, configure_logging
 from app.http.slashes import answer_slash_variants
 from app.ops import health
@@ -170,5 +170,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_docs(app)
     install_web_app(app, settings)  # the pages under /app/ (app/web/)
     document_access(app, auth_required=settings.auth_required)
+    document_read_after(app)  # X-Read-After on the writes' answers (app/http/read_routing.py)
     answer_slash_variants(app)  # /users as /users/ (app/http/slashes.py)
     return app

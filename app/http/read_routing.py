@@ -31,7 +31,9 @@ runs.
 import logging
 from collections.abc import Callable
 from math import ceil
+from typing import Any
 
+from fastapi import FastAPI
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,7 +57,30 @@ READ_AFTER_DESCRIPTION = (
     "service reads from replicas (DATABASE_REPLICA_URLS). Send it back as `X-Read-After` on your following "
     "reads to see this write in them; without it a read may come from a replica a moment behind."
 )
-READ_AFTER_RESPONSE_HEADER = {READ_AFTER_HEADER: {"description": READ_AFTER_DESCRIPTION, "schema": {"type": "string"}}}
+
+
+def document_read_after(app: FastAPI) -> None:
+    """Declare X-Read-After on the successful answers of every write operation in the OpenAPI.
+
+    Always, replicas or not: the contract is the same for every deployment,
+    and a header a response may omit is what OpenAPI's response headers are.
+    """
+    build_openapi = app.openapi
+    header = {"description": READ_AFTER_DESCRIPTION, "schema": {"type": "string", "examples": ["0/3000060"]}}
+
+    def openapi() -> dict[str, Any]:
+        document = build_openapi()  # FastAPI's cached copy after the first call, completed in place
+        for operations in document.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method.upper() not in _WRITE_METHODS:
+                    continue
+                for status, response in operation.get("responses", {}).items():
+                    if status[:1] in ("2", "3"):
+                        response.setdefault("headers", {}).setdefault(READ_AFTER_HEADER, header)
+        return document
+
+    # FastAPI's documented way to extend its OpenAPI ("Extending OpenAPI"), as app/http/errors.py does.
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ReadRouting:

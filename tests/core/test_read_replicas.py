@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from app.core.config import Settings
 from app.core.database import Database
-from app.core.replicas import ReplicaSet, format_wal_position, parse_wal_position
+from app.core.replicas import ReplicaSet, parse_wal_position
 from app.main import create_app
 from tests.helpers import TEST_SECRET_KEY, wait_until_async
 from tests.replication import Replicated, primary_with_replica
@@ -275,14 +275,6 @@ async def test_a_primary_named_as_a_replica_gets_no_reads(replica_settings: Sett
     finally:
         await replica_set.dispose()
         await primary.dispose()
-
-
-def test_wal_positions_read_and_write_as_postgresql_does() -> None:
-    assert parse_wal_position("0/3000060") == 0x3000060
-    assert parse_wal_position("16/B374D848") == (0x16 << 32) | 0xB374D848
-    assert format_wal_position(parse_wal_position("16/B374D848") or 0) == "16/B374D848"
-    for malformed in ("", "3000060", "x/1", "1/", "/1", "1/2/3", "123456789/0"):
-        assert parse_wal_position(malformed) is None, malformed
 
 
 async def _is(state: Coroutine[Any, Any, str], expected: str) -> bool:
