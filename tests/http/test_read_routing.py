@@ -15,7 +15,7 @@ WRITES = {"post", "put", "patch", "delete"}
 async def test_without_replicas_nothing_routes_and_no_write_answers_a_position(
     app: FastAPI, client: AsyncClient
 ) -> None:
-    assert ReadRouting not in [middleware.cls for middleware in app.user_middleware]
+    assert ReadRouting not in [getattr(middleware, "cls", None) for middleware in app.user_middleware]
     created = await client.post("/users/", json={"name": "Ada", "age": 36})
     assert created.status_code == 201
     assert READ_AFTER_HEADER not in created.headers
