@@ -68,8 +68,11 @@ class Readiness(BaseModel):
     database: Literal["connected", "unavailable"]
     migration: str | None = Field(description="The database's Alembic revision; null if it has none or is down.")
     expected_migration: str = Field(description="The newest migration this code ships (the head).")
-    replicas: list[ReplicaReadiness] = Field(
-        default=[], description="Each of DATABASE_REPLICA_URLS as last checked (every REPLICA_CHECK_SECONDS)."
+    replicas: list[ReplicaReadiness] | None = Field(
+        default=None,
+        description=(
+            "Each of DATABASE_REPLICA_URLS as last checked (every REPLICA_CHECK_SECONDS); absent without replicas."
+        ),
     )
 
 
@@ -95,6 +98,8 @@ async def liveness() -> Liveness:
 @router.get(
     "/health/ready",
     responses={503: {"model": Readiness, "description": "The database is down, or its schema is not at head"}},
+    # Without replicas the answer is what it always was: no `replicas` key.
+    response_model_exclude_unset=True,
 )
 async def readiness(request: Request, response: Response) -> Readiness:
     """PostgreSQL answers and its schema is the one this code expects (migrations at head)."""
@@ -110,10 +115,10 @@ async def readiness(request: Request, response: Response) -> Readiness:
         revision = None  # never migrated
     except (sa_exc.DBAPIError, sa_exc.TimeoutError):
         return _not_ready(response, Readiness(
-            status="not ready", database="unavailable", migration=None, expected_migration=expected, replicas=replicas
+            status="not ready", database="unavailable", migration=None, expected_migration=expected, **replicas
         ))  # fmt: skip
     readiness = Readiness(
-        status="ready", database="connected", migration=revision, expected_migration=expected, replicas=replicas
+        status="ready", database="connected", migration=revision, expected_migration=expected, **replicas
     )
     if revision != expected:
         readiness.status = "not ready"
@@ -121,18 +126,23 @@ async def readiness(request: Request, response: Response) -> Readiness:
     return readiness
 
 
-def _replica_readiness(request: Request) -> list[ReplicaReadiness]:
+def _replica_readiness(request: Request) -> dict[str, list[ReplicaReadiness]]:
+    """`replicas=[...]` for Readiness, or nothing (the field left unset) without DATABASE_REPLICA_URLS."""
     replicas = replicas_of(request)
-    return [
-        ReplicaReadiness(
-            name=replica.name,
-            url=replica.url,
-            state=replica.state,
-            lag_seconds=None if replica.lag_seconds is None else round(replica.lag_seconds, 3),
-            reason=replica.reason,
-        )
-        for replica in (replicas.replicas if replicas is not None else [])
-    ]
+    if replicas is None:
+        return {}
+    return {
+        "replicas": [
+            ReplicaReadiness(
+                name=replica.name,
+                url=replica.url,
+                state=replica.state,
+                lag_seconds=None if replica.lag_seconds is None else round(replica.lag_seconds, 3),
+                reason=replica.reason,
+            )
+            for replica in replicas.replicas
+        ]
+    }
 
 
 def _not_ready(response: Response, readiness: Readiness) -> Readiness:

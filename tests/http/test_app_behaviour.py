@@ -67,7 +67,15 @@ async def test_a_page_on_another_origin_may_read_the_apis_own_response_headers(c
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
     exposed = {name.strip().lower() for name in response.headers["access-control-expose-headers"].split(",")}
-    assert exposed == {"etag", "link", "x-total-count", "preference-applied", "retry-after", "x-request-id"}
+    assert exposed == {
+        "etag",
+        "link",
+        "x-total-count",
+        "preference-applied",
+        "retry-after",
+        "x-request-id",
+        "x-read-after",
+    }
     assert {"link", "x-total-count", "preference-applied"} <= set(response.headers)
     one = await client.get(f"/users/{created.json()['id']}", headers={"Origin": "https://app.example"})
     assert "etag" in one.headers

@@ -62,3 +62,8 @@ def test_replica_urls_are_a_comma_separated_list_shown_without_credentials() -> 
 def test_replicas_without_a_primary_are_refused() -> None:
     with pytest.raises(ValidationError, match="DATABASE_REPLICA_URLS needs DATABASE_URL"):
         Settings(_env_file=None, database_replica_urls="postgresql://replica/portfolio")  # type: ignore[arg-type]
+
+
+async def test_without_replicas_ready_answers_as_it_always_did(client: AsyncClient) -> None:
+    body = (await client.get("/health/ready")).json()
+    assert set(body) == {"status", "database", "migration", "expected_migration"}
