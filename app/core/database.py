@@ -240,13 +240,13 @@ _REPLICA_ONLY_FAILURES = {"25006", "40001"}
 def _replica_failed(context: ExceptionContext) -> BaseException | None:
     """`handle_error` on a replica's engine: what the primary may not share becomes ReplicaUnavailable."""
     error = context.original_exception
-    sqlstate = getattr(error, "sqlstate", None)
-    lost = context.is_disconnect or (
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if getattr(error, "sqlstate", None) in _REPLICA_ONLY_FAILURES:  # the replica is well; this read was unlucky
+        return ReplicaUnavailable(reason, down=False)
+    if context.is_disconnect or (
         isinstance(error, psycopg.OperationalError) and not isinstance(error, psycopg.errors.QueryCanceled)
-    )
-    if lost or sqlstate in _REPLICA_ONLY_FAILURES:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return ReplicaUnavailable(reason, down=lost)
+    ):  # refused, reset, shutting down, starting up, out of connections
+        return ReplicaUnavailable(reason, down=True)
     return None  # a statement timeout, a bad value: the primary would answer the same
 
 

@@ -16,9 +16,11 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from app.core.config import Settings
-from app.core.database import Database
+from app.core.database import Database, ReplicaUnavailable
 from app.core.replicas import ReplicaSet, parse_wal_position
 from app.main import create_app
 from tests.helpers import TEST_SECRET_KEY, wait_until_async
@@ -305,3 +307,23 @@ async def test_a_read_the_replica_fails_runs_again_on_the_primary(
             assert (read.status_code, database) == (200, "primary")
         finally:
             await asyncio.to_thread(replicated.replica.start)
+
+
+async def test_a_replica_refusing_a_write_or_cancelling_a_slow_read_is_told_apart(
+    replica_settings: Settings, replicated: Replicated
+) -> None:
+    replica = Database(replica_settings, replicated.replica.url, replica=True)
+    try:
+        async with replica.session() as session:
+            # A write on a replica: the request goes to the primary; the replica is not down for it.
+            with pytest.raises(ReplicaUnavailable) as refused:
+                await session.exec(text("CREATE TABLE never_here (x int)"))
+            assert refused.value.down is False
+        async with replica.session() as session:
+            # Its own statement timeout: the primary would cancel it too, so it is answered as there (a 503).
+            await session.exec(text("SET statement_timeout = 10"))
+            with pytest.raises(sa_exc.OperationalError):
+                await session.exec(text("SELECT pg_sleep(1)"))
+    finally:
+        await replica.dispose()
+    assert await asyncio.to_thread(replicated.replica.execute, "SELECT to_regclass('never_here')") is None
