@@ -317,13 +317,13 @@ async def test_a_replica_refusing_a_write_or_cancelling_a_slow_read_is_told_apar
         async with replica.session() as session:
             # A write on a replica: the request goes to the primary; the replica is not down for it.
             with pytest.raises(ReplicaUnavailable) as refused:
-                await session.exec(text("CREATE TABLE never_here (x int)"))
+                await (await session.connection()).execute(text("CREATE TABLE never_here (x int)"))
             assert refused.value.down is False
         async with replica.session() as session:
             # Its own statement timeout: the primary would cancel it too, so it is answered as there (a 503).
-            await session.exec(text("SET statement_timeout = 10"))
+            await (await session.connection()).execute(text("SET statement_timeout = 10"))
             with pytest.raises(sa_exc.OperationalError):
-                await session.exec(text("SELECT pg_sleep(1)"))
+                await (await session.connection()).execute(text("SELECT pg_sleep(1)"))
     finally:
         await replica.dispose()
     assert await asyncio.to_thread(replicated.replica.execute, "SELECT to_regclass('never_here')") is None
