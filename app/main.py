@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background = []
         replicas = None
         if settings.database_replica_urls:  # app/core/replicas.py; reads routed by app/http/read_routing.py
-            app.state.replicas = replicas = ReplicaSet(database, settings)
+            app.state.replicas = replicas = ReplicaSet(settings)
             await replicas.check()  # before the first request: where reads may go
             background.append(asyncio.create_task(replicas.keep_checking()))
         if metrics is not None:

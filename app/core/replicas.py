@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from starlette.requests import HTTPConnection
 
 from app.core.config import Settings
-from app.core.database import Database
+from app.core.database import Database, create_engine
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,7 @@ class Replica:
 class ReplicaSet:
     """The replicas of one worker's primary, checked in the background; chooses the replica a read goes to."""
 
-    def __init__(self, primary: Database, settings: Settings) -> None:
-        self.primary = primary
+    def __init__(self, settings: Settings) -> None:
         self.replicas = [
             Replica(f"replica{number}", shown_url(url), Database(settings, url, replica=True))
             for number, url in enumerate(settings.database_replica_urls, start=1)
@@ -112,6 +111,10 @@ class ReplicaSet:
         # (when, position): where the primary's WAL ended at recent checks, oldest first.
         self._primary_positions: deque[tuple[float, int]] = deque()
         self._turns = itertools.count()
+        # One connection to the primary for WAL positions (a write's, a check's), outside its line.
+        self._position_engine = create_engine(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0}))
+        self._position_lock = asyncio.Lock()
+        self._latest: tuple[float, int] | None = None  # (asked at, position): the last answer
 
     # -- routing (every read-only request; no I/O)
 
@@ -128,14 +131,33 @@ class ReplicaSet:
         return fit[next(self._turns) % len(fit)]
 
     async def primary_position(self) -> str | None:
-        """Where the primary's WAL ends now, for a write's X-Read-After; None if the primary cannot say."""
-        try:
-            async with self.primary.turn(), self.primary.engine.connect() as connection:
-                position = await connection.scalar(_PRIMARY_POSITION)
-        except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError) as error:
-            logger.warning("No WAL position for X-Read-After: %s", type(error).__name__)
-            return None
+        """Where the primary's WAL ends, asked after this moment, for a write's X-Read-After; None if it cannot say."""
+        position = await self._primary_position_after(time.monotonic())
         return None if position is None else format_wal_position(position)
+
+    async def _primary_position_after(self, moment: float) -> int | None:
+        """The primary's WAL end, from a question asked at `moment` or later: it then covers every commit before.
+
+        On a connection of its own, one at a time: a write asks while its
+        request still holds its place in the primary's line (FastAPI closes
+        the request's session after the answer is sent), so asking in that
+        line would wait on itself once the line is full. Writes that queue
+        here meanwhile share the next answer: one statement for all of them.
+        """
+        async with self._position_lock:
+            if self._latest is not None and self._latest[0] >= moment:
+                return self._latest[1]
+            asked_at = time.monotonic()
+            try:
+                async with asyncio.timeout(self._check_timeout), self._position_engine.connect() as connection:
+                    position = await connection.scalar(_PRIMARY_POSITION)
+            except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError) as error:
+                logger.warning("The primary did not say where its WAL ends: %s", type(error).__name__)
+                return None
+            if position is None:
+                return None
+            self._latest = (asked_at, int(position))
+            return self._latest[1]
 
     # -- checking (in the background)
 
@@ -147,15 +169,11 @@ class ReplicaSet:
 
     async def check(self) -> None:
         """Ask the primary where its WAL ends, then every replica how far it has replayed; update their states."""
-        # Taken before asking: a replica that replayed the answer holds every commit made before this moment.
+        # A replica that replayed the answer holds every commit made before this moment.
         asked_at = time.monotonic()
-        try:
-            async with asyncio.timeout(self._check_timeout), self.primary.engine.connect() as connection:
-                position = await connection.scalar(_PRIMARY_POSITION)
-            if position is not None:
-                self._primary_positions.append((asked_at, int(position)))
-        except (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
-            pass  # the primary is down: no new position; the replicas' lags grow from the last one
+        position = await self._primary_position_after(asked_at)
+        if position is not None:  # else the primary is down: the replicas' lags grow from the last position
+            self._primary_positions.append((asked_at, position))
         horizon = time.monotonic() - 2 * (self.max_lag + self.check_seconds)
         while len(self._primary_positions) > 1 and self._primary_positions[0][0] < horizon:
             self._primary_positions.popleft()
@@ -200,6 +218,7 @@ class ReplicaSet:
         return now - self._primary_positions[0][0]
 
     async def dispose(self) -> None:
+        await self._position_engine.dispose()
         for replica in self.replicas:
             await replica.database.dispose()
 

@@ -243,8 +243,7 @@ async def test_stopping_the_replica_under_load_loses_no_request_and_promotes_not
 
 async def test_a_replica_beyond_the_lag_limit_gets_no_reads(replica_settings: Settings, replicated: Replicated) -> None:
     strict = replica_settings.model_copy(update={"replica_max_lag_seconds": 0.2})
-    primary = Database(strict)
-    replica_set = ReplicaSet(primary, strict)
+    replica_set = ReplicaSet(strict)
     try:
 
         async def state() -> str:
@@ -263,20 +262,17 @@ async def test_a_replica_beyond_the_lag_limit_gets_no_reads(replica_settings: Se
             await asyncio.to_thread(replicated.on_primary, "DROP TABLE lag_probe")
     finally:
         await replica_set.dispose()
-        await primary.dispose()
 
 
 async def test_a_primary_named_as_a_replica_gets_no_reads(replica_settings: Settings, replicated: Replicated) -> None:
     mistaken = replica_settings.model_copy(update={"database_replica_urls": [replicated.primary_url]})
-    primary = Database(mistaken)
-    replica_set = ReplicaSet(primary, mistaken)
+    replica_set = ReplicaSet(mistaken)
     try:
         await replica_set.check()
         assert replica_set.replicas[0].state == "not a replica"
         assert replica_set.choose(None) is None
     finally:
         await replica_set.dispose()
-        await primary.dispose()
 
 
 async def _is(state: Coroutine[Any, Any, str], expected: str) -> bool:
@@ -327,3 +323,19 @@ async def test_a_replica_refusing_a_write_or_cancelling_a_slow_read_is_told_apar
     finally:
         await replica.dispose()
     assert await asyncio.to_thread(replicated.replica.execute, "SELECT to_regclass('never_here')") is None
+
+
+async def test_a_write_holding_the_last_free_connection_still_answers_its_position(
+    replica_settings: Settings,
+) -> None:
+    # One connection per worker: the write's own session holds it until its answer is sent,
+    # so its position must come from elsewhere than the line it is holding.
+    app = create_app(replica_settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0}))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as api,
+    ):
+        user = (await api.post("/users/", json={"name": "Crowded", "age": 30})).json()
+        added = await api.post(f"/users/{user['id']}/stocks/", json={"name": "AAPL", "price": 1, "quantity": 1})
+        assert added.status_code == 201
+        assert parse_wal_position(added.headers["X-Read-After"]) is not None
