@@ -17,8 +17,9 @@ Installed only with replicas configured. For each request:
 - Every other method runs on the primary, and a successful answer carries
   `X-Read-After`: the primary's WAL position after the request's writes
   committed (one `SELECT pg_current_wal_lsn()` on a connection kept for it,
-  app/core/replicas.py: the only cost replicas add to a write). A page's write sets it as the `read_after` cookie as well, so the
-  page the browser is sent to next shows what the person just did.
+  app/core/replicas.py: the only cost replicas add to a write). A page's
+  write sets it as the `read_after` cookie as well, so the page the browser
+  is sent to next shows what the person just did.
 
 Why per request, not SQLAlchemy's per-statement routing session (a `Session`
 whose `get_bind()` sends SELECTs to a replica): a request's statements must
