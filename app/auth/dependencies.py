@@ -9,7 +9,7 @@ from app.auth.personal_tokens import PersonalTokens
 from app.auth.service import Authenticator
 from app.auth.tokens import access_tokens_of
 from app.core.config import settings_of
-from app.core.database import PrimarySessionOpenerDep
+from app.core.database import PrimarySessionOpenerDep, SessionOpenerDep
 
 
 # A coroutine: FastAPI runs plain functions in a thread pool, a hop that costs more than this.

@@ -19,6 +19,7 @@ NOT_PER_USER = {
     "prices": "market closes every user shares: a reference table, copied to every shard",
     "login_failures": "counted by email and client address before anyone is known to be a user: stays local",
     "sign_ups_by_address": "counted by client address before the user exists: stays local",
+    "idempotency_keys": "keyed by caller, a user or (signing up) an address: distributed by its own `caller`",
 }
 
 
