@@ -50,10 +50,12 @@ fuzz: $(STAMP)
 
 # The API against a raw floor (bench/floor.py), endpoint by endpoint, on a
 # throwaway embedded PostgreSQL; needs wrk. make bench BENCH_FLAGS="--large --workers 2"
-# Then the valuation's budget (bench/portfolio.py: 50 holdings, 500 entries, 3 years of closes; bar 100 ms).
+# Then the valuation's budget (bench/portfolio.py: 50 holdings, 500 entries, 3 years of closes; bar 100 ms),
+# and reads split across a primary and one streaming replica against the primary alone (bench/replicas.py).
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_FLAGS)
 	$(PY) -m bench.portfolio
+	$(PY) -m bench.replicas
 
 # make demo USERS=1000 STOCKS_PER_USER=10 [DEMO_FLAGS=--force]
 USERS ?= 100

@@ -21,6 +21,7 @@ from app.auth.pruning import prune_expired
 from app.auth.tokens import AccessTokens, signing_key
 from app.core.config import Settings
 from app.core.database import Database
+from app.core.replicas import ReplicaSet
 from app.core.runtime import freeze_startup_heap
 from app.http.body_limit import BodySizeLimit
 from app.http.docs import mount_docs
@@ -28,13 +29,14 @@ from app.http.errors import APP_RESPONSES, UNAUTHORIZED_RESPONSE, register_error
 from app.http.head import HeadAsGet
 from app.http.openapi import document_request_ids
 from app.http.problems import router as problems
+from app.http.read_routing import READ_AFTER_HEADER, ReadRouting, document_read_after
 from app.http.request_log import RequestLog, configure_logging
 from app.http.slashes import answer_slash_variants
 from app.idempotency.dependencies import install_idempotency
 from app.idempotency.pruning import prune_expired_keys
 from app.ops import health
 from app.ops.housekeeping import keep_house
-from app.ops.metrics import Metrics
+from app.ops.metrics import METRICS_PATH, Metrics
 from app.ops.metrics import router as metrics_routes
 from app.portfolio import routes as portfolio
 from app.prices import routes as prices
@@ -77,8 +79,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings)
         app.state.database = database = Database(settings)
         background = []
+        replicas = None
+        if settings.database_replica_urls:  # app/core/replicas.py; reads routed by app/http/read_routing.py
+            app.state.replicas = replicas = ReplicaSet(settings)
+            await replicas.check()  # before the first request: where reads may go
+            background.append(asyncio.create_task(replicas.keep_checking()))
         if metrics is not None:
-            metrics.watch(database)
+            metrics.watch(database, replicas)
             if metrics.multiprocess:
                 background.append(asyncio.create_task(metrics.keep_writing_gauges()))
         if settings.housekeeping_interval_seconds:
@@ -98,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(*background, return_exceptions=True)
             if metrics is not None:
                 metrics.worker_stopped()
+            if replicas is not None:
+                await replicas.dispose()
             await database.dispose()
 
     app = FastAPI(
@@ -123,6 +132,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost: it holds back the answer of a POST that sent Idempotency-Key until it is kept (or the
     # key released), and replays kept answers; everything outside adds its headers to both.
     install_idempotency(app)
+    if settings.database_replica_urls:
+        # Next: a read it runs again on the primary runs only the routes again; a replayed POST's answer
+        # still gets the primary's WAL position (X-Read-After), so its caller reads what it wrote.
+        app.add_middleware(
+            ReadRouting,
+            read_served_by=None if metrics is None else metrics.read_served_by,
+            unrouted_paths=frozenset({METRICS_PATH}),  # a scrape reads no table
+        )
     # Added next, so it runs inside CORS: a browser can read the 413.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # As in the guide, any origin may call without credentials; a team that
@@ -145,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Retry-After",
             "X-Request-ID",
             "Idempotent-Replayed",
+            READ_AFTER_HEADER,
         ],
     )
     # Added after the others, so it is outside them: everything inside sees a GET.
@@ -175,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_docs(app)
     install_web_app(app, settings)  # the pages under /app/ (app/web/)
     document_access(app)
+    document_read_after(app)  # X-Read-After on the writes' answers (app/http/read_routing.py)
     document_request_ids(app)  # after every other pass, so it reaches every response they add
     answer_slash_variants(app)  # /users as /users/ (app/http/slashes.py)
     return app

@@ -22,7 +22,13 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings, normalize_database_url
-from app.core.database import SessionOpener, create_engine, get_session, get_session_opener
+from app.core.database import (
+    SessionOpener,
+    create_engine,
+    get_primary_session_opener,
+    get_session,
+    get_session_opener,
+)
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.helpers import EMPTY_EVERY_TABLE, TEST_SECRET_KEY, libpq_url
@@ -186,6 +192,7 @@ async def client_in_transaction(
 
     app.dependency_overrides[get_session] = request_session
     app.dependency_overrides[get_session_opener] = opener_in_test_transaction
+    app.dependency_overrides[get_primary_session_opener] = opener_in_test_transaction
     try:
         transport = ASGITransport(app=app, client=(client_address, 123))
         async with AsyncClient(transport=transport, base_url="http://test") as client:

@@ -46,7 +46,7 @@ from fastapi.security import OAuth2PasswordBearer
 from app.auth.repository import AccountRepository, PersonalTokenRepository
 from app.auth.tokens import InvalidToken, TokenClaims, access_tokens_of, is_personal_token, personal_token_digest
 from app.core.config import settings_of
-from app.core.database import SessionOpener, SessionOpenerDep
+from app.core.database import PrimarySessionOpenerDep, SessionOpener
 from app.kit.errors import AdminOnly, AppError
 from app.kit.scope import EVERY_ROW, Scope
 
@@ -137,9 +137,13 @@ async def caller_named_by(claims: TokenClaims, open_session: SessionOpener) -> C
 
 
 async def current_caller(
-    request: Request, token: Annotated[str | None, Security(bearer_token)], open_session: SessionOpenerDep
+    request: Request, token: Annotated[str | None, Security(bearer_token)], open_session: PrimarySessionOpenerDep
 ) -> Caller:
-    """The caller named by the Bearer token: its signature says who; admin rights are the database's say."""
+    """The caller named by the Bearer token: its signature says who; admin rights are the database's say.
+
+    Asked of the primary even when the request reads from a replica: who may do what must not lag
+    (a demoted admin, a revoked personal token), and a personal token's lookup notes its use, a write.
+    """
     if token is None:
         return ANONYMOUS
     if is_personal_token(token):

@@ -9,12 +9,13 @@ from app.auth.personal_tokens import PersonalTokens
 from app.auth.service import Authenticator
 from app.auth.tokens import access_tokens_of
 from app.core.config import settings_of
-from app.core.database import SessionOpenerDep
+from app.core.database import PrimarySessionOpenerDep, SessionOpenerDep
 
 
 # A coroutine: FastAPI runs plain functions in a thread pool, a hop that costs more than this.
-# The authenticator opens its own sessions, around its statements only (app/core/database.py, SessionOpenerDep).
-async def authenticator(request: Request, open_session: SessionOpenerDep) -> Authenticator:
+# The authenticator opens its own sessions, around its statements only (app/core/database.py, SessionOpenerDep),
+# on the primary even in a GET: a page's GET refreshes an expired token, which writes.
+async def authenticator(request: Request, open_session: PrimarySessionOpenerDep) -> Authenticator:
     return Authenticator(open_session, access_tokens_of(request), settings_of(request))
 
 

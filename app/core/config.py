@@ -79,6 +79,32 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: `python -m app` starts an embedded PostgreSQL in .data/postgres.",
     )
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Comma-separated PostgreSQL URLs of streaming replicas of DATABASE_URL. Set: GET and HEAD requests read "
+            "from a healthy replica that has replayed the caller's own writes (X-Read-After), every other request "
+            "runs on the primary. Empty (the default): everything runs on DATABASE_URL."
+        ),
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description=(
+            "A replica further behind the primary than this, or down, gets no reads until it catches up; with "
+            "none healthy, reads go to the primary."
+        ),
+    )
+    replica_check_seconds: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=60,
+        description=(
+            "How often each worker asks each replica how far it has replayed (and the primary where its WAL is): "
+            "the health and lag that route reads are at most this old."
+        ),
+    )
     embedded_data_dir: Path = Field(
         default=Path(".data/postgres"),
         description="Where the embedded PostgreSQL keeps its data (relative to the project root).",
@@ -207,6 +233,27 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         return normalize_database_url(value)
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_replica_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _normalize_replica_urls(cls, value: list[str]) -> list[str]:
+        return [normalize_database_url(url) for url in value]
+
+    @model_validator(mode="after")
+    def _replicas_need_a_primary(self) -> "Settings":
+        if self.database_replica_urls and self.database_url is None:
+            raise ValueError(
+                "DATABASE_REPLICA_URLS needs DATABASE_URL: replicas follow a primary, and the embedded PostgreSQL "
+                "has none"
+            )
+        return self
 
     @field_validator("embedded_data_dir")
     @classmethod

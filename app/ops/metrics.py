@@ -12,7 +12,11 @@ Off unless METRICS_ENABLED=true. What is measured, and where:
 - statements PostgreSQL cancelled (statement_timeout), counted where the
   error is answered (app/http/errors.py, told by the callback app/main.py gives it);
 - refused sign-ins: wrong credentials (401) and throttled (429), counted by
-  the sign-in route.
+  the sign-in route;
+- with DATABASE_REPLICA_URLS: which database served each read-only request
+  (counted by app/http/read_routing.py, told through a callback), and each
+  replica's lag and health as its last background check found them
+  (app/core/replicas.py), read when scraped.
 
 With WORKERS > 1 each worker is a process of its own, and a scrape reaches
 only one of them. So `python -m app` points prometheus-client's
@@ -54,6 +58,7 @@ from app.http.problems import problem_response
 
 if TYPE_CHECKING:
     from app.core.database import Database
+    from app.core.replicas import ReplicaSet
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +87,7 @@ class Metrics:
         token = settings.metrics_token
         self._token = None if token is None else token.get_secret_value().encode()
         self._database: Database | None = None
+        self._replicas: ReplicaSet | None = None
         registry = self.registry
         self.requests = Counter(
             "http_requests", "Requests answered, by method, route template and status.",
@@ -115,6 +121,20 @@ class Metrics:
         self.logins_throttled = Counter(
             "auth_logins_throttled", "Sign-ins refused unchecked: too many failures lately (429).", registry=registry
         )
+        self.reads = Counter(
+            "db_reads", "Read-only requests (GET, HEAD) by the database that served them: primary, replica1, ...",
+            ["database"], registry=registry,
+        )  # fmt: skip
+        # max: every worker checks the same replicas; the worst figure is the one to see.
+        self.replica_lag = Gauge(
+            "db_replica_lag_seconds",
+            "How far each replica is behind the primary at most, as last checked; NaN while unknown (down).",
+            ["replica"], registry=registry, multiprocess_mode="max",
+        )  # fmt: skip
+        self.replica_healthy = Gauge(
+            "db_replica_healthy", "1 while a replica takes reads (up, a standby, lag within REPLICA_MAX_LAG_SECONDS).",
+            ["replica"], registry=registry, multiprocess_mode="min",
+        )  # fmt: skip
         # Per label set, the counter and histogram to add to: labels() validates and locks on every call.
         self._children: dict[tuple[str, str | None, int], tuple[Counter, Histogram]] = {}
 
@@ -133,16 +153,25 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def watch(self, database: "Database") -> None:
-        """Read the connection line of this worker's database."""
+    def watch(self, database: "Database", replicas: "ReplicaSet | None" = None) -> None:
+        """Read the connection line of this worker's database, and its replicas' lag."""
         self._database = database
+        self._replicas = replicas
         self.pool_size.set(database.capacity)
         self.write_gauges()
+
+    def read_served_by(self, database: str) -> None:
+        """Count a read-only request served by `database` (app/http/read_routing.py calls this)."""
+        self.reads.labels(database).inc()
 
     def write_gauges(self) -> None:
         if self._database is not None:
             self.pool_in_use.set(self._database.in_use)
             self.pool_waiting.set(self._database.waiting)
+        for replica in self._replicas.replicas if self._replicas is not None else ():
+            lag = replica.lag_seconds
+            self.replica_lag.labels(replica.name).set(float("nan") if lag is None else lag)
+            self.replica_healthy.labels(replica.name).set(1 if replica.state == "healthy" else 0)
 
     async def keep_writing_gauges(self) -> None:
         """In multiprocess mode, this worker's gauges where the worker answering a scrape can read them."""

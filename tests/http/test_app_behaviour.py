@@ -77,6 +77,7 @@ async def test_a_page_on_another_origin_may_read_the_apis_own_response_headers(c
         "retry-after",
         "x-request-id",
         "idempotent-replayed",
+        "x-read-after",
     }
     assert {"link", "x-total-count", "preference-applied"} <= set(response.headers)
     one = await client.get(f"/users/{created.json()['id']}", headers={"Origin": "https://app.example"})
