@@ -9,9 +9,10 @@ A wrong `current_password` at PUT /users/me/password is such a failure too,
 of the account's email (`failures_counted_under`): guessing a password
 through either door draws on the same 5 tries, and both doors then refuse.
 
-A wrong password is a 401 whatever happens to its record: if the failure
-cannot be stored (the database refuses the row, or is gone for a moment), the
-answer stays the 401 the password earned, and the lost count is logged.
+A wrong password is refused whatever happens to its record (at /auth/token,
+OAuth2's 400 invalid_grant): if the failure cannot be stored (the database
+refuses the row, or is gone for a moment), the answer stays the refusal the
+password earned, and the lost count is logged.
 """
 
 import logging

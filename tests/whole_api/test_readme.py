@@ -16,6 +16,9 @@ The pages' convention, which a writer follows and this module checks:
   to show). Ids are compared: every page starts from an empty database.
 - Commands that carry one answer into the next (tokens) are ```console
   blocks, for the reader only; their flows are tested elsewhere.
+- The README's one ```sh block is a script a reader runs whole (a personal
+  access token and an Idempotency-Key, issue 21's proof): the replay leaves
+  it alone, and a test of its own runs it with bash on a fresh server.
 
 Each page replays on a fresh server of its own (`python -m app` as `make run`
 starts it, on an empty embedded PostgreSQL), so its ids start at 1.
@@ -27,6 +30,7 @@ expected body that no longer matches with the answer received, in place.
 """
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -301,6 +305,40 @@ def test_the_examples_run_top_to_bottom_on_a_fresh_server_answering_what_the_pag
         if (wrong := mismatch(example, answer)) is not None:
             mismatches.append(f"{example.where}: {example.command}\n    {wrong}")
     assert not mismatches, "\n".join(mismatches)
+
+
+def readme_script() -> str:
+    """The README's ```sh block, the script run whole: there is exactly one."""
+    scripts = [block for block, _ in _blocks(README.read_text(encoding="utf-8")) if block.language == "sh"]
+    assert len(scripts) == 1, "the README shows one ```sh script"
+    return "\n".join(scripts[0].lines) + "\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("bash") is None, reason="a bash script of curls")
+def test_the_readme_script_creates_with_a_personal_token_and_its_retry_is_replayed() -> None:
+    """Sign up, sign in, create a token, and with the token alone: one stock, whatever the retries."""
+    script = readme_script()
+    assert "Idempotency-Key" in script and "/users/me/tokens" in script
+    with fresh_server() as address:
+        ran = subprocess.run(
+            ["bash", "-c", script.replace(README_ADDRESS, address)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            # python3 as the reader has it; the tests' own first, should the machine have none on PATH
+            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+        )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lines = [line.strip() for line in ran.stdout.splitlines() if line.strip()]
+    status_lines = [index for index, line in enumerate(lines) if line.startswith("HTTP/")]
+    assert [lines[index].split(" ", 2)[1] for index in status_lines] == ["201", "201"], ran.stdout
+    replay_header = [index for index, line in enumerate(lines) if line.lower() == "idempotent-replayed: true"]
+    assert replay_header == [status_lines[1] + 1], ran.stdout  # on the retry's answer alone
+    created, replayed = (json.loads(line) for line in lines if line.startswith("{"))
+    assert replayed == created  # the same id, the same timestamps: the first answer again
+    listed = json.loads(lines[-1])
+    assert [stock["id"] for stock in listed] == [created["id"]]  # the retry created nothing
 
 
 def _cited_bench_runs() -> set[str]:
