@@ -56,6 +56,15 @@ def test_public_operations_say_no_token_is_needed_and_the_rest_name_the_bearer_s
                 assert "AUTH=open" in operation["description"], operation["operationId"]
 
 
+def test_a_header_parameter_is_a_string_never_null(app: FastAPI) -> None:
+    # A header is sent or not; `"type": "null"` makes generated clients take None and send it as a value.
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "header":
+                    assert parameter["schema"]["type"] == "string", (method, path, parameter["name"])
+
+
 @pytest.mark.parametrize("mode", ["required", "open"])
 @pytest.mark.parametrize("operation", sorted(REQUIRED))
 @pytest.mark.parametrize("caller", SAMPLED_CALLERS)
