@@ -63,7 +63,7 @@ class NotFound(AppError):
 
     @property
     def problem_code(self) -> str:
-        """`user_not_found`, `personal_access_token_not_found`, ...: the resource says which, its words joined by `_`."""
+        """`user_not_found`, `personal_access_token_not_found`: the resource says which, its words joined by `_`."""
         return "_".join(self.resource.lower().split()) + "_not_found"
 
 
