@@ -47,6 +47,7 @@ from app.auth.repository import AccountRepository, PersonalTokenRepository
 from app.auth.tokens import InvalidToken, TokenClaims, access_tokens_of, is_personal_token, personal_token_digest
 from app.core.config import settings_of
 from app.core.database import PrimarySessionOpenerDep, SessionOpener
+from app.http.errors import problem_declaration
 from app.kit.errors import AdminOnly, AppError
 from app.kit.scope import EVERY_ROW, Scope
 
@@ -243,8 +244,10 @@ def document_access(app: FastAPI) -> None:
     one anyone may call declares `security: []`, and signing up needs an
     email and a password. What AUTH=open relaxes (anyone may call; a sign-up
     may leave both out, as in the guide) is said in the descriptions. Whether
-    an operation needs a caller is read from its dependencies, so a new route
-    is documented as its code decides. docs/how-to/generate-a-client.md says why.
+    an operation needs a caller, and whether a personal access token's scopes
+    can refuse it (a 403 `insufficient_scope`, in either mode), is read from its
+    dependencies, so a new route is documented as its code decides.
+    docs/how-to/generate-a-client.md says why.
     """
     build = app.openapi
 
@@ -253,8 +256,12 @@ def document_access(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         needs_caller = _operations_needing_a_caller(app)
+        scope_may_refuse = _operations_a_token_scope_may_refuse(app)
         for path, operations in schema["paths"].items():
             for method, operation in operations.items():
+                if (path, method) in scope_may_refuse and "403" not in operation["responses"]:
+                    refused = problem_declaration("403", TOKEN_SCOPE_REFUSED)
+                    operation["responses"] = dict(sorted({**operation["responses"], "403": refused}.items()))
                 if (path, method) in needs_caller:
                     operation["security"] = [{BEARER_SCHEME: []}]
                     operation["description"] = _with_open_note(operation.get("description", ""))
@@ -271,17 +278,38 @@ def document_access(app: FastAPI) -> None:
 BEARER_SCHEME = type(bearer_token).__name__
 # The dependencies that refuse an anonymous caller with AUTH=required.
 _CALLER_NEEDED = (caller_scope, signed_in_caller, admin_where_required)
+# The 403 declared where a personal token's scopes may refuse an operation that declares no other 403.
+TOKEN_SCOPE_REFUSED = "A personal access token whose scopes do not allow this (`insufficient_scope`)"
 OPEN_NOTE = "With AUTH=open a token is optional here (anyone may call), and a token sent is still checked."
 
 
 def _operations_needing_a_caller(app: FastAPI) -> set[tuple[str, str]]:
     """(path, method) of every operation one of whose dependencies refuses an anonymous caller with AUTH=required."""
-    needing: set[tuple[str, str]] = set()
-    # The routes as FastAPI's OpenAPI walks them (routers included in the app are contexts over their routes).
-    for route in iter_route_contexts(app.routes):
-        if isinstance(route.original_route, APIRoute) and _depends_on(route.dependant, _CALLER_NEEDED):
-            needing.update((str(route.path_format), method.lower()) for method in route.methods or ())
-    return needing
+    return {(path, method) for path, method, dependant in _operations(app) if _depends_on(dependant, _CALLER_NEEDED)}
+
+
+def _operations_a_token_scope_may_refuse(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of every operation a personal token may be refused (403): a write that reads the caller, or
+    one only a password sign-in may do."""
+    return {
+        (path, method)
+        for path, method, dependant in _operations(app)
+        if _depends_on(dependant, (signed_in_by_login,))
+        or (method.upper() not in READING_METHODS and _depends_on(dependant, (current_caller,)))
+    }
+
+
+def _operations(app: FastAPI) -> list[tuple[str, str, Dependant]]:
+    """(path, lowercase method, dependant) of every API operation, as FastAPI's OpenAPI walks them.
+
+    (Routers included in the app are contexts over their routes.)
+    """
+    return [
+        (str(route.path_format), method.lower(), route.dependant)
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+        for method in route.methods or ()
+    ]
 
 
 def _depends_on(dependant: Dependant, calls: tuple[Any, ...]) -> bool:

@@ -345,6 +345,12 @@ HEADERS_OF_STATUS: dict[str, dict[str, Any]] = {
             "schema": {"type": "string"},
         }
     },
+    "403": {
+        "WWW-Authenticate": {
+            "description": '`Bearer error="insufficient_scope"` when a personal access token may not do this',
+            "schema": {"type": "string"},
+        }
+    },
     "412": {
         "ETag": {"description": "The row's current version: re-read, or retry with it", "schema": {"type": "string"}}
     },
@@ -401,6 +407,13 @@ def _as_problem(status_code: str, response: dict[str, Any]) -> None:
             response["description"] = "A parameter or body field is missing or invalid: `errors` names each"
     if headers := HEADERS_OF_STATUS.get(status_code):
         response["headers"] = {**headers, **response.get("headers", {})}
+
+
+def problem_declaration(status_code: str, description: str) -> dict[str, Any]:
+    """For a pass over the OpenAPI that runs after `_document_errors`: an error response as that pass declares one."""
+    response: dict[str, Any] = {"description": description}
+    _as_problem(status_code, response)
+    return response
 
 
 def model_json_schema_of(model: type[BaseModel]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from fastapi import Depends, Header, Query, Request, Response, params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import WithJsonSchema
 
 from app.kit.fields import INT32_MAX
 from app.kit.keyset import DEFAULT_PAGE_SIZE, Page, PageParams, encode_cursor
@@ -75,6 +76,7 @@ async def page_params(
     ] = None,
     prefer: Annotated[
         str | None,
+        WithJsonSchema({"type": "string", "examples": ["count=exact"]}),  # absent or a string, never JSON null
         Header(description="`count=exact` adds an `X-Total-Count` header with the rows matching the filters."),
     ] = None,
 ) -> PageParams:

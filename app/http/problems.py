@@ -96,6 +96,9 @@ _KINDS = (
     ProblemKind("transaction_not_found", 404, "Transaction not found",
                 "No transaction has this id, or none the caller may see.",
                 "Check the id; list a holding's transactions with GET /stocks/{stock_id}/transactions."),
+    ProblemKind("personal_access_token_not_found", 404, "Personal access token not found",
+                "None of your personal access tokens has this id: a revoked one is gone, and another user's is "
+                "answered so.", "List your tokens with GET /users/me/tokens."),
     ProblemKind("method_not_allowed", 405, "Method not allowed",
                 "The URL exists, but not with this method.",
                 "Use one of the methods the `Allow` header lists."),

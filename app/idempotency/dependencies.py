@@ -19,6 +19,7 @@ import uuid
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, FastAPI, Header, Request
+from pydantic import WithJsonSchema
 
 from app.auth.access import Caller, CallerDep
 from app.core.database import SessionOpenerDep
@@ -93,6 +94,8 @@ async def claim_idempotency_key(
     open_session: SessionOpenerDep,
     idempotency_key: Annotated[
         str | None,
+        # A header is absent or a string, never JSON null: a generated client would send `None` as a value.
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "pattern": KEY_PATTERN}),
         Header(
             alias="Idempotency-Key",
             min_length=1,

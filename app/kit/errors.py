@@ -63,8 +63,8 @@ class NotFound(AppError):
 
     @property
     def problem_code(self) -> str:
-        """`user_not_found`, `stock_not_found`, `transaction_not_found`: the resource says which."""
-        return f"{self.resource.lower()}_not_found"
+        """`user_not_found`, `personal_access_token_not_found`: the resource says which, its words joined by `_`."""
+        return "_".join(self.resource.lower().split()) + "_not_found"
 
 
 class VersionMismatch(AppError):

@@ -47,10 +47,18 @@ def test_every_domain_error_names_a_code_and_title_of_the_registry() -> None:
         assert (kind.title, kind.status) == (error.title, error.status_code), error.__name__
 
 
-@pytest.mark.parametrize("resource", ["User", "Stock", "Transaction"])
-def test_each_resources_not_found_has_its_own_code(resource: str) -> None:
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        ("User", "user_not_found"),
+        ("Stock", "stock_not_found"),
+        ("Transaction", "transaction_not_found"),
+        ("Personal access token", "personal_access_token_not_found"),
+    ],
+)
+def test_each_resources_not_found_has_its_own_code(resource: str, expected: str) -> None:
     code = NotFound(resource, 7).problem_code
-    assert (code, PROBLEMS[code].status) == (f"{resource.lower()}_not_found", 404)
+    assert (code, PROBLEMS[code].status) == (expected, 404)
 
 
 def test_the_errors_page_lists_every_code_and_no_other() -> None:
@@ -150,6 +158,12 @@ async def _insufficient_scope(client: AsyncClient) -> Response:
     return await client.post(f"/users/{user['id']}/stocks/", json=AAPL, headers=bearer(created.json()["token"]))
 
 
+async def _personal_access_token_not_found(client: AsyncClient) -> Response:
+    await sign_up(client, JANE)
+    token = (await sign_in(client, JANE))["access_token"]
+    return await client.delete("/users/me/tokens/999999", headers=bearer(token))
+
+
 async def _admin_scope_refused(client: AsyncClient) -> Response:
     await sign_up(client, JANE)
     token = (await sign_in(client, JANE))["access_token"]
@@ -189,6 +203,7 @@ PROVOKE: dict[str, tuple[str, Callable[[AsyncClient], Awaitable[Response]]]] = {
     "user_not_found": ("open", lambda c: c.get("/users/999999")),
     "stock_not_found": ("open", lambda c: c.get("/stocks/999999")),
     "transaction_not_found": ("open", lambda c: c.get("/transactions/999999")),
+    "personal_access_token_not_found": ("required", _personal_access_token_not_found),
     "method_not_allowed": ("open", lambda c: c.delete("/users/")),
     "email_taken": ("required", _email_taken),
     # Only while the first request with the key runs: tests/idempotency/test_races_and_failures.py races two.

@@ -5,7 +5,10 @@ serves (one document for both modes: test_openapi_promises.py); mypy checks
 client_flow.py against it, strictly and with no explicit `Any`, so a field the
 document types wrongly (optional where always present, a string where a
 number) breaks the build here; then the flow runs against `python -m app` in
-each mode: sign-up, sign-in, stocks, paging by `Link`, `If-Match`, errors.
+each mode: sign-up, sign-in, a personal access token doing the stock work,
+an `Idempotency-Key` replayed, paging by `Link`, `If-Match`, a read-only and a
+revoked token refused, and each error told apart by its problem's `code`.
+One server per mode.
 """
 
 import json
