@@ -27,6 +27,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.tokens import AccessTokens
+from app.core.config import PROJECT_ROOT
 from tests.helpers import empty_every_table
 from tests.processes import free_port, run_app, stop, wait_until_serving
 
@@ -34,6 +35,8 @@ from tests.processes import free_port, run_app, stop, wait_until_serving
 pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+# Each drawn Idempotency-Key made unique (the module says why), imported by schemathesis from the project root.
+HOOKS = "tests.whole_api.schemathesis_hooks"
 # What AUTH=open adds to it: the checks that expect AUTH=required's refusals, which the OpenAPI states.
 OPEN_MODE_CONFIG = Path(__file__).with_name("schemathesis-open.toml")
 FUZZ_SECRET_KEY = "the-fuzzed-servers-own-signing-key-long-enough"
@@ -105,6 +108,7 @@ def fuzz(database_url: str, *options: str, auth: str, capture: bool) -> subproce
                 result = subprocess.run(
                     schemathesis_command(base_url, schemathesis_config(auth, Path(scratch)), *options),
                     cwd=scratch,
+                    env={**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": str(PROJECT_ROOT)},
                     capture_output=capture,
                     text=True,
                 )
