@@ -25,7 +25,7 @@ from app.http.etags import (
     IfMatchDep,
     answer_with_etag,
 )
-from app.http.openapi import location_header
+from app.http.openapi import location_header, send_location
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page, sort_query
 from app.http.problems import Problem
 from app.idempotency.dependencies import IDEMPOTENT
@@ -106,7 +106,7 @@ async def create_user(
     One address may sign up SIGNUPS_PER_HOUR times an hour (10 unless configured); an admin, any number.
     """
     created = await users.sign_up(payload, client_address(request.scope), lambda limit: limit.set_on(response))
-    response.headers["Location"] = str(request.url_for("read_user", user_id=created.body.id).path)
+    send_location(request, response, f"/users/{created.body.id}")
     return answer_with_etag(response, created)
 
 
@@ -215,7 +215,7 @@ async def create_stock_for_user(
 ) -> StockPublic:
     """Add a holding to a user: `name` (symbol), `price` > 0, `quantity` > 0, `is_active`."""
     created = await stocks.create_for_user(user_id, payload)
-    response.headers["Location"] = str(request.url_for("read_stock", stock_id=created.body.id).path)
+    send_location(request, response, f"/stocks/{created.body.id}")
     return answer_with_etag(response, created)
 
 

@@ -13,11 +13,13 @@ requires, so a generated model never types an always-present field as optional.
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi import Response as StarletteResponse
 from httpx import ASGITransport, AsyncClient, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
+from app.http.openapi import send_location
 from app.main import create_app
 from tests.helpers import AAPL, JOHN, bearer
 from tests.processes import free_port
@@ -219,3 +221,10 @@ def _template(app: FastAPI, path: str) -> str:
         ):
             return template
     raise AssertionError(f"no operation serves {path}")
+
+
+def test_behind_a_proxy_prefix_a_201s_location_carries_it() -> None:
+    """As `url_for` would say it, without walking the routes: the prefix (ASGI's root_path), then the row's path."""
+    response = StarletteResponse()
+    send_location(Request({"type": "http", "root_path": "/api", "headers": []}), response, "/stocks/7")
+    assert response.headers["location"] == "/api/stocks/7"

@@ -8,7 +8,7 @@ to exist in the caller's scope.
 from fastapi import APIRouter, Request, Response, status
 
 from app.http.errors import NOT_FOUND_RESPONSE
-from app.http.openapi import location_header
+from app.http.openapi import location_header, send_location
 from app.http.paging import LIST_RESPONSE_HEADERS, PageParamsDep, send_page
 from app.idempotency.dependencies import IDEMPOTENT
 from app.stocks.ledger.dependencies import HoldingId, LedgerServiceDep, TransactionId, TransactionRepositoryDep
@@ -39,7 +39,7 @@ async def create_transaction(
     type does not take, a date after today, selling more than held on that day, a split into fractions.
     """
     written = await ledger.record(stock_id, payload)
-    response.headers["Location"] = str(request.url_for("read_transaction", transaction_id=written.id).path)
+    send_location(request, response, f"/transactions/{written.id}")
     return written
 
 
