@@ -109,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await replicas.dispose()
             await database.dispose()
 
+    # Signs access tokens; keys Idempotency-Key fingerprints too (through a key derived from it).
+    secret_key = signing_key(settings)
     app = FastAPI(
         title="Portfolio API",
         openapi_tags=OPENAPI_TAGS,
@@ -131,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Innermost: it holds back the answer of a POST that sent Idempotency-Key until it is kept (or the
     # key released), and replays kept answers; everything outside adds its headers to both.
-    install_idempotency(app)
+    install_idempotency(app, secret_key)
     if settings.database_replica_urls:
         # Next: a read it runs again on the primary runs only the routes again; a replayed POST's answer
         # still gets the primary's WAL position (X-Read-After), so its caller reads what it wrote.
@@ -178,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     if metrics is not None:
         app.include_router(metrics_routes)
-    app.state.access_tokens = AccessTokens(signing_key(settings), timedelta(minutes=settings.access_token_minutes))
+    app.state.access_tokens = AccessTokens(secret_key, timedelta(minutes=settings.access_token_minutes))
     app.include_router(health.router)
     app.include_router(problems)
     app.include_router(auth.router)
