@@ -99,7 +99,7 @@ def _without_secrets(error: dict[str, Any]) -> dict[str, Any]:
     """A validation error whose `input` shows no secret: hidden where the error is about one, redacted inside."""
     if any(part in SECRET_FIELDS for part in error.get("loc", ())):
         return {**error, "input": HIDDEN}
-    if isinstance(error.get("input"), dict):
+    if isinstance(error.get("input"), dict | list):  # a list where an object was expected holds objects too
         return {**error, "input": _redact(error["input"])}
     return error
 
