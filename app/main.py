@@ -1,9 +1,10 @@
 """The application factory, the one place that wires everything: routers, middleware, error handlers, the lifespan.
 
-What is put on `app.state` here (and by `install_web_app`) is read back only
-through the typed accessor of the package it belongs to: `settings_of` (app/core/config.py), `database_of`
+What is put on `app.state` here (and by `install_web_app` and `install_idempotency`) is read back
+only through the package it belongs to: `settings_of` (app/core/config.py), `database_of`
 (app/core/database.py), `access_tokens_of` (app/auth/tokens.py),
-`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/session.py).
+`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/session.py), the replicas by
+app/http/read_routing.py's middleware, the fingerprints' key by app/idempotency/dependencies.py.
 """
 
 import asyncio
@@ -70,7 +71,7 @@ OPENAPI_TAGS = [
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine is created at startup and disposed at shutdown."""
+    """Build the app; the databases (the primary, any replicas) and background jobs start with it and stop with it."""
     settings = settings or Settings()
     metrics = Metrics(settings) if settings.metrics_enabled else None
 

@@ -1,7 +1,9 @@
 """Every failure mapped to its HTTP answer: domain errors, invalid input, an unreachable database, the unforeseen.
 
 Every answer is RFC 9457 problem details (`application/problem+json`), with
-the stable `code` of app/http/problems.py's registry. Domain errors
+the stable `code` of app/http/problems.py's registry. (The two answers that
+are not are made elsewhere, on purpose: OAuth2's refusals at /auth/token,
+app/auth/routes.py, and the health report, app/ops/health.py.) Domain errors
 (app/kit/errors.py `AppError`, and the resources' own subclasses) carry their
 code, status, detail and headers, and one handler answers them all; this
 module knows no resource.
