@@ -3,8 +3,9 @@
 What is put on `app.state` here (and by `install_web_app` and `install_idempotency`) is read back
 only through the package it belongs to: `settings_of` (app/core/config.py), `database_of`
 (app/core/database.py), `access_tokens_of` (app/auth/tokens.py),
-`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/session.py), the replicas by
-app/http/read_routing.py's middleware, the fingerprints' key by app/idempotency/dependencies.py.
+`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/session.py), `replicas_of`
+(app/core/replicas.py; its middleware reads the same attribute from the ASGI scope's app), and
+the Idempotency-Key fingerprints' key by app/idempotency/dependencies.py.
 """
 
 import asyncio
