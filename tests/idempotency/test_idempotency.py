@@ -244,6 +244,7 @@ async def test_the_openapi_lists_the_header_the_409_and_the_replay_header_on_eac
     client: AsyncClient,
 ) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
+    # Not POST /users/me/tokens: a kept answer is stored in the table, and its answer holds the token itself.
     creating = {
         ("/users/", "post"),
         ("/users/{user_id}/stocks/", "post"),
