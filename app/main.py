@@ -1,9 +1,11 @@
 """The application factory, the one place that wires everything: routers, middleware, error handlers, the lifespan.
 
-What is put on `app.state` here (and by `install_web_app`) is read back only
-through the typed accessor of the package it belongs to: `settings_of` (app/core/config.py), `database_of`
+What is put on `app.state` here (and by `install_web_app` and `install_idempotency`) is read back
+only through the package it belongs to: `settings_of` (app/core/config.py), `database_of`
 (app/core/database.py), `access_tokens_of` (app/auth/tokens.py),
-`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/session.py).
+`metrics_of` (app/ops/metrics.py), `web_cookie_key` (app/web/session.py), `replicas_of`
+(app/core/replicas.py; its middleware reads the same attribute from the ASGI scope's app), and
+the Idempotency-Key fingerprints' key by app/idempotency/dependencies.py.
 """
 
 import asyncio
@@ -70,7 +72,7 @@ OPENAPI_TAGS = [
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine is created at startup and disposed at shutdown."""
+    """Build the app; the databases (the primary, any replicas) and background jobs start with it and stop with it."""
     settings = settings or Settings()
     metrics = Metrics(settings) if settings.metrics_enabled else None
 
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await replicas.dispose()
             await database.dispose()
 
+    # Signs access tokens; keys Idempotency-Key fingerprints too (through a key derived from it).
+    secret_key = signing_key(settings)
     app = FastAPI(
         title="Portfolio API",
         openapi_tags=OPENAPI_TAGS,
@@ -131,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Innermost: it holds back the answer of a POST that sent Idempotency-Key until it is kept (or the
     # key released), and replays kept answers; everything outside adds its headers to both.
-    install_idempotency(app)
+    install_idempotency(app, secret_key)
     if settings.database_replica_urls:
         # Next: a read it runs again on the primary runs only the routes again; a replayed POST's answer
         # still gets the primary's WAL position (X-Read-After), so its caller reads what it wrote.
@@ -178,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     if metrics is not None:
         app.include_router(metrics_routes)
-    app.state.access_tokens = AccessTokens(signing_key(settings), timedelta(minutes=settings.access_token_minutes))
+    app.state.access_tokens = AccessTokens(secret_key, timedelta(minutes=settings.access_token_minutes))
     app.include_router(health.router)
     app.include_router(problems)
     app.include_router(auth.router)

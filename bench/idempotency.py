@@ -14,20 +14,14 @@ import argparse
 import asyncio
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
-from app.core.config import PROJECT_ROOT
-from app.core.embedded_postgres import embedded_postgres
-from app.core.migrations import upgrade_to_head
-from bench.servers import free_port, process_tree, wait_until_serving
+from bench.servers import process_tree, served_on_throwaway_postgres
 
 STOCK = {"name": "AAPL", "price": 175.5, "quantity": 10, "is_active": True}
 REPLAYED_KEY = "bench-replayed-key"
@@ -79,42 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     cpu_ms: dict[str, list[float]] = {kind: [] for kind in KINDS}
     per_second: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    with (
-        tempfile.TemporaryDirectory(prefix="portfolio-bench-idempotency-") as scratch,
-        embedded_postgres(Path(scratch) / "pgdata", "bench", keep_data=False) as database_url,
-    ):
-        upgrade_to_head(database_url)
-        port = free_port()
-        environment = {
-            "DATABASE_URL": database_url, "PORT": str(port), "AUTH": "open", "ACCESS_LOG": "false",
-            "SECRET_KEY": "bench-secret-key-long-enough-for-hs256", "PATH": "/usr/bin:/bin",
-        }  # fmt: skip
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--no-migrate"],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_until_serving((base_url, server))
-            user = httpx.post(f"{base_url}/users/", json={"name": "Bench User"}, timeout=30).json()
-            url = f"/users/{user['id']}/stocks/"
-            # The replayed key's first answer, alone (at once, the others would be 409s), then a warm-up of each.
-            httpx.post(f"{base_url}{url}", json=STOCK, headers=replayed_key(0), timeout=30).raise_for_status()
-            for headers in KINDS.values():
-                asyncio.run(load(base_url, url, headers, 50, arguments.concurrency))
-            for _ in range(arguments.rounds):
-                for kind in random.sample(list(KINDS), len(KINDS)):
-                    before, started = cpu_seconds(server.pid), time.perf_counter()
-                    asyncio.run(load(base_url, url, KINDS[kind], arguments.requests, arguments.concurrency))
-                    elapsed, spent = time.perf_counter() - started, cpu_seconds(server.pid) - before
-                    cpu_ms[kind].append(spent * 1000 / arguments.requests)
-                    per_second[kind].append(arguments.requests / elapsed)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with served_on_throwaway_postgres("portfolio-bench-idempotency-", auth="open") as (base_url, server):
+        user = httpx.post(f"{base_url}/users/", json={"name": "Bench User"}, timeout=30).json()
+        url = f"/users/{user['id']}/stocks/"
+        # The replayed key's first answer, alone (at once, the others would be 409s), then a warm-up of each.
+        httpx.post(f"{base_url}{url}", json=STOCK, headers=replayed_key(0), timeout=30).raise_for_status()
+        for headers in KINDS.values():
+            asyncio.run(load(base_url, url, headers, 50, arguments.concurrency))
+        for _ in range(arguments.rounds):
+            for kind in random.sample(list(KINDS), len(KINDS)):
+                before, started = cpu_seconds(server.pid), time.perf_counter()
+                asyncio.run(load(base_url, url, KINDS[kind], arguments.requests, arguments.concurrency))
+                elapsed, spent = time.perf_counter() - started, cpu_seconds(server.pid) - before
+                cpu_ms[kind].append(spent * 1000 / arguments.requests)
+                per_second[kind].append(arguments.requests / elapsed)
     base_cpu, base_rate = statistics.median(cpu_ms["no key"]), statistics.median(per_second["no key"])
     print(f"POST /users/{{id}}/stocks/, {arguments.requests} requests x {arguments.rounds} rounds, "
           f"{arguments.concurrency} at a time; medians")  # fmt: skip

@@ -11,20 +11,14 @@ RSS at rest, on a throwaway embedded PostgreSQL.
 
 import argparse
 import asyncio
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
 from app.auth.passwords import MAX_CONCURRENT_HASHES, MEMORY_KIB
-from app.core.config import PROJECT_ROOT
-from app.core.embedded_postgres import embedded_postgres
-from app.core.migrations import upgrade_to_head
-from bench.servers import free_port, process_tree, wait_until_serving
+from bench.servers import process_tree, served_on_throwaway_postgres
 
 PASSWORD = "a passphrase for the load test"
 
@@ -50,49 +44,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.logins", description=__doc__.splitlines()[0])
     parser.add_argument("--logins", type=int, default=100)
     arguments = parser.parse_args(argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="portfolio-bench-logins-") as scratch,
-        embedded_postgres(Path(scratch) / "pgdata", "bench", keep_data=False) as url,
-    ):
-        upgrade_to_head(url)
-        port = free_port()
-        environment = {
-            "DATABASE_URL": url, "PORT": str(port), "AUTH": "required", "ACCESS_LOG": "false",
-            "SECRET_KEY": "bench-secret-key-long-enough-for-hs256", "PATH": "/usr/bin:/bin",
-        }  # fmt: skip
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--no-migrate"],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_until_serving((base_url, server))
-            account = {"name": "Bench User", "email": "bench@example.com", "password": PASSWORD}
-            httpx.post(f"{base_url}/users/", json=account, timeout=30).raise_for_status()
-            at_rest = rss_mb(server.pid)
-            peak, sampling = at_rest, True
+    with served_on_throwaway_postgres("portfolio-bench-logins-", auth="required") as (base_url, server):
+        account = {"name": "Bench User", "email": "bench@example.com", "password": PASSWORD}
+        httpx.post(f"{base_url}/users/", json=account, timeout=30).raise_for_status()
+        at_rest = rss_mb(server.pid)
+        peak, sampling = at_rest, True
 
-            def sample() -> None:
-                nonlocal peak
-                while sampling:
-                    peak = max(peak, rss_mb(server.pid))
-                    time.sleep(0.005)
+        def sample() -> None:
+            nonlocal peak
+            while sampling:
+                peak = max(peak, rss_mb(server.pid))
+                time.sleep(0.005)
 
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            started = time.perf_counter()
-            # A few right, the rest wrong: the throttle (20 failures per address) answers most
-            # of the wrong ones with a 429 once it trips, so most requests here hash once.
-            statuses = asyncio.run(flood(base_url, arguments.logins, right=arguments.logins))
-            elapsed = time.perf_counter() - started
-            sampling = False
-            sampler.join()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        started = time.perf_counter()
+        # A few right, the rest wrong: the throttle (20 failures per address) answers most
+        # of the wrong ones with a 429 once it trips, so most requests here hash once.
+        statuses = asyncio.run(flood(base_url, arguments.logins, right=arguments.logins))
+        elapsed = time.perf_counter() - started
+        sampling = False
+        sampler.join()
     counts = {status: statuses.count(status) for status in sorted(set(statuses))}
     print(f"{arguments.logins} concurrent sign-ins: {counts} in {elapsed:.2f} s")
     print(f"server RSS: {at_rest:.0f} MB at rest, {peak:.0f} MB at peak (+{peak - at_rest:.0f} MB)")

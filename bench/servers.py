@@ -19,6 +19,10 @@ from typing import Any
 import httpx
 import psutil
 
+from app.core.config import PROJECT_ROOT
+from app.core.embedded_postgres import embedded_postgres
+from app.core.migrations import upgrade_to_head
+
 STARTUP_SECONDS = 60
 
 
@@ -54,6 +58,38 @@ def process_tree(pid: int) -> list[psutil.Process]:
     """A server's processes still running: the server and its workers (uvicorn --workers), if any."""
     process = psutil.Process(pid)
     return [member for member in (process, *process.children(recursive=True)) if member.is_running()]
+
+
+@contextmanager
+def served_on_throwaway_postgres(prefix: str, auth: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m app serve` as production serves it (request log off) on a migrated throwaway embedded PostgreSQL.
+
+    Yields the server's base URL and process, once it answers; stops both after.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as scratch,
+        embedded_postgres(Path(scratch) / "pgdata", "bench", keep_data=False) as database_url,
+    ):
+        upgrade_to_head(database_url)
+        port = free_port()
+        environment = {
+            "DATABASE_URL": database_url, "PORT": str(port), "AUTH": auth, "ACCESS_LOG": "false",
+            "SECRET_KEY": "bench-secret-key-long-enough-for-hs256", "PATH": "/usr/bin:/bin",
+        }  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--no-migrate"],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_until_serving((base_url, server))
+            yield base_url, server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 The decision for each endpoint, with AUTH=required (docs/explanation/security.md):
 
-- anonymous: `GET /`, `POST /users/` (sign-up), `/auth/*`, the docs and the
-  health probes; anything else is a 401 (`ScopeDep` refuses it);
+- anonymous: `GET /`, `POST /users/` (sign-up), `/auth/*`, the docs, the
+  health probes and the error codes' pages (`/problems/{code}`); anything
+  else is a 401 (`ScopeDep` and `SignedInDep` refuse it);
 - a signed-in user: their own user and stocks. `ScopeDep` narrows every
   statement to rows they own, so another's row is a 404 as if it did not exist;
 - an admin: every row, and the reference data every user reads (market

@@ -60,6 +60,7 @@ from app.auth.models import (
     PersonalTokenPublic,
 )
 from app.kit.errors import NotFound
+from app.kit.pruning import delete_one_batch
 from app.kit.repository import can_exist
 from app.kit.scope import EVERY_ROW, Scope, owner_matches
 
@@ -399,15 +400,10 @@ _SIGN_UPS_RESUME_AT = text(
     """
 )
 
-# Housekeeping (app/auth/pruning.py, run by app/ops/housekeeping.py). Each batch is one short transaction that
-# first takes this lock, for that transaction only: whoever holds it prunes,
-# any other instance finds it taken and leaves the work to them. A lock held
-# per session instead would outlive a pass cut short (a worker stopping between
-# lock and unlock) on the pooled connection, and stop all pruning until that
-# connection closed. "tidyauth" in ASCII; app/core/migrations.py's lock is another.
+# Housekeeping (app/auth/pruning.py, run by app/ops/housekeeping.py): each batch is one short transaction
+# under this lock (app/kit/pruning.py says why a transaction's lock). "tidyauth" in ASCII;
+# app/core/migrations.py's lock is another.
 HOUSEKEEPING_LOCK = int.from_bytes(b"tidyauth", "big")
-_TAKE_HOUSEKEEPING_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
-_LIMIT_THIS_TRANSACTION = text("SELECT set_config('statement_timeout', :milliseconds, true)")
 # A refresh token is kept until it expires, used or revoked alike: presenting a
 # used one while it could still be live is how a copied token is caught
 # (`exchange`), and past its expiry it is refused anyway. Oldest first, by the
@@ -605,21 +601,13 @@ class PruningRepository:
         return await self._prune(_PRUNE_SIGN_UPS, batch_size)
 
     async def _prune(self, statement: Executable, batch_size: int) -> int | None:
-        # The app's sessions autocommit each statement; the lock and the limit must span these three.
-        await self.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
-        try:
-            # As in AuthRepository: sqlmodel's exec() is typed for its own select() only.
-            exec_ = self.session.exec
-            await exec_(_LIMIT_THIS_TRANSACTION, params={"milliseconds": str(self.statement_timeout_ms)})  # type: ignore[call-overload]
-            locked = await exec_(_TAKE_HOUSEKEEPING_LOCK, params={"key": HOUSEKEEPING_LOCK})  # type: ignore[call-overload]
-            if not locked.scalar_one():
-                return None
-            result = await exec_(statement, params={"batch_size": batch_size})  # type: ignore[call-overload]
-            deleted: int = result.rowcount
-            await self.session.commit()
-            return deleted
-        finally:
-            await self.session.rollback()  # a no-op after the commit; else it ends the transaction and the lock
+        return await delete_one_batch(
+            self.session,
+            statement,
+            lock=HOUSEKEEPING_LOCK,
+            batch_size=batch_size,
+            statement_timeout_ms=self.statement_timeout_ms,
+        )
 
 
 def _storable(client_address: str) -> str:

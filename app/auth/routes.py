@@ -189,7 +189,8 @@ TokenId = Annotated[int, Path(description="The token's id, from the list.", exam
 @personal_tokens_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    # The answer holds a secret, as a token pair does: not cached either.
+    # The answer holds a secret, as a token pair does: not cached either, and no Idempotency-Key
+    # (app/idempotency/ keeps answers in a table, where the secret must never be).
     responses={201: TOKENS_NOT_CACHED[200], **NOT_BY_PERSONAL_TOKEN, **NOT_FOUND_RESPONSE, **TOKEN_LIMIT},
 )
 async def create_my_token(

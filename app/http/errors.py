@@ -1,7 +1,9 @@
 """Every failure mapped to its HTTP answer: domain errors, invalid input, an unreachable database, the unforeseen.
 
 Every answer is RFC 9457 problem details (`application/problem+json`), with
-the stable `code` of app/http/problems.py's registry. Domain errors
+the stable `code` of app/http/problems.py's registry. (The two answers that
+are not are made elsewhere, on purpose: OAuth2's refusals at /auth/token,
+app/auth/routes.py, and the health report, app/ops/health.py.) Domain errors
 (app/kit/errors.py `AppError`, and the resources' own subclasses) carry their
 code, status, detail and headers, and one handler answers them all; this
 module knows no resource.
@@ -99,7 +101,7 @@ def _without_secrets(error: dict[str, Any]) -> dict[str, Any]:
     """A validation error whose `input` shows no secret: hidden where the error is about one, redacted inside."""
     if any(part in SECRET_FIELDS for part in error.get("loc", ())):
         return {**error, "input": HIDDEN}
-    if isinstance(error.get("input"), dict):
+    if isinstance(error.get("input"), dict | list):  # a list where an object was expected holds objects too
         return {**error, "input": _redact(error["input"])}
     return error
 

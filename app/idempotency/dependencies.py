@@ -12,9 +12,15 @@ same user); anyone else is their client address (app/http/client_address.py).
 A kept answer is replayed only to a request with the same method, path and
 body bytes as the first, from the same caller: to be handed someone's answer
 one must send the very request they sent, from where they sent it.
+
+What is kept of the request is its fingerprint, an HMAC under a key derived
+from SECRET_KEY: a sign-up's body holds a password, and a plain SHA-256 of
+it in the table would let whoever copies the table guess passwords at
+SHA-256's speed instead of argon2id's (app/auth/passwords.py).
 """
 
 import hashlib
+import hmac
 import uuid
 from typing import Annotated, Any, ClassVar
 
@@ -80,8 +86,8 @@ def caller_of(request: Request, caller: Caller) -> str:
 
 
 def fingerprint(request: Request, body: bytes) -> str:
-    """SHA-256 of what makes two requests the same: the method, the path with its query, and the body's bytes."""
-    digest = hashlib.sha256()
+    """HMAC-SHA-256 of what makes two requests the same: the method, the path with its query, and the body's bytes."""
+    digest = hmac.new(_fingerprint_key_of(request), digestmod=hashlib.sha256)
     for part in (request.method.encode(), request.scope["raw_path"], request.scope["query_string"]):
         digest.update(len(part).to_bytes(8, "big") + part)
     digest.update(body)
@@ -115,7 +121,7 @@ async def claim_idempotency_key(
         return
     pending = request.scope.get(SLOT)
     if not isinstance(pending, Pending):
-        raise RuntimeError("IdempotentPosts is not installed: call install_idempotency(app) (app/main.py)")
+        raise RuntimeError("IdempotentPosts is not installed: call install_idempotency(app, key) (app/main.py)")
     claim = Claim(caller_of(request, caller), idempotency_key, uuid.uuid4().hex)
     request_hash = fingerprint(request, await request.body())
     async with open_session() as session:
@@ -132,6 +138,11 @@ async def claim_idempotency_key(
     raise Replay(held)
 
 
+def _fingerprint_key_of(request: Request) -> bytes:
+    key: bytes = request.app.state.idempotency_fingerprint_key
+    return key
+
+
 # The one line a creating POST adds to its decorator: `dependencies=[IDEMPOTENT]`.
 IDEMPOTENT = Depends(claim_idempotency_key)
 
@@ -145,8 +156,12 @@ REPLAYED = {
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "string"}}}
 
 
-def install_idempotency(app: FastAPI) -> None:
-    """Settle claims (the middleware), answer replays, and say both in the OpenAPI of each operation that opts in."""
+def install_idempotency(app: FastAPI, secret_key: bytes) -> None:
+    """Settle claims (the middleware), answer replays, and say both in the OpenAPI of each operation that opts in.
+
+    `secret_key` (SECRET_KEY's) keys the requests' fingerprints, through a key of their own.
+    """
+    app.state.idempotency_fingerprint_key = hmac.digest(secret_key, b"Idempotency-Key fingerprints", "sha256")
     app.add_middleware(IdempotentPosts)
     app.add_exception_handler(Replay, replay)
     build_openapi = app.openapi

@@ -25,7 +25,8 @@ class IdempotencyKey(SQLModel, table=True):
 
     caller: str = Field(sa_type=String(CALLER_MAX_LENGTH), primary_key=True)
     key: str = Field(sa_type=String(KEY_MAX_LENGTH), primary_key=True)
-    # SHA-256 of the method, the path with its query and the body's bytes: "the same request".
+    # HMAC-SHA-256 (keyed, app/idempotency/dependencies.py says why) of the method, the path with its query
+    # and the body's bytes: "the same request".
     request_hash: str = Field(sa_type=String(64))
     # Which claim this row is now, so a request whose claim expired and was taken over cannot write over the new one.
     claim_id: str = Field(sa_type=String(32))

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Executable, RowMapping, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.kit.pruning import delete_one_batch
+
 # Insert the claim; or take over a row whose 24 hours are over (not pruned yet)
 # or whose claim was abandoned (its request died: a crash, a lost connection);
 # or, when neither, answer what the row holds. The second SELECT reads the
@@ -50,12 +52,10 @@ _KEEP = text(
 )
 _RELEASE = text("DELETE FROM idempotency_keys WHERE caller = :caller AND key = :key AND claim_id = :claim_id")
 
-# Housekeeping, as auth's (app/auth/repository.py): each batch one short
+# Housekeeping, as auth's (app/kit/pruning.py): each batch one short
 # transaction holding a lock of its own ("tidyidem" in ASCII), so one instance
 # prunes at a time; oldest first, by the index on expires_at.
 PRUNING_LOCK = int.from_bytes(b"tidyidem", "big")
-_TAKE_PRUNING_LOCK = text("SELECT pg_try_advisory_xact_lock(:lock)")
-_LIMIT_THIS_TRANSACTION = text("SELECT set_config('statement_timeout', :milliseconds, true)")
 _PRUNE = text(
     """
     DELETE FROM idempotency_keys WHERE (caller, key) IN (
@@ -144,17 +144,10 @@ class PruningRepository:
         self.statement_timeout_ms = statement_timeout_ms
 
     async def prune(self, batch_size: int) -> int | None:
-        # The app's sessions autocommit each statement; the lock and the limit must span these three.
-        await self.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
-        try:
-            exec_ = self.session.exec
-            await exec_(_LIMIT_THIS_TRANSACTION, params={"milliseconds": str(self.statement_timeout_ms)})  # type: ignore[call-overload]
-            locked = await exec_(_TAKE_PRUNING_LOCK, params={"lock": PRUNING_LOCK})  # type: ignore[call-overload]
-            if not locked.scalar_one():
-                return None
-            result = await exec_(_PRUNE, params={"batch_size": batch_size})  # type: ignore[call-overload]
-            deleted: int = result.rowcount
-            await self.session.commit()
-            return deleted
-        finally:
-            await self.session.rollback()  # a no-op after the commit; else it ends the transaction and the lock
+        return await delete_one_batch(
+            self.session,
+            _PRUNE,
+            lock=PRUNING_LOCK,
+            batch_size=batch_size,
+            statement_timeout_ms=self.statement_timeout_ms,
+        )

@@ -1,9 +1,16 @@
-"""Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags, and a user's holdings.
+"""Users: the guide's /users/ endpoints, plus PATCH, filters, sorting and ETags, /users/me, and a user's holdings.
+
+POST /users/ is also the sign-up (throttled per address, `RateLimit-*`
+headers); /users/me is the caller, and PUT /users/me/password their new
+password (a password sign-in only, never a personal access token, which it
+revokes: app/auth/access.py). POST /users/ and POST /users/{user_id}/stocks/
+take an `Idempotency-Key` (app/idempotency/). The personal access tokens
+under /users/me/tokens are auth's (app/auth/routes.py).
 
 POST and GET /users/{user_id}/stocks/ and GET /users/{user_id}/transactions
-are here, not in app/stocks/: they
-need the user to exist in the caller's scope (a user out of reach is a 404),
-and users sit above stocks, so only this side may ask both.
+are here, not in app/stocks/: they need the user to exist in the caller's
+scope (a user out of reach is a 404), and users sit above stocks, so only
+this side may ask both.
 """
 
 from dataclasses import replace

@@ -6,8 +6,10 @@ sign-up needs an email and a password when AUTH=required, that a password is
 checked and hashed, that guessing the current one is throttled as sign-ins are,
 and that a new password, or admin rights taken away (`is_admin: false`), ends
 every login of the user in the same transaction (`SessionOpener.transaction()`):
-never a new password with the old logins still valid. Deleting a user ends
-their logins by ON DELETE CASCADE.
+never a new password with the old logins still valid. A new password revokes
+their personal access tokens in that transaction too (a demoted admin's keep
+working, without admin power: app/auth/access.py asks the user's row). Deleting
+a user ends their logins and tokens by ON DELETE CASCADE.
 """
 
 from typing import Any

@@ -355,6 +355,16 @@ async def test_a_422_never_echoes_a_password(required_client: AsyncClient) -> No
     assert response.json()["errors"][0]["input"] == "[hidden]"
 
 
+async def test_a_422_about_a_list_sent_for_an_object_never_echoes_the_password_inside(
+    required_client: AsyncClient,
+) -> None:
+    secret = "correct horse battery staple"
+    response = await required_client.post("/users/", json=[{**JOHN, "email": JANE, "password": secret}])
+    assert response.status_code == 422
+    assert secret not in response.text
+    assert response.json()["errors"][0]["input"] == [{**JOHN, "email": JANE, "password": "[hidden]"}]
+
+
 # ---------------------------------------------------------------- the OpenAPI
 
 

@@ -1,5 +1,6 @@
 """Idempotency-Key on creating POSTs: replays, refusals, which answers are kept, and for whom (app/idempotency/)."""
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -217,6 +218,25 @@ async def test_a_sign_up_replays_to_the_same_address_in_auth_required(
     assert await kept_keys(session) == [("address:127.0.0.1", KEY, 201)]
 
 
+async def test_a_sign_ups_kept_fingerprint_cannot_be_recomputed_from_its_password(
+    required_client: AsyncClient, session: AsyncSession
+) -> None:
+    """The fingerprint of a body holding a password is keyed: a copy of the table alone is no fast hash to guess at."""
+    body = b'{"name": "John Doe", "email": "jo@example.com", "password": "correct horse battery staple"}'
+    headers = keyed(**{"Content-Type": "application/json"})
+    assert (await required_client.post("/users/", content=body, headers=headers)).status_code == 201
+    kept = (await session.exec(text("SELECT request_hash FROM idempotency_keys"))).scalar_one()  # type: ignore[call-overload]
+    unkeyed = hashlib.sha256()
+    for part in (b"POST", b"/users/", b""):
+        unkeyed.update(len(part).to_bytes(8, "big") + part)
+    unkeyed.update(body)
+    assert kept != unkeyed.hexdigest()
+    assert b"correct horse" not in bytes.fromhex(kept)
+    assert (await required_client.post("/users/", content=body, headers=headers)).headers[
+        "idempotent-replayed"
+    ] == "true"
+
+
 # ---------------------------------------------------------------- OpenAPI
 
 
@@ -224,6 +244,7 @@ async def test_the_openapi_lists_the_header_the_409_and_the_replay_header_on_eac
     client: AsyncClient,
 ) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
+    # Not POST /users/me/tokens: a kept answer is stored in the table, and its answer holds the token itself.
     creating = {
         ("/users/", "post"),
         ("/users/{user_id}/stocks/", "post"),
