@@ -66,6 +66,10 @@ OPENAPI_TAGS = [
     {"name": "portfolio", "description": "What a user's active holdings are worth."},
     {"name": "prices", "description": "Market prices: each symbol's daily close, shared by every user."},
     {"name": "auth", "description": "Sign in, refresh and sign out (see docs/explanation/security.md)."},
+    {
+        "name": "personal access tokens",
+        "description": "Tokens for scripts (`pat_...`): scoped, expiring, revocable; made after a password sign-in.",
+    },
     {"name": "health", "description": "Is the API up, and can it reach PostgreSQL?"},
     {"name": "errors", "description": "What each error `code` means (every error's `type` names one of these pages)."},
 ]
