@@ -161,6 +161,33 @@ async def test_a_password_change_whose_revocation_fails_leaves_the_old_password(
     assert stale.status_code == 401
 
 
+async def test_a_password_change_whose_token_revocation_fails_leaves_the_password_and_the_tokens(
+    committing: AsyncClient, database_url: str
+) -> None:
+    """The third statement (revoking personal access tokens) fails: the new hash and the ended logins roll back."""
+    user = await sign_up(committing, JANE)
+    pair = await sign_in(committing, JANE)
+    created = await committing.post(
+        "/users/me/tokens",
+        json={"name": "script", "scopes": ["read"], "expires_in_days": 1},
+        headers=bearer(pair["access_token"]),
+    )
+    assert created.status_code == 201
+    before = password_hash_of(database_url, JANE)
+    with held(database_url, "SELECT 1 FROM personal_access_tokens WHERE user_id = %s FOR UPDATE", user["id"]):
+        response = await committing.put(
+            "/users/me/password",
+            json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            headers=bearer(pair["access_token"]),
+        )
+    assert (response.status_code, response.json()) == UNAVAILABLE
+    assert password_hash_of(database_url, JANE) == before  # the first statement did not stick
+    refreshed = await committing.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 200  # nor the second: the login goes on
+    still = await committing.get("/users/me", headers=bearer(created.json()["token"]))
+    assert still.status_code == 200  # and the token was not revoked
+
+
 async def test_an_admins_password_reset_whose_revocation_fails_leaves_the_old_password(
     committing: AsyncClient, database_url: str
 ) -> None:
